@@ -1,0 +1,159 @@
+// CPU kernels for reductions (sum, max, min, argmax) and the normalizing activations (softmax,
+// log_softmax). Reduced axes arrive as one adjacent run (the front-end arranges that).
+#include <cmath>
+#include <limits>
+
+#include "pitfall/core/cpu/kernels.h"
+#include "pitfall/core/cpu/reduce.h"
+
+namespace pitfall {
+namespace {
+
+// Floating sums accumulate in double (integers in int64) in index order: deterministic, and
+// accurate enough that float32 results do not depend on the reduction length's rounding drift.
+template <class T>
+struct SumReducer {
+  using Acc = std::conditional_t<is_float_v<T>, double, int64_t>;
+  Acc init() const { return 0; }
+  void step(Acc& acc, compute_t<T> v, int64_t) const { acc += static_cast<Acc>(v); }
+  T finish(Acc acc, int64_t) const { return scalar_cast<T>(acc); }
+};
+
+void sum_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  visit_dtype(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, bool>) {
+      throw DTypeError("sum of a bool tensor; cast it to int32 or float32 first");
+    } else {
+      cpu::reduce_run<T, T>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), SumReducer<T>{});
+    }
+  });
+}
+
+// max / min: the first value seeds the accumulator; NaN propagates (once the accumulator is NaN no
+// comparison replaces it, and a NaN value always replaces a number), as in NumPy.
+template <class T, bool IsMax>
+struct ExtremeReducer {
+  using C = compute_t<T>;
+  using Acc = C;
+  Acc init() const { return C{}; }
+  void step(Acc& acc, C v, int64_t r) const {
+    if (r == 0) {
+      acc = v;
+      return;
+    }
+    if constexpr (is_float_v<T>) {
+      if (std::isnan(static_cast<double>(acc))) return;
+      if (std::isnan(static_cast<double>(v))) {
+        acc = v;
+        return;
+      }
+    }
+    if (IsMax ? v > acc : v < acc) acc = v;
+  }
+  T finish(Acc acc, int64_t) const { return scalar_cast<T>(acc); }
+};
+
+template <bool IsMax>
+void extreme_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  visit_dtype(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, bool>) {
+      throw DTypeError(std::string(IsMax ? "max" : "min") + " of a bool tensor; cast it to a numeric dtype first");
+    } else {
+      cpu::reduce_run<T, T>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), ExtremeReducer<T, IsMax>{});
+    }
+  });
+}
+
+// Index of the first maximum; the first NaN wins (NumPy's rule).
+template <class T>
+struct ArgmaxReducer {
+  using C = compute_t<T>;
+  struct Acc {
+    C best{};
+    int64_t index = 0;
+    bool nan = false;
+  };
+  Acc init() const { return Acc{}; }
+  void step(Acc& acc, C v, int64_t r) const {
+    if (acc.nan) return;
+    bool v_nan = false;
+    if constexpr (is_float_v<T>) v_nan = std::isnan(static_cast<double>(v));
+    if (r == 0 || v_nan || v > acc.best) {
+      acc.best = v;
+      acc.index = r;
+      acc.nan = v_nan;
+    }
+  }
+  int64_t finish(Acc acc, int64_t) const { return acc.index; }
+};
+
+void argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  visit_dtype(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    cpu::reduce_run<T, int64_t>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), ArgmaxReducer<T>{});
+  });
+}
+
+// softmax / log_softmax along attrs.axes[0]. x viewed as (outer, R, inner); every (o, i) column is
+// shifted by its maximum before exp, so any finite input gives finite output. Sums of exp
+// accumulate in double in index order; each outer slice is computed the same way whatever thread
+// runs it.
+template <bool Log>
+void softmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  visit_floating(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    if (in[0].numel() == 0) return;
+    const cpu::ReduceGeometry g = cpu::reduce_geometry(in[0].shape(), attrs.axes);
+    const T* src = static_cast<const T*>(in[0].data_ptr());
+    T* dst = static_cast<T*>(out.data_ptr());
+    const int64_t slice = std::max<int64_t>(1, g.reduced * g.inner);
+    const int64_t block = std::max<int64_t>(1, 65536 / slice);
+    parallel_for(g.outer, block, [&](int64_t begin, int64_t end) {
+      std::vector<C> maxes(static_cast<size_t>(g.inner));
+      std::vector<double> sums(static_cast<size_t>(g.inner));
+      for (int64_t o = begin; o < end; ++o) {
+        const T* x = src + o * slice;
+        T* y = dst + o * slice;
+        for (int64_t i = 0; i < g.inner; ++i) maxes[i] = static_cast<C>(x[i]);
+        for (int64_t r = 1; r < g.reduced; ++r) {
+          for (int64_t i = 0; i < g.inner; ++i) {
+            const C v = static_cast<C>(x[r * g.inner + i]);
+            if (v > maxes[i] || std::isnan(v)) maxes[i] = std::isnan(maxes[i]) ? maxes[i] : v;
+          }
+        }
+        std::fill(sums.begin(), sums.end(), 0.0);
+        for (int64_t r = 0; r < g.reduced; ++r) {
+          for (int64_t i = 0; i < g.inner; ++i) {
+            sums[i] += static_cast<double>(std::exp(static_cast<C>(x[r * g.inner + i]) - maxes[i]));
+          }
+        }
+        for (int64_t r = 0; r < g.reduced; ++r) {
+          for (int64_t i = 0; i < g.inner; ++i) {
+            const C shifted = static_cast<C>(x[r * g.inner + i]) - maxes[i];
+            if constexpr (Log) {
+              y[r * g.inner + i] = scalar_cast<T>(static_cast<double>(shifted) - std::log(sums[i]));
+            } else {
+              y[r * g.inner + i] = scalar_cast<T>(static_cast<double>(std::exp(shifted)) / sums[i]);
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void register_cpu_reduction_kernels(OpRegistry& r) {
+  r.add_kernel("sum", DeviceType::cpu, sum_kernel);
+  r.add_kernel("max", DeviceType::cpu, extreme_kernel<true>);
+  r.add_kernel("min", DeviceType::cpu, extreme_kernel<false>);
+  r.add_kernel("argmax", DeviceType::cpu, argmax_kernel);
+  r.add_kernel("softmax", DeviceType::cpu, softmax_kernel<false>);
+  r.add_kernel("log_softmax", DeviceType::cpu, softmax_kernel<true>);
+}
+
+}  // namespace pitfall

@@ -1,0 +1,49 @@
+#include "pitfall/core/error.h"
+
+namespace pitfall {
+namespace {
+
+thread_local std::vector<const char*> op_stack;
+thread_local std::vector<std::string> layer_stack;
+
+std::string with_context(const std::string& message, const std::string& op, const std::string& layer) {
+  std::string prefix;
+  if (!layer.empty()) prefix += "layer '" + layer + "'";
+  if (!op.empty()) prefix += (prefix.empty() ? "" : ", ") + std::string("op '") + op + "'";
+  return prefix.empty() ? message : prefix + ": " + message;
+}
+
+}  // namespace
+
+Error::Error(ErrorKind kind, const std::string& message)
+    : std::runtime_error(with_context(message, current_op_chain(), current_layer_path())),
+      kind_(kind),
+      message_(message),
+      op_(current_op_chain()),
+      layer_(current_layer_path()) {}
+
+OpScope::OpScope(const char* op) { op_stack.push_back(op); }
+OpScope::~OpScope() { op_stack.pop_back(); }
+
+LayerScope::LayerScope(std::string layer) { layer_stack.push_back(std::move(layer)); }
+LayerScope::~LayerScope() { layer_stack.pop_back(); }
+
+std::string current_op_chain() {
+  std::string out;
+  for (const char* op : op_stack) {
+    if (!out.empty()) out += " > ";
+    out += op;
+  }
+  return out;
+}
+
+std::string current_layer_path() {
+  std::string out;
+  for (const auto& layer : layer_stack) {
+    if (!out.empty()) out += "/";
+    out += layer;
+  }
+  return out;
+}
+
+}  // namespace pitfall

@@ -1,0 +1,79 @@
+#include "pitfall/core/ops/op_table.h"
+
+namespace pitfall {
+
+void define_builtin_ops(OpRegistry& r) {
+  struct Row {
+    const char* name;
+    bool differentiable;
+    bool composite;
+    const char* summary;
+  };
+  static const Row rows[] = {
+      // internal data movement
+      {"copy", false, false, "packs a strided view into a new contiguous tensor"},
+      {"copy_into", false, false, "writes packed values into a strided view"},
+      {"fill", false, false, "fills a tensor with one value"},
+      {"contiguous", true, true, "a packed copy that keeps the gradient path"},
+      // elementwise binary
+      {"add", true, false, "a + b with broadcasting"},
+      {"subtract", true, false, "a - b with broadcasting"},
+      {"multiply", true, false, "a * b with broadcasting"},
+      {"divide", true, false, "a / b with broadcasting (floating)"},
+      {"power", true, false, "a ** b with broadcasting (floating)"},
+      {"maximum", true, false, "elementwise maximum; ties send the gradient to a"},
+      {"minimum", true, false, "elementwise minimum; ties send the gradient to a"},
+      {"equal", false, false, "a == b (bool)"},
+      {"not_equal", false, false, "a != b (bool)"},
+      {"less", false, false, "a < b (bool)"},
+      {"less_equal", false, false, "a <= b (bool)"},
+      {"greater", false, false, "a > b (bool)"},
+      {"greater_equal", false, false, "a >= b (bool)"},
+      {"where", true, false, "condition ? a : b with broadcasting"},
+      // elementwise unary
+      {"negative", true, false, "-x"},
+      {"exp", true, false, "e^x"},
+      {"log", true, false, "natural logarithm"},
+      {"sqrt", true, false, "square root"},
+      {"square", true, false, "x^2"},
+      {"abs", true, false, "|x|"},
+      {"tanh", true, false, "hyperbolic tangent"},
+      {"sigmoid", true, false, "1 / (1 + e^-x)"},
+      {"relu", true, false, "max(x, 0)"},
+      {"leaky_relu", true, false, "x if x > 0 else slope * x"},
+      {"elu", true, false, "x if x > 0 else alpha * (e^x - 1)"},
+      {"gelu", true, false, "x * Phi(x), exact or tanh-approximated"},
+      {"gelu_grad", false, false, "g * gelu'(x): the backward kernel of gelu (first order only)"},
+      {"clip", true, false, "min(max(x, lo), hi)"},
+      {"cast", true, false, "dtype conversion (differentiable between floating dtypes)"},
+      {"softmax", true, false, "max-subtracted softmax along an axis"},
+      {"log_softmax", true, false, "max-subtracted log-softmax along an axis"},
+      // linear algebra
+      {"matmul", true, false, "batched matrix product with broadcast batch dimensions"},
+      // shape and indexing
+      {"reshape", true, true, "new shape over the same elements"},
+      {"transpose", true, true, "axis permutation (a view)"},
+      {"expand_dims", true, true, "inserts a size-1 axis"},
+      {"squeeze", true, true, "removes size-1 axes"},
+      {"broadcast_to", true, true, "broadcast view with zero strides"},
+      {"concatenate", true, false, "joins tensors along an axis"},
+      {"stack", true, true, "joins tensors along a new axis"},
+      {"strided_slice", true, true, "begin/end/step slice (a view)"},
+      {"strided_slice_grad", true, false, "scatters a slice's gradient into zeros of the input shape"},
+      {"slice", true, true, "keras.ops.slice(start, size)"},
+      {"take", true, false, "gathers entries along an axis"},
+      {"take_grad", true, false, "scatter-adds a take's gradient along the axis"},
+      {"one_hot", false, false, "integer labels to one-hot rows"},
+      {"sum_to_shape", true, true, "sums broadcast axes away (adjoint of broadcast_to)"},
+      // reductions
+      {"sum", true, false, "sum over axes"},
+      {"mean", true, true, "mean over axes"},
+      {"max", true, false, "maximum over axes; ties share the gradient"},
+      {"min", true, false, "minimum over axes; ties share the gradient"},
+      {"var", true, true, "population variance over axes"},
+      {"argmax", false, false, "index of the first maximum (int64)"},
+  };
+  for (const auto& row : rows) r.define(OpInfo{row.name, row.differentiable, row.composite, row.summary});
+}
+
+}  // namespace pitfall

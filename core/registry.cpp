@@ -1,0 +1,128 @@
+#include "pitfall/core/registry.h"
+
+#include <atomic>
+#include <cmath>
+
+#include "pitfall/core/cpu/kernels.h"
+#include "pitfall/core/cpu/scalar.h"
+#include "pitfall/core/ops/op_table.h"
+
+namespace pitfall {
+namespace {
+
+std::atomic<bool> check_numerics_flag{false};
+
+bool all_finite(const Tensor& t) {
+  if (!is_floating(t.dtype())) return true;
+  const Tensor host = t.to(Device{}).contiguous();
+  return visit_floating(host.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* p = host.data<T>();
+    for (int64_t i = 0, n = host.numel(); i < n; ++i) {
+      if (!std::isfinite(static_cast<double>(p[i]))) return false;
+    }
+    return true;
+  });
+}
+
+std::string numeric_fix(std::string_view op) {
+  if (op == "log") return "log of zero or a negative value; clip the input to a small positive value, or use "
+                          "log_softmax / a loss with from_logits=True";
+  if (op == "sqrt") return "sqrt of a negative value; clip the input at 0 (and add a small epsilon if it is "
+                           "differentiated at 0)";
+  if (op == "divide") return "division by zero; add a small epsilon to the denominator";
+  if (op == "exp") return "exp overflowed (float16 overflows for x > 11.09, float32 for x > 88.7); subtract "
+                          "the maximum first (softmax does) or compute in float32";
+  if (op == "power") return "power of a negative base with a fractional exponent, or an overflow; clip the base";
+  return "a value overflowed the dtype's range; scale the inputs, lower the learning rate, or compute in a "
+         "wider dtype (float32)";
+}
+
+void verify_numerics(const char* op, const std::vector<Tensor>& inputs, const Tensor& output) {
+  if (all_finite(output)) return;
+  for (const auto& input : inputs) {
+    if (!all_finite(input)) return;  // non-finite in, non-finite out: the cause is upstream
+  }
+  std::string described;
+  for (const auto& input : inputs) {
+    described += (described.empty() ? "" : ", ") + shape_str(input.shape()) + " " +
+                 std::string(dtype_name(input.dtype()));
+  }
+  int64_t first = 0;
+  const Tensor host = output.to(Device{});
+  while (first < host.numel() && std::isfinite(host.value_at(first))) ++first;
+  throw NumericError(std::string(op) + " produced a non-finite value (" + std::to_string(host.value_at(first)) +
+                     " at flat index " + std::to_string(first) + " of output " + shape_str(output.shape()) + " " +
+                     std::string(dtype_name(output.dtype())) + ") from finite inputs [" + described +
+                     "]. Likely cause and fix: " + numeric_fix(op));
+}
+
+}  // namespace
+
+OpRegistry& OpRegistry::instance() {
+  static OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    define_builtin_ops(*r);
+    register_cpu_kernels(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+void OpRegistry::define(OpInfo info) {
+  const std::string name = info.name;
+  infos_[name] = std::move(info);
+}
+
+void OpRegistry::add_kernel(std::string_view op, DeviceType device, KernelFn kernel) {
+  kernels_[static_cast<int>(device)][std::string(op)] = kernel;
+}
+
+KernelFn OpRegistry::kernel(std::string_view op, DeviceType device) const {
+  const auto& table = kernels_[static_cast<int>(device)];
+  auto it = table.find(op);
+  if (it == table.end()) {
+    throw NotImplementedError("no " + Device{device, 0}.str() + " kernel is registered for op '" +
+                              std::string(op) + "'; move the inputs to a device that implements it (e.g. cpu)");
+  }
+  return it->second;
+}
+
+bool OpRegistry::has_kernel(std::string_view op, DeviceType device) const {
+  return kernels_[static_cast<int>(device)].count(op) != 0;
+}
+
+const OpInfo* OpRegistry::find(std::string_view op) const {
+  auto it = infos_.find(op);
+  return it == infos_.end() ? nullptr : &it->second;
+}
+
+std::vector<OpInfo> OpRegistry::ops() const {
+  std::vector<OpInfo> out;
+  for (const auto& [name, info] : infos_) out.push_back(info);
+  return out;
+}
+
+Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape, DType out_dtype,
+                const Attrs& attrs) {
+  const Device device = inputs.empty() ? Device{} : inputs[0].device();
+  std::vector<Tensor> packed;
+  packed.reserve(inputs.size());
+  for (const auto& input : inputs) {
+    if (input.device() != device) {
+      throw ValueError(std::string(op) + ": inputs are on different devices (" + device.str() + " and " +
+                       input.device().str() + "); move them to one device with .to(device)");
+    }
+    packed.push_back(input.is_contiguous() ? input : input.clone());
+  }
+  const KernelFn kernel = OpRegistry::instance().kernel(op, device.type);
+  Tensor output = Tensor::empty(out_shape, out_dtype, device);
+  kernel(packed, output, attrs);
+  if (check_numerics_flag.load(std::memory_order_relaxed)) verify_numerics(op, packed, output);
+  return output;
+}
+
+void set_check_numerics(bool enabled) { check_numerics_flag = enabled; }
+bool check_numerics_enabled() { return check_numerics_flag; }
+
+}  // namespace pitfall

@@ -1,0 +1,77 @@
+#include "pitfall/core/shape.h"
+
+#include <algorithm>
+
+#include "pitfall/core/error.h"
+
+namespace pitfall {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  return out + ")";
+}
+
+std::vector<int64_t> contiguous_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
+  if (axis < -ndim || axis >= ndim || ndim == 0) {
+    throw AxisError("axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                    std::to_string(ndim) + " in " + op + "; valid axes are " +
+                    (ndim == 0 ? std::string("none (the tensor is a scalar)")
+                               : "-" + std::to_string(ndim) + " .. " + std::to_string(ndim - 1)));
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+
+std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ndim, const char* op,
+                                    bool empty_means_all) {
+  std::vector<int64_t> out;
+  if (axes.empty() && empty_means_all) {
+    for (int64_t i = 0; i < ndim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int64_t a : axes) out.push_back(normalize_axis(a, ndim, op));
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) {
+    throw AxisError(std::string("repeated axis in ") + op + "; each axis may appear once");
+  }
+  return out;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw ShapeError(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                       " cannot be broadcast together (dimension " + std::to_string(i) + ": " +
+                       std::to_string(da) + " vs " + std::to_string(db) +
+                       "); make the sizes equal or 1, e.g. with reshape or expand_dims");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+}  // namespace pitfall

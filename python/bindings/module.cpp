@@ -1,0 +1,9 @@
+#include "bindings.h"
+
+PYBIND11_MODULE(_pitfall, m) {
+  m.doc() = "pitfall C++ engine (use the `pitfall` package, not this module directly)";
+  pitfall_python::bind_errors(m);
+  pitfall_python::bind_tensor(m);
+  pitfall_python::bind_ops(m);
+  pitfall_python::bind_runtime(m);
+}

@@ -1,0 +1,108 @@
+// Engine-wide state: autograd mode and gradients, random numbers, threads, numeric checking.
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+
+namespace pitfall_python {
+
+using pitfall::Tensor;
+using Release = py::call_guard<py::gil_scoped_release>;
+
+namespace {
+
+pitfall::RandomKey key_of(uint64_t seed, uint64_t stream) { return pitfall::RandomKey{seed, stream}; }
+
+void bind_autograd(py::module_& m) {
+  m.def("grad_enabled", &pitfall::grad_enabled);
+  m.def("set_grad_enabled", &pitfall::set_grad_enabled, py::arg("enabled"));
+  m.def(
+      "gradients",
+      [](const Tensor& root, const std::vector<Tensor>& sources, const std::optional<Tensor>& root_grad) {
+        std::vector<Tensor> grads;
+        {
+          py::gil_scoped_release release;
+          grads = pitfall::gradients(root, sources, root_grad.value_or(Tensor()));
+        }
+        py::list out;
+        for (const auto& g : grads) out.append(tensor_or_none(g));
+        return out;
+      },
+      py::arg("root"), py::arg("sources"), py::arg("root_grad") = py::none(),
+      "d(root)/d(source) for each source (None where unconnected), without touching any .grad.");
+}
+
+void bind_random(py::module_& m) {
+  m.def("set_random_seed", &pitfall::set_random_seed, py::arg("seed"));
+  m.def("global_random_seed", &pitfall::global_random_seed);
+  m.def(
+      "resolve_random_key",
+      [](std::optional<uint64_t> seed) {
+        const pitfall::RandomKey key = pitfall::resolve_random_key(seed);
+        return py::make_tuple(key.seed, key.stream);
+      },
+      py::arg("seed") = py::none(), "(seed, stream): fixed for an int seed, the next global key for None.");
+  m.def(
+      "random_uniform",
+      [](const pitfall::Shape& shape, double minval, double maxval, const std::string& dtype, uint64_t seed,
+         uint64_t stream) {
+        return pitfall::random_uniform(shape, minval, maxval, pitfall::parse_dtype(dtype), key_of(seed, stream));
+      },
+      py::arg("shape"), py::arg("minval"), py::arg("maxval"), py::arg("dtype"), py::arg("seed"), py::arg("stream"),
+      Release());
+  m.def(
+      "random_normal",
+      [](const pitfall::Shape& shape, double mean, double stddev, const std::string& dtype, uint64_t seed,
+         uint64_t stream) {
+        return pitfall::random_normal(shape, mean, stddev, pitfall::parse_dtype(dtype), key_of(seed, stream));
+      },
+      py::arg("shape"), py::arg("mean"), py::arg("stddev"), py::arg("dtype"), py::arg("seed"), py::arg("stream"),
+      Release());
+  m.def(
+      "truncated_normal",
+      [](const pitfall::Shape& shape, double mean, double stddev, const std::string& dtype, uint64_t seed,
+         uint64_t stream) {
+        return pitfall::truncated_normal(shape, mean, stddev, pitfall::parse_dtype(dtype), key_of(seed, stream));
+      },
+      py::arg("shape"), py::arg("mean"), py::arg("stddev"), py::arg("dtype"), py::arg("seed"), py::arg("stream"),
+      Release());
+  m.def(
+      "bernoulli",
+      [](const pitfall::Shape& shape, double p, const std::string& dtype, uint64_t seed, uint64_t stream) {
+        return pitfall::bernoulli(shape, p, pitfall::parse_dtype(dtype), key_of(seed, stream));
+      },
+      py::arg("shape"), py::arg("p"), py::arg("dtype"), py::arg("seed"), py::arg("stream"), Release());
+  m.def(
+      "random_permutation",
+      [](int64_t n, uint64_t seed, uint64_t stream) { return pitfall::random_permutation(n, key_of(seed, stream)); },
+      py::arg("n"), py::arg("seed"), py::arg("stream"), Release());
+}
+
+void bind_config(py::module_& m) {
+  m.def("num_threads", &pitfall::num_threads);
+  m.def("set_num_threads", &pitfall::set_num_threads, py::arg("threads"));
+  m.def("set_check_numerics", &pitfall::set_check_numerics, py::arg("enabled"));
+  m.def("check_numerics_enabled", &pitfall::check_numerics_enabled);
+  m.def("op_table", [] {
+    py::list out;
+    for (const auto& info : pitfall::OpRegistry::instance().ops()) {
+      py::dict row;
+      row["name"] = info.name;
+      row["differentiable"] = info.differentiable;
+      row["composite"] = info.composite;
+      row["summary"] = info.summary;
+      row["cpu_kernel"] = pitfall::OpRegistry::instance().has_kernel(info.name, pitfall::DeviceType::cpu);
+      out.append(row);
+    }
+    return out;
+  }, "One dict per op of the registry (name, differentiable, composite, summary, cpu_kernel).");
+}
+
+}  // namespace
+
+void bind_runtime(py::module_& m) {
+  bind_autograd(m);
+  bind_random(m);
+  bind_config(m);
+}
+
+}  // namespace pitfall_python
