@@ -8,6 +8,7 @@ OpenBLAS and to PyTorch, once single-threaded and once with --threads threads.
     cmake --build build && /usr/bin/python3 bench/run_gemm.py [--build-dir build] [--threads N]
 """
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,8 +17,13 @@ import time
 
 
 def run_executable(path, threads, env_extra=None):
+    return run_executable_cmd([path, "--threads", str(threads)], env_extra)
+
+
+def run_executable_cmd(cmd, env_extra=None):
+    """Runs a benchmark process and parses its `RESULT backend threads M K N tA tB gflops` lines."""
     env = dict(os.environ, **(env_extra or {}))
-    proc = subprocess.run([path, "--threads", str(threads)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     results = []
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -27,7 +33,8 @@ def run_executable(path, threads, env_extra=None):
         elif line.startswith("SKIP "):
             print("  " + line, file=sys.stderr)
     if proc.returncode != 0:
-        print(f"{os.path.basename(path)} exited with {proc.returncode}:\n{proc.stderr}", file=sys.stderr)
+        name = " ".join(os.path.basename(part) for part in cmd[:3])
+        print(f"{name} exited with {proc.returncode}:\n{proc.stderr}", file=sys.stderr)
     return results
 
 
@@ -50,24 +57,33 @@ def seconds_per_call(fn):
     return best
 
 
+def torch_worker(threads, cases):
+    """Runs in a subprocess whose BLAS thread variables were set before torch (and the OpenBLAS it
+    calls for matmul) loaded: torch.set_num_threads alone does not reach OpenBLAS's own pool."""
+    import torch
+    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(0)
+    for c in cases:
+        a = torch.rand((c["k"], c["m"]) if c["trans_a"] else (c["m"], c["k"]), generator=gen) - 0.5
+        b = torch.rand((c["n"], c["k"]) if c["trans_b"] else (c["k"], c["n"]), generator=gen) - 0.5
+        a = a.t() if c["trans_a"] else a
+        b = b.t() if c["trans_b"] else b
+        with torch.no_grad():
+            s = seconds_per_call(lambda: torch.matmul(a, b))
+        gflops = 2.0 * c["m"] * c["k"] * c["n"] / s * 1e-9
+        print(f"RESULT torch {threads} {c['m']} {c['k']} {c['n']} {int(c['trans_a'])} {int(c['trans_b'])} {gflops:.2f}",
+              flush=True)
+
+
 def run_torch(cases, thread_counts):
-    try:
-        import torch
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         print("PyTorch not installed (python3-torch): its column is left empty", file=sys.stderr)
         return []
     results = []
-    gen = torch.Generator().manual_seed(0)
     for threads in thread_counts:
-        torch.set_num_threads(threads)
-        for c in cases:
-            a = torch.rand((c["k"], c["m"]) if c["trans_a"] else (c["m"], c["k"]), generator=gen) - 0.5
-            b = torch.rand((c["n"], c["k"]) if c["trans_b"] else (c["k"], c["n"]), generator=gen) - 0.5
-            a = a.t() if c["trans_a"] else a
-            b = b.t() if c["trans_b"] else b
-            with torch.no_grad():
-                s = seconds_per_call(lambda: torch.matmul(a, b))
-            results.append(dict(c, backend="torch", threads=threads, gflops=2.0 * c["m"] * c["k"] * c["n"] / s * 1e-9))
+        env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", str(threads), "--cases", json.dumps(cases)]
+        results += run_executable_cmd(cmd, env)
     return results
 
 
@@ -99,7 +115,12 @@ def main():
     parser.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", "build"))
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="multi-threaded column (default: all cores)")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--torch-worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cases", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.torch_worker:
+        torch_worker(args.torch_worker, json.loads(args.cases))
+        return
 
     bench_dir = os.path.join(args.build_dir, "bench")
     main_exe = os.path.join(bench_dir, "bench_gemm")

@@ -59,7 +59,9 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);  // gradient 0 at 0
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
 Tensor elu(const Tensor& x, double alpha = 1.0);
-Tensor gelu(const Tensor& x, bool approximate = false);  // erf form, or the tanh approximation
+// Default as keras.ops.gelu: the tanh approximation; approximate=false is the exact erf form
+// (the default of torch.nn.functional.gelu and keras.activations.gelu).
+Tensor gelu(const Tensor& x, bool approximate = true);
 // Gradient passes where min <= x <= max.
 Tensor clip(const Tensor& x, double min_value, double max_value);
 Tensor cast(const Tensor& x, DType dtype);  // differentiable between floating dtypes

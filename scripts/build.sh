@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds pitfall (Release) into ${BUILD_DIR:-build}. Shared by test.sh and examples.sh.
-# Extra CMake arguments: CMAKE_ARGS="-DPITFALL_SANITIZE=address;undefined" bash scripts/test.sh
+# Arguments are passed to the CMake configure step, then CMAKE_ARGS from the environment, e.g.
+#   CMAKE_ARGS="-DPITFALL_SANITIZE=address;undefined" BUILD_DIR=build-asan bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,5 +12,5 @@ JOBS=${JOBS:-$(nproc)}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$PYTHON" ${CMAKE_ARGS:-}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$PYTHON" "$@" ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$JOBS"

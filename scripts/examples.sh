@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 bash scripts/install-deps.sh
-bash scripts/build.sh
+bash scripts/build.sh -DPITFALL_BUILD_PYTHON=ON
 
 export PYTHONPATH="$PWD/$BUILD_DIR/python${PYTHONPATH:+:$PYTHONPATH}"
 export MPLBACKEND=${MPLBACKEND:-Agg}  # examples that plot write files; no display needed

@@ -4,8 +4,8 @@ Any argument that takes a tensor also takes a NumPy array or a Python value. Pyt
 the dtype of the tensor they meet; NumPy arrays keep theirs, so mixing dtypes raises the engine's
 TypeError (see pitfall/_convert.py). ``cast`` is the only op that changes a dtype.
 
-One difference from keras.ops: ``gelu`` defaults to the exact erf form (``approximate=False``, as
-in PyTorch and the C++ API); pass ``approximate=True`` for Keras' tanh approximation.
+``gelu`` defaults to the tanh approximation (``approximate=True``) as ``keras.ops.gelu`` does;
+PyTorch's ``F.gelu`` and ``keras.activations.gelu`` default to the exact erf form (``approximate=False``).
 """
 import numpy as np
 
@@ -136,8 +136,8 @@ def elu(x, alpha=1.0):
     return _raw.elu(_tensor(x), float(alpha))
 
 
-def gelu(x, approximate=False):
-    """x * Phi(x): exact (erf) by default, the tanh approximation with approximate=True."""
+def gelu(x, approximate=True):
+    """x * Phi(x): the tanh approximation by default (keras.ops), the exact erf form with approximate=False."""
     return _raw.gelu(_tensor(x), bool(approximate))
 
 

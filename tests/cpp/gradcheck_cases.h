@@ -32,6 +32,7 @@ inline Tensor uniform64(const Shape& shape, double lo = -1.0, double hi = 1.0, u
 #define PITFALL_CAT_(a, b) a##b
 #define PITFALL_CAT(a, b) PITFALL_CAT_(a, b)
 // PITFALL_GRADCHECK_CASE("exp", "basic", [](auto& in) { return exp(in[0]); }, [] { return std::vector{...}; });
-#define PITFALL_GRADCHECK_CASE(op, label, fn, inputs)                                              \
+// Variadic so that commas inside the lambdas' braces need no extra parentheses.
+#define PITFALL_GRADCHECK_CASE(op, label, ...)                                                     \
   static const ::pitfall::testing::GradcheckRegistrar PITFALL_CAT(pitfall_gradcheck_, __LINE__)( \
-      ::pitfall::testing::GradcheckCase{op, label, fn, inputs})
+      ::pitfall::testing::GradcheckCase{op, label, __VA_ARGS__})

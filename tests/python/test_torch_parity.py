@@ -38,7 +38,7 @@ CASES = {
     "relu": (ops.relu, torch.relu, [normal(3, 4)]),
     "leaky_relu": (lambda x: ops.leaky_relu(x, 0.1), lambda x: F.leaky_relu(x, 0.1), [normal(3, 4)]),
     "elu": (lambda x: ops.elu(x, 0.7), lambda x: F.elu(x, 0.7), [normal(3, 4)]),
-    "gelu_exact": (ops.gelu, F.gelu, [normal(3, 4)]),
+    "gelu_exact": (lambda x: ops.gelu(x, approximate=False), F.gelu, [normal(3, 4)]),
     "gelu_tanh": (lambda x: ops.gelu(x, approximate=True), lambda x: F.gelu(x, approximate="tanh"),
                   [normal(3, 4)]),
     "clip": (lambda x: ops.clip(x, -0.5, 0.7), lambda x: torch.clamp(x, -0.5, 0.7), [normal(4, 5)]),
