@@ -9,7 +9,12 @@ thread_local std::vector<std::string> layer_stack;
 std::string with_context(const std::string& message, const std::string& op, const std::string& layer) {
   std::string prefix;
   if (!layer.empty()) prefix += "layer '" + layer + "'";
-  if (!op.empty()) prefix += (prefix.empty() ? "" : ", ") + std::string("op '") + op + "'";
+  // Messages usually open with the op's own name ("add: shapes ..."); say it once.
+  const std::string innermost = op.substr(op.rfind(' ') == std::string::npos ? 0 : op.rfind(' ') + 1);
+  const bool named = !innermost.empty() && message.rfind(innermost, 0) == 0;
+  if (!op.empty() && !(named && op == innermost)) {
+    prefix += (prefix.empty() ? "" : ", ") + std::string("op '") + op + "'";
+  }
   return prefix.empty() ? message : prefix + ": " + message;
 }
 

@@ -198,19 +198,38 @@ Tensor Tensor::detach() const {
   return out;
 }
 
+namespace {
+
+// Nested brackets like NumPy; only the first and last `edge` entries of a long axis are shown.
+void print_axis(std::ostringstream& os, const Tensor& t, size_t axis, int64_t offset, int64_t edge) {
+  const int64_t n = t.shape()[axis];
+  const int64_t stride = shape_numel(Shape(t.shape().begin() + static_cast<std::ptrdiff_t>(axis) + 1, t.shape().end()));
+  os << "[";
+  for (int64_t i = 0; i < n; ++i) {
+    if (n > 2 * edge && i == edge) {
+      os << ", ...";
+      i = n - edge;
+    }
+    if (i > 0) os << ", ";
+    if (axis + 1 == t.shape().size()) {
+      os << t.value_at(offset + i);
+    } else {
+      print_axis(os, t, axis + 1, offset + i * stride, edge);
+    }
+  }
+  os << "]";
+}
+
+}  // namespace
+
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream os;
-  const int64_t n = numel();
-  const int64_t show = n > 20 ? 10 : n;
   os << "tensor(";
   if (ndim() == 0) {
     os << value_at(0);
   } else {
-    os << "[";
-    for (int64_t i = 0; i < show; ++i) os << (i ? ", " : "") << value_at(i);
-    if (show < n) os << ", ... (" << n << " values)";
-    os << "]";
+    print_axis(os, *this, 0, 0, numel() > 1000 ? 3 : 1000);
   }
   os << ", shape=" << shape_str(shape()) << ", dtype=" << dtype_name(dtype());
   if (device().type != DeviceType::cpu) os << ", device=" << device().str();

@@ -12,7 +12,7 @@ Tensor var64(std::vector<double> values) {
 }
 }  // namespace
 
-TEST_CASE("autograd: a diamond graph accumulates both paths; repeated backward accumulates into .grad") {
+TEST_CASE("autograd: a diamond graph accumulates both paths - repeated backward accumulates into .grad") {
   Tensor x = var64({1.0, 2.0, 3.0});
   // y = sum(x*x + 3x): dy/dx = 2x + 3
   const Tensor y = sum(add(multiply(x, x), multiply(x, 3.0)));

@@ -83,7 +83,7 @@ TEST_CASE("errors: the layer path and op chain are captured at the throw site") 
   } catch (const ShapeError& e) {
     CHECK(e.layer() == "model/dense_1");
     CHECK(e.op() == "add");
-    CHECK(std::string(e.what()).rfind("layer 'model/dense_1', op 'add': ", 0) == 0);
+    CHECK(std::string(e.what()).rfind("layer 'model/dense_1': add: ", 0) == 0);
   }
   // Scopes unwind: no stale context on the next error.
   try {

@@ -82,7 +82,7 @@ TEST_CASE("random: distributions have the right moments and ranges") {
   CHECK(p != sorted);
 }
 
-TEST_CASE("random: float16 draws are rounded float16 values; bad arguments raise") {
+TEST_CASE("random: float16 draws are rounded float16 values - bad arguments raise") {
   const Tensor h = random_normal({10}, 0, 1, DType::float16, RandomKey{3, 3});
   CHECK(h.dtype() == DType::float16);
   CHECK_THROWS_AS(random_normal({3}, 0, 1, DType::int32, RandomKey{}), DTypeError);

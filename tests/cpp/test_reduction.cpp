@@ -156,7 +156,7 @@ TEST_CASE("reduction: negative axes mean the same axes as their positive forms")
   CHECK(bitwise_equal(argmax(x, -2), argmax(x, 1)));
 }
 
-TEST_CASE("reduction: integer and float16 sums; max / min of integers") {
+TEST_CASE("reduction: integer and float16 sums - max / min of integers") {
   const Tensor i = Tensor::from_vector<int32_t>({1, -2, 3, 40, 5, -6}, {2, 3});
   const Tensor s = sum(i, {1});
   CHECK(s.dtype() == DType::int32);
@@ -170,7 +170,7 @@ TEST_CASE("reduction: integer and float16 sums; max / min of integers") {
   CHECK(mean(h).item() == 1.0);
 }
 
-TEST_CASE("reduction: mean and var are float-only; var is the population variance") {
+TEST_CASE("reduction: mean and var are float-only - var is the population variance") {
   CHECK_THROWS_AS(mean(Tensor::zeros({3}, DType::int32)), DTypeError);
   CHECK_THROWS_AS(var(Tensor::zeros({3}, DType::int64)), DTypeError);
   const Tensor x = Tensor::from_vector<double>({1, 2, 3, 4});
@@ -191,7 +191,7 @@ TEST_CASE("reduction: max / min share the gradient equally among ties (TF rule)"
   CHECK(y.grad().to_vector<double>() == std::vector<double>{0, 0.5, 0.5, 0});
 }
 
-TEST_CASE("reduction: argmax is int64, first on ties, not differentiable; keepdims shape") {
+TEST_CASE("reduction: argmax is int64, first on ties, not differentiable - keepdims shape") {
   const Tensor x = Tensor::from_vector<float>({1, 7, 7, 2, 9, 9, 9, 0, -1, -3, -1, -2}, {3, 4});
   const Tensor a = argmax(x);
   CHECK(a.dtype() == DType::int64);
@@ -291,7 +291,7 @@ TEST_CASE("reduction: log_softmax backward is g - softmax * sum(g)") {
 }
 
 // ---- errors
-TEST_CASE("reduction: out-of-range axes name the op and the rank; empty reductions without identity") {
+TEST_CASE("reduction: out-of-range axes name the op and the rank - empty reductions without identity") {
   const Tensor x = Tensor::zeros({2, 3, 4});
   for (const char* op : {"sum", "mean", "max", "min", "var"}) {
     CAPTURE(op);

@@ -189,7 +189,7 @@ TEST_CASE("shape: one_hot puts a one at each label along a new last axis") {
   CHECK(one_hot(indices64({}, {0}), 4).shape() == Shape{0, 4});
 }
 
-TEST_CASE("shape: one_hot rejects labels outside [0, depth) naming the label and depth") {
+TEST_CASE("shape: one_hot rejects labels outside 0..depth-1 naming the label and depth") {
   const Tensor labels = indices64({3, 10, 1}, {3});
   const std::string m = message_of([&] { one_hot(labels, 10); });
   CHECK(m.find("one_hot") != std::string::npos);

@@ -49,7 +49,7 @@ TEST_CASE("tensor: float16 and bfloat16 storage rounds like the real formats") {
   CHECK(Tensor::full({}, std::ldexp(1.0, -26), DType::float16).item() == 0.0);
 }
 
-TEST_CASE("tensor: views share storage; contiguous() packs; assign writes through") {
+TEST_CASE("tensor: views share storage - contiguous() packs - assign writes through") {
   const Tensor t = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3});
   const Tensor r = reshape(t, {3, 2});
   CHECK(r.data_ptr() == t.data_ptr());
@@ -70,7 +70,7 @@ TEST_CASE("tensor: views share storage; contiguous() packs; assign writes throug
   CHECK(c.to_vector<float>() == std::vector<float>{0, 10, 2, 3, 40, 5});
 }
 
-TEST_CASE("tensor: requires_grad only on floating tensors; CUDA absent is a clear error") {
+TEST_CASE("tensor: requires_grad only on floating tensors - CUDA absent is a clear error") {
   Tensor i = Tensor::zeros({2}, DType::int32);
   CHECK_THROWS_WITH_AS(i.set_requires_grad(true), doctest::Contains("int32"), DTypeError);
   if (!OpRegistry::instance().has_kernel("add", DeviceType::cuda)) {
@@ -78,4 +78,23 @@ TEST_CASE("tensor: requires_grad only on floating tensors; CUDA absent is a clea
                          RuntimeError);
   }
   CHECK_THROWS_AS(parse_device("tpu"), ValueError);
+}
+
+TEST_CASE("tensor: str() prints nested rows and elides long axes") {
+  const Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(t.str() == "tensor([[1, 2, 3], [4, 5, 6]], shape=(2, 3), dtype=float32)");
+  CHECK(Tensor::scalar(2.5).str() == "tensor(2.5, shape=(), dtype=float32)");
+  const std::string long_str = Tensor::zeros({2000}, DType::int32).str();
+  CHECK(long_str == "tensor([0, 0, 0, ..., 0, 0, 0], shape=(2000,), dtype=int32)");
+}
+
+TEST_CASE("tensor: error messages name the op once") {
+  try {
+    add(Tensor::zeros({2}), Tensor::zeros({3}));
+    FAIL("expected ShapeError");
+  } catch (const ShapeError& e) {
+    const std::string what = e.what();
+    CHECK(what.rfind("add: ", 0) == 0);
+    CHECK(e.op() == "add");
+  }
 }

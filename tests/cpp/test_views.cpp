@@ -74,7 +74,7 @@ TEST_CASE("views: reshape keeps the element order, infers -1 and shares storage"
         std::vector<float>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
 }
 
-TEST_CASE("views: transpose permutes axes as a view; default reverses") {
+TEST_CASE("views: transpose permutes axes as a view - default reverses") {
   const Tensor x = Tensor::from_vector(iota(24), {2, 3, 4});
   const Tensor t = transpose(x, {1, 2, 0});
   CHECK(t.shape() == Shape{3, 4, 2});
@@ -105,7 +105,7 @@ TEST_CASE("views: expand_dims and squeeze") {
   CHECK_THROWS_AS(squeeze(y, {4}), AxisError);
 }
 
-TEST_CASE("views: broadcast_to repeats through zero strides; sum_to_shape is its adjoint") {
+TEST_CASE("views: broadcast_to repeats through zero strides - sum_to_shape is its adjoint") {
   const Tensor x = Tensor::from_vector<float>({1, 2, 3}, {3, 1});
   const Tensor b = broadcast_to(x, {2, 3, 2});
   CHECK(b.shape() == Shape{2, 3, 2});
