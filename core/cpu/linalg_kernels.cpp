@@ -1,12 +1,21 @@
 // CPU kernels for matmul.
 //
 // Determinism: the output of each matrix is cut into row blocks whose height depends only on the
-// shapes (never on num_threads()), and each block is one single-threaded Eigen product (Eigen is
-// built without OpenMP). Eigen's blocking choices depend only on a product's sizes, so every block
-// is computed the same way whichever thread runs it: bitwise-identical results for 1 or N threads.
+// shapes (never on num_threads()), and each block is one single-threaded product. The product's
+// blocking depends only on its sizes (and the block's address, itself fixed by the shapes), so every
+// block is computed the same way whichever thread runs it: bitwise-identical results for 1 or N
+// threads.
+//
+// float32/float64 blocks go to OpenBLAS (cblas_?gemm, its own threading switched off) when the build
+// found it, else to Eigen's product (Eigen is built without OpenMP, so single-threaded).
+// bench/README.md has the measurements behind that choice.
 #include <Eigen/Core>
 #include <algorithm>
+#include <mutex>
 #include <vector>
+#ifdef PITFALL_USE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include "pitfall/core/cpu/kernels.h"
 #include "pitfall/core/cpu/scalar.h"
@@ -18,11 +27,55 @@ namespace {
 template <class T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Rows per block: about 2^21 multiply-adds, at least 64 rows so re-packing B per block stays a
-// small fraction of the work.
-int64_t rows_per_block(int64_t k, int64_t n) {
+// The output tiles. Row blocks of about 2^23 multiply-adds (at least 128 rows) keep the cost of
+// packing B again for every block small; when that leaves fewer than 4 row blocks, columns are cut
+// too (at least 128 wide) so a batch-sized product still spreads over the threads. Depends only on
+// the shapes.
+struct Tiling {
+  int64_t row_block, col_block;
+};
+
+Tiling choose_tiling(int64_t rows, int64_t k, int64_t n) {
   const int64_t per_row = std::max<int64_t>(1, k * n);
-  return std::max<int64_t>(64, (int64_t{1} << 21) / per_row);
+  const int64_t row_block = std::min(std::max<int64_t>(128, (int64_t{1} << 23) / per_row), std::max<int64_t>(rows, 1));
+  const int64_t row_blocks = (rows + row_block - 1) / row_block;
+  int64_t col_block = std::max<int64_t>(n, 1);
+  if (row_blocks < 4 && n >= 256) {
+    const int64_t splits = (4 + row_blocks - 1) / row_blocks;
+    col_block = std::max<int64_t>(128, ((n + splits - 1) / splits + 63) / 64 * 64);
+  }
+  return {row_block, col_block};
+}
+
+// out (rows, cols) = a (rows, k) @ b (k, cols), row-major with leading dimensions lda, ldb, ldc, on
+// the calling thread.
+template <class C>
+void block_product(const C* a, int64_t lda, const C* b, int64_t ldb, C* out, int64_t ldc, int64_t rows, int64_t k,
+                   int64_t cols) {
+  using Stride = Eigen::OuterStride<>;
+  Eigen::Map<RowMatrix<C>, 0, Stride> result(out, rows, cols, Stride(ldc));
+  if (k == 0) {
+    result.setZero();
+    return;
+  }
+#ifdef PITFALL_USE_OPENBLAS
+  if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
+    // Parallelism comes from our fixed tiles; OpenBLAS's own pool would make the split depend on its
+    // thread count.
+    static std::once_flag single_threaded;
+    std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
+    const auto m = static_cast<blasint>(rows), kk = static_cast<blasint>(k), nn = static_cast<blasint>(cols);
+    const auto la = static_cast<blasint>(lda), lb = static_cast<blasint>(ldb), lc = static_cast<blasint>(ldc);
+    if constexpr (std::is_same_v<C, float>) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, kk, 1.0f, a, la, b, lb, 0.0f, out, lc);
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, kk, 1.0, a, la, b, lb, 0.0, out, lc);
+    }
+    return;
+  }
+#endif
+  using ConstMap = Eigen::Map<const RowMatrix<C>, 0, Stride>;
+  result.noalias() = ConstMap(a, rows, k, Stride(lda)) * ConstMap(b, k, cols, Stride(ldb));
 }
 
 // a (..., M, K), b (..., K, N) packed, batch dims broadcast against out (..., M, N). C is the type
@@ -58,13 +111,16 @@ void batched_gemm(const C* a, const Shape& a_shape, const C* b, const Shape& b_s
     rows = batches * m;
     batches = 1;
   }
-  const int64_t block = rows_per_block(k, n);
-  const int64_t blocks_per_matrix = (rows + block - 1) / block;
-  parallel_for(batches * blocks_per_matrix, 1, [&](int64_t begin, int64_t end) {
+  const Tiling tiling = choose_tiling(rows, k, n);
+  const int64_t row_tiles = (rows + tiling.row_block - 1) / tiling.row_block;
+  const int64_t col_tiles = (n + tiling.col_block - 1) / tiling.col_block;
+  const int64_t tiles_per_matrix = row_tiles * col_tiles;
+  parallel_for(batches * tiles_per_matrix, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t batch = t / blocks_per_matrix;
-      const int64_t r0 = (t % blocks_per_matrix) * block;
-      const int64_t r1 = std::min(rows, r0 + block);
+      const int64_t batch = t / tiles_per_matrix;
+      const int64_t r0 = (t % tiles_per_matrix) / col_tiles * tiling.row_block;
+      const int64_t c0 = (t % tiles_per_matrix) % col_tiles * tiling.col_block;
+      const int64_t r1 = std::min(rows, r0 + tiling.row_block), c1 = std::min(n, c0 + tiling.col_block);
       int64_t a_off = 0, b_off = 0, rest = batch;
       for (int64_t i = batch_rank - 1; i >= 0 && !folded; --i) {
         const int64_t coord = rest % out_shape[i];
@@ -72,13 +128,8 @@ void batched_gemm(const C* a, const Shape& a_shape, const C* b, const Shape& b_s
         a_off += coord * a_stride[i];
         b_off += coord * b_stride[i];
       }
-      using ConstMap = Eigen::Map<const RowMatrix<C>>;
-      Eigen::Map<RowMatrix<C>> result(out + batch * rows * n + r0 * n, r1 - r0, n);
-      if (k == 0) {
-        result.setZero();
-        continue;
-      }
-      result.noalias() = ConstMap(a + a_off + r0 * k, r1 - r0, k) * ConstMap(b + b_off, k, n);
+      block_product(a + a_off + r0 * k, k, b + b_off + c0, n, out + batch * rows * n + r0 * n + c0, n, r1 - r0, k,
+                    c1 - c0);
     }
   });
 }
