@@ -51,7 +51,9 @@ void verify_numerics(const char* op, const std::vector<Tensor>& inputs, const Te
   int64_t first = 0;
   const Tensor host = output.to(Device{});
   while (first < host.numel() && std::isfinite(host.value_at(first))) ++first;
-  throw NumericError(std::string(op) + " produced a non-finite value (" + std::to_string(host.value_at(first)) +
+  const double bad = host.value_at(first);
+  const std::string bad_str = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
+  throw NumericError(std::string(op) + " produced a non-finite value (" + bad_str +
                      " at flat index " + std::to_string(first) + " of output " + shape_str(output.shape()) + " " +
                      std::string(dtype_name(output.dtype())) + ") from finite inputs [" + described +
                      "]. Likely cause and fix: " + numeric_fix(op));

@@ -34,8 +34,8 @@ std::vector<int64_t> contiguous_strides(const Shape& shape) {
 
 int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
   if (axis < -ndim || axis >= ndim || ndim == 0) {
-    throw AxisError("axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                    std::to_string(ndim) + " in " + op + "; valid axes are " +
+    throw AxisError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                    std::to_string(ndim) + "; valid axes are " +
                     (ndim == 0 ? std::string("none (the tensor is a scalar)")
                                : "-" + std::to_string(ndim) + " .. " + std::to_string(ndim - 1)));
   }
@@ -52,7 +52,7 @@ std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t nd
   for (int64_t a : axes) out.push_back(normalize_axis(a, ndim, op));
   std::sort(out.begin(), out.end());
   if (std::adjacent_find(out.begin(), out.end()) != out.end()) {
-    throw AxisError(std::string("repeated axis in ") + op + "; each axis may appear once");
+    throw AxisError(std::string(op) + ": repeated axis; each axis may appear once");
   }
   return out;
 }

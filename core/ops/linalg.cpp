@@ -59,7 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t ka = a.shape().back();
   const int64_t kb = b.ndim() == 1 ? b.shape()[0] : b.shape()[b.ndim() - 2];
   if (ka != kb) {
-    const std::string b_dim = b.ndim() == 1 ? "its only dimension" : "its second-to-last dimension";
+    const std::string b_dim = b.ndim() == 1 ? "only dimension" : "second-to-last dimension";
     throw ShapeError("matmul: shapes " + shapes + " are not aligned: the first operand's last dimension (K=" +
                      std::to_string(ka) + ") must equal the second operand's " + b_dim + " (K=" + std::to_string(kb) +
                      "); did you mean to transpose an operand (e.g. transpose(b))?");
