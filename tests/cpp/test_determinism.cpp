@@ -4,8 +4,10 @@
 #include <cstring>
 
 #include <pitfall/pitfall.h>
+#include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::bitwise_equal;
 
 namespace {
 
@@ -20,20 +22,10 @@ std::vector<Tensor> run_step() {
   return {logits, loss, grads[0]};
 }
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.numel() * dtype_size(a.dtype())) == 0;
-}
-
 }  // namespace
 
 TEST_CASE("determinism: forward, loss and gradients are bitwise identical with 1 and 2 threads") {
-  const int saved = num_threads();
-  set_num_threads(1);
-  const auto one = run_step();
-  set_num_threads(2);
-  const auto two = run_step();
-  set_num_threads(saved);
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(run_step);
   for (size_t i = 0; i < one.size(); ++i) CHECK(bitwise_equal(one[i], two[i]));
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gradcheck_cases.h"
+#include "test_util.h"
 
 using namespace pitfall;
 using pitfall::testing::uniform64;
@@ -516,12 +517,7 @@ TEST_CASE("elementwise: large broadcasting computation is bitwise identical with
     const Tensor h = cast(divide(exp(clip(z, -5.0, 5.0)), add(sqrt(abs(y)), 1.0)), DType::float16);
     return std::vector<Tensor>{y, z, h, maximum(y, z), power(abs(y), w)};
   };
-  const int saved = num_threads();
-  set_num_threads(1);
-  const auto one = run();
-  set_num_threads(2);
-  const auto two = run();
-  set_num_threads(saved);
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(run);
   for (size_t i = 0; i < one.size(); ++i) {
     INFO("output " << i);
     REQUIRE(one[i].shape() == two[i].shape());

@@ -5,19 +5,10 @@
 #include <cmath>
 
 #include <pitfall/pitfall.h>
+#include "test_util.h"
 
 using namespace pitfall;
-
-namespace {
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using pitfall::testing::message_of;
 
 TEST_CASE("errors: mismatched shapes name the op, both shapes and a fix") {
   const Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});

@@ -8,25 +8,16 @@
 #include <functional>
 
 #include "gradcheck_cases.h"
+#include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::message_of;
+using pitfall::testing::bitwise_equal;
 using pitfall::testing::uniform64;
 
 namespace {
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.numel() * dtype_size(a.dtype())) == 0;
-}
 
 // Reference (M, K) @ (K, N) in double over row-major values.
 std::vector<double> reference_matmul(const std::vector<double>& a, const std::vector<double>& b, int64_t m, int64_t k,
@@ -182,18 +173,12 @@ TEST_CASE("linalg: matmul backward sums broadcast batch dimensions") {
 }
 
 TEST_CASE("linalg: float32 matmul 300x257 @ 257x129 is bitwise identical with 1 and 2 threads") {
-  const int saved = num_threads();
   const Tensor a = random_normal({300, 257}, 0, 1, DType::float32, RandomKey{17, 1});
   const Tensor b = random_normal({257, 129}, 0, 1, DType::float32, RandomKey{17, 2});
   const Tensor batched = random_normal({3, 130, 257}, 0, 1, DType::float32, RandomKey{17, 3});
-  set_num_threads(1);
-  const Tensor one = matmul(a, b);
-  const Tensor one_b = matmul(batched, b);
-  set_num_threads(2);
-  const Tensor two = matmul(a, b);
-  const Tensor two_b = matmul(batched, b);
-  set_num_threads(saved);
-  REQUIRE(one.shape() == Shape{300, 129});
-  CHECK(std::memcmp(one.data_ptr(), two.data_ptr(), static_cast<size_t>(one.numel()) * sizeof(float)) == 0);
-  CHECK(bitwise_equal(one_b, two_b));
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(
+      [&] { return std::vector<Tensor>{matmul(a, b), matmul(batched, b)}; });
+  REQUIRE(one[0].shape() == Shape{300, 129});
+  CHECK(bitwise_equal(one[0], two[0]));
+  CHECK(bitwise_equal(one[1], two[1]));
 }

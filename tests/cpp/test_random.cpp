@@ -7,6 +7,8 @@
 
 #include <pitfall/pitfall.h>
 
+#include "test_util.h"
+
 using namespace pitfall;
 
 TEST_CASE("random: Philox4x32-10 matches the Random123 known-answer vectors") {
@@ -40,13 +42,9 @@ TEST_CASE("random: set_random_seed replays the global sequence") {
 }
 
 TEST_CASE("random: values do not depend on the thread count") {
-  const int saved = num_threads();
-  set_num_threads(1);
-  const Tensor one = truncated_normal({200003}, 0, 1, DType::float32, RandomKey{9, 1});
-  set_num_threads(2);
-  const Tensor two = truncated_normal({200003}, 0, 1, DType::float32, RandomKey{9, 1});
-  set_num_threads(saved);
-  CHECK(std::memcmp(one.data_ptr(), two.data_ptr(), 200003 * 4) == 0);
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(
+      [] { return std::vector<Tensor>{truncated_normal({200003}, 0, 1, DType::float32, RandomKey{9, 1})}; });
+  CHECK(pitfall::testing::bitwise_equal(one[0], two[0]));
 }
 
 TEST_CASE("random: distributions have the right moments and ranges") {

@@ -11,25 +11,16 @@
 #include <limits>
 
 #include "gradcheck_cases.h"
+#include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::message_of;
+using pitfall::testing::bitwise_equal;
 using pitfall::testing::uniform64;
 
 namespace {
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.numel() * dtype_size(a.dtype())) == 0;
-}
 
 // Reference reduction of a (d0, d1, d2) float64 tensor over the axes flagged in `reduce`, in
 // double, returning the kept-dims result in row-major order.
@@ -321,18 +312,13 @@ TEST_CASE("reduction: out-of-range axes name the op and the rank - empty reducti
 
 // ---- determinism
 TEST_CASE("reduction: large sums and softmax are bitwise identical with 1 and 2 threads") {
-  const int saved = num_threads();
   const Tensor big = random_normal({1 << 21}, 0, 1, DType::float32, RandomKey{3, 1});
   const Tensor matrix = random_normal({1500, 700}, 0, 1, DType::float32, RandomKey{3, 2});
   auto run = [&] {
     return std::vector<Tensor>{sum(big), sum(matrix, {0}), mean(matrix, {1}), var(matrix, {0}),
                                max(matrix, {0, 1}), softmax(matrix, 0), log_softmax(matrix, -1)};
   };
-  set_num_threads(1);
-  const auto one = run();
-  set_num_threads(2);
-  const auto two = run();
-  set_num_threads(saved);
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(run);
   for (size_t i = 0; i < one.size(); ++i) {
     CAPTURE(i);
     CHECK(bitwise_equal(one[i], two[i]));

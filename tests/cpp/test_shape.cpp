@@ -5,25 +5,16 @@
 #include <functional>
 
 #include "gradcheck_cases.h"
+#include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::message_of;
+using pitfall::testing::bitwise_equal;
 using pitfall::testing::uniform64;
 
 namespace {
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.numel() * dtype_size(a.dtype())) == 0;
-}
 
 Tensor indices64(const std::vector<int64_t>& v, const Shape& shape) { return Tensor::from_vector(v, shape); }
 
@@ -161,20 +152,15 @@ TEST_CASE("shape: take_grad scatter-adds repeated indices in a fixed order") {
 }
 
 TEST_CASE("shape: take_grad is bitwise identical with 1 and 2 threads") {
-  const int saved = num_threads();
   const Tensor g = random_normal({4000, 700}, 0, 1, DType::float32, RandomKey{9, 1});
   std::vector<int64_t> idx(4000);
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>((i * 7919) % 37);
   const Tensor indices = Tensor::from_vector(idx);
-  set_num_threads(1);
-  const Tensor one = take_grad(g, indices, {37, 700}, 0);
-  const Tensor one_t = take_grad(transpose(g), indices, {700, 37}, 1);
-  set_num_threads(2);
-  const Tensor two = take_grad(g, indices, {37, 700}, 0);
-  const Tensor two_t = take_grad(transpose(g), indices, {700, 37}, 1);
-  set_num_threads(saved);
-  CHECK(bitwise_equal(one, two));
-  CHECK(bitwise_equal(one_t, two_t));
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads([&] {
+    return std::vector<Tensor>{take_grad(g, indices, {37, 700}, 0), take_grad(transpose(g), indices, {700, 37}, 1)};
+  });
+  CHECK(bitwise_equal(one[0], two[0]));
+  CHECK(bitwise_equal(one[1], two[1]));
 }
 
 // ---- one_hot

@@ -5,20 +5,13 @@
 #include <functional>
 
 #include "gradcheck_cases.h"
+#include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::message_of;
 using pitfall::testing::uniform64;
 
 namespace {
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::vector<float> iota(int64_t n) {
   std::vector<float> v(static_cast<size_t>(n));

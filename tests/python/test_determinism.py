@@ -74,3 +74,31 @@ def test_one_and_two_threads_are_bitwise_identical():
 def test_set_num_threads_rejects_nonsense():
     with pytest.raises(ValueError):
         pf.config.set_num_threads(0)
+
+
+TRAIN = ("import sys, pitfall as pf; pf.utils.set_random_seed(99); "
+         "w = pf.Variable(pf.random.normal((300, 40), stddev=0.1)); x = pf.random.uniform((513, 300)); "
+         "tape = pf.GradientTape(); tape.__enter__(); "
+         "loss = pf.ops.mean(pf.ops.log_softmax(pf.ops.tanh(x @ w), axis=-1)); tape.__exit__(None, None, None); "
+         "g = tape.gradient(loss, w); "
+         "sys.stdout.buffer.write(bytes([pf.config.get_num_threads()]) + loss.numpy().tobytes() + g.numpy().tobytes())")
+
+
+def test_processes_with_1_and_2_threads_from_the_environment_agree_bitwise():
+    import os
+    outs = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, PITFALL_NUM_THREADS=threads)
+        outs.append(subprocess.run([sys.executable, "-c", TRAIN], check=True, capture_output=True, env=env).stdout)
+    assert outs[0][0] == 1 and outs[1][0] == 2  # the variable was honoured
+    assert len(outs[0]) == 1 + 4 + 300 * 40 * 4
+    assert outs[0][1:] == outs[1][1:]
+
+
+def test_malformed_thread_variable_is_a_clear_error():
+    import os
+    env = dict(os.environ, PITFALL_NUM_THREADS="lots")
+    run = subprocess.run([sys.executable, "-c", "import pitfall as pf; pf.config.get_num_threads()"],
+                         capture_output=True, env=env, text=True)
+    assert run.returncode != 0
+    assert "PITFALL_NUM_THREADS='lots'" in run.stderr and "integer" in run.stderr
