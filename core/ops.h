@@ -11,6 +11,7 @@
 // float16 / bfloat16 elementwise ops compute in float32 and round once to the format, as GPUs do;
 // reductions and matmul accumulate in float32 and round the result.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "pitfall/core/tensor.h"
@@ -110,6 +111,17 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims
 Tensor min(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
 Tensor var(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);  // ddof 0
 Tensor argmax(const Tensor& x, int64_t axis = -1, bool keepdims = false);  // int64; first on ties
+
+// ---- convolution and pooling: channels_last (N, H, W, C); kernel (kh, kw, in, out) as in Keras.
+// padding "valid" or "same" (TensorFlow's rule: total padding max((ceil(in/stride) - 1) * stride +
+// k - in, 0), the odd extra row/column at the bottom/right). Dilation 1.
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const std::vector<int64_t>& strides = {1, 1},
+              const std::string& padding = "valid");
+Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                  const std::string& padding = "valid");
+// "same" padding averages over the window's in-bounds elements only (TensorFlow's rule).
+Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                  const std::string& padding = "valid");
 
 // ---- operators
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -9,6 +9,7 @@ void register_cpu_elementwise_kernels(OpRegistry& registry);  // binary, compari
 void register_cpu_reduction_kernels(OpRegistry& registry);    // sum, max, min, argmax, softmax, log_softmax
 void register_cpu_shape_kernels(OpRegistry& registry);        // concatenate, take, one_hot, slice grads
 void register_cpu_linalg_kernels(OpRegistry& registry);       // matmul
+void register_cpu_conv_kernels(OpRegistry& registry);         // conv2d, pooling and their gradients
 
 inline void register_cpu_kernels(OpRegistry& registry) {
   register_cpu_copy_kernels(registry);
@@ -16,6 +17,7 @@ inline void register_cpu_kernels(OpRegistry& registry) {
   register_cpu_reduction_kernels(registry);
   register_cpu_shape_kernels(registry);
   register_cpu_linalg_kernels(registry);
+  register_cpu_conv_kernels(registry);
 }
 
 }  // namespace pitfall

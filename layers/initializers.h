@@ -1,0 +1,55 @@
+// Weight initializers: the Keras table plus the PyTorch defaults. Fans follow Keras: a Dense kernel
+// (in, out) has fan_in = in, fan_out = out; a Conv2D kernel (kh, kw, in, out) has fan_in = kh*kw*in,
+// fan_out = kh*kw*out.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pitfall/core/json.h"
+#include "pitfall/core/random.h"
+#include "pitfall/core/tensor.h"
+
+namespace pitfall {
+
+class Initializer {
+ public:
+  virtual ~Initializer() = default;
+  // Values for `shape` in `dtype`, drawn with `key` (deterministic in it).
+  virtual Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const = 0;
+  virtual std::string class_name() const = 0;
+  virtual Json get_config() const = 0;
+};
+
+// Fans as Keras computes them (kernel shapes as above; 1-D: fan_in = fan_out = size).
+std::pair<double, double> compute_fans(const Shape& shape);
+
+// Factories (Keras names and defaults).
+std::shared_ptr<Initializer> zeros_initializer();
+std::shared_ptr<Initializer> ones_initializer();
+std::shared_ptr<Initializer> constant_initializer(double value);
+std::shared_ptr<Initializer> random_normal_initializer(double mean = 0.0, double stddev = 0.05);
+std::shared_ptr<Initializer> random_uniform_initializer(double minval = -0.05, double maxval = 0.05);
+std::shared_ptr<Initializer> truncated_normal_initializer(double mean = 0.0, double stddev = 0.05);
+// VarianceScaling: scale, mode fan_in|fan_out|fan_avg, distribution truncated_normal|untruncated_normal|uniform.
+// truncated_normal divides the stddev by 0.87962566103423978 (the std of a unit normal cut at 2).
+std::shared_ptr<Initializer> variance_scaling_initializer(double scale, const std::string& mode,
+                                                          const std::string& distribution);
+std::shared_ptr<Initializer> orthogonal_initializer(double gain = 1.0);
+// PyTorch's nn.Linear / nn.Conv weight default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)).
+std::shared_ptr<Initializer> torch_kernel_initializer();
+// PyTorch's bias default: U(+-1/sqrt(fan_in)) where fan_in is the kernel's (passed in).
+std::shared_ptr<Initializer> torch_bias_initializer(double fan_in);
+// A user function (shape, dtype, key) -> Tensor; name is used in configs.
+std::shared_ptr<Initializer> function_initializer(
+    std::string name, std::function<Tensor(const Shape&, DType, RandomKey)> fn);
+
+// By Keras name: "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+// "lecun_normal", "random_normal", "random_uniform", "truncated_normal", "zeros", "ones",
+// "orthogonal", "torch_kernel" (and CamelCase class names). Unknown names: ValueError with "did you mean".
+std::shared_ptr<Initializer> get_initializer(const std::string& name);
+// From {"class_name": ..., "config": {...}} or a bare name string.
+std::shared_ptr<Initializer> initializer_from_config(const Json& config);
+Json initializer_to_config(const Initializer& initializer);  // {"class_name", "config"}
+
+}  // namespace pitfall

@@ -1,0 +1,164 @@
+// The Layer base: lazy build from the input shape, named weights, trainable flag, `training` passed
+// through calls, regularization losses, configs, and symbolic calls for the functional API.
+//
+// Errors raised while a layer runs name the layer, its class and the input shape it got (and, when
+// the layer is built, the shape it expects): "layer 'dense_2' (Dense) ...".
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pitfall/core/json.h"
+#include "pitfall/core/random.h"
+#include "pitfall/core/tensor.h"
+
+namespace pitfall {
+
+class Initializer;
+class Regularizer;
+class Layer;
+struct SymbolicNode;
+
+// A weight owned by a layer. `value` is a leaf tensor; it requires grad iff the weight and its layer
+// are trainable.
+struct Weight {
+  std::string name;  // "kernel"
+  std::string path;  // "dense_1/kernel"
+  Tensor value;
+  bool trainable = true;
+  std::shared_ptr<Regularizer> regularizer;
+};
+
+// A symbolic tensor of the functional API (pf.Input, and what a layer returns when called on one).
+// Unknown dimensions (the batch) are -1.
+struct KerasTensor {
+  Shape shape;
+  DType dtype = DType::float32;
+  std::shared_ptr<SymbolicNode> node;  // the layer call that produced it
+  int index = 0;                       // which output of that call
+  std::string str() const;             // "<KerasTensor shape=(None, 784), dtype=float32, source=dense_1>"
+};
+
+// One call of a layer on symbolic inputs: the edges of a functional model's graph. An Input is a
+// node whose layer is an InputLayer and whose inputs are empty.
+struct SymbolicNode {
+  std::shared_ptr<Layer> layer;
+  std::vector<KerasTensor> inputs;
+  std::vector<Shape> output_shapes;
+  std::vector<DType> output_dtypes;
+};
+
+// Keras base-layer keyword arguments.
+struct LayerOptions {
+  std::string name;                 // "" = unique automatic name from the class ("dense", "dense_1")
+  bool trainable = true;
+  std::optional<DType> dtype;       // weights' dtype; default floatx() (float32)
+  std::optional<Shape> input_shape; // Keras `input_shape=` (without the batch dim)
+};
+
+class Layer : public std::enable_shared_from_this<Layer> {
+ public:
+  // class_name: "Dense", used for automatic names (snake_case) and configs.
+  Layer(std::string class_name, const LayerOptions& options);
+  virtual ~Layer();
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  // ---- implemented by each layer
+  // Creates the weights for these input shapes (batch dim included, -1 when unknown).
+  virtual void build(const std::vector<Shape>& input_shapes);
+  // The forward computation on concrete tensors.
+  virtual std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) = 0;
+  // Output shapes for input shapes (-1 dims propagate). The default runs call() on zeros with
+  // unknown dims set to 1 and reports the result, with the batch dim as -1 again.
+  virtual std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes);
+  // Constructor arguments as JSON (Keras get_config); the base adds name, trainable and dtype.
+  virtual Json get_config() const;
+  // How many inputs call() takes: 1 for most layers, -1 for any number >= 1 (Add, Concatenate).
+  virtual int num_inputs() const { return 1; }
+  // Output dtype for input dtypes; default: the layer's dtype for floating inputs.
+  virtual std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const;
+
+  // ---- calling (builds on first call; wraps errors with the layer's context)
+  Tensor operator()(const Tensor& x, bool training = false);
+  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false);
+  KerasTensor operator()(const KerasTensor& x);
+  std::vector<KerasTensor> operator()(const std::vector<KerasTensor>& xs);
+
+  // ---- identity and state
+  const std::string& name() const { return name_; }
+  const std::string& class_name() const { return class_name_; }
+  bool built() const { return built_; }
+  // Builds if not built yet; checks shapes against the built ones when built.
+  void ensure_built(const std::vector<Shape>& input_shapes);
+  const std::vector<Shape>& built_input_shapes() const { return built_input_shapes_; }
+  const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
+  bool trainable() const { return trainable_; }
+  virtual void set_trainable(bool trainable);  // freezing updates every weight's requires_grad
+  DType dtype() const { return dtype_; }
+
+  // ---- weights
+  // Creates a weight with the initializer (drawing its random key now, from the global generator).
+  Tensor add_weight(const std::string& name, const Shape& shape, const std::shared_ptr<Initializer>& initializer,
+                    bool trainable = true, const std::shared_ptr<Regularizer>& regularizer = nullptr,
+                    std::optional<DType> dtype = std::nullopt);
+  // This layer's weights and those of tracked sublayers, in creation order (Keras order).
+  virtual std::vector<Weight*> weights();
+  std::vector<Tensor> trainable_weights();
+  std::vector<Tensor> non_trainable_weights();
+  int64_t count_params();
+  // Sublayers whose weights this layer owns (models, wrappers, Python subclasses).
+  void track(const std::shared_ptr<Layer>& sublayer);
+  const std::vector<std::shared_ptr<Layer>>& tracked_layers() const { return tracked_; }
+
+  // ---- losses: regularizer penalties of the weights + tensors given to add_loss during the last call
+  void add_loss(const Tensor& loss);
+  std::vector<Tensor> losses();
+  void clear_call_losses();
+
+  // Random keys for this layer's own randomness (Dropout): a generator seeded at construction, from
+  // `seed` or from the global generator, advanced once per call that draws.
+  RandomKey next_random_key();
+  void set_seed(uint64_t seed);
+
+ protected:
+  // Builds a layer's config base ({"name", "trainable", "dtype"}) into which subclasses add fields.
+  Json base_config() const;
+  std::vector<Weight> own_weights_;
+
+ private:
+  std::string class_name_, name_;
+  bool trainable_ = true, built_ = false;
+  DType dtype_;
+  std::optional<Shape> declared_input_shape_;
+  std::vector<Shape> built_input_shapes_;
+  std::vector<std::shared_ptr<Layer>> tracked_;
+  std::vector<Tensor> call_losses_;
+  RandomGenerator generator_;
+};
+
+// A unique name for a class: "Dense" -> "dense", then "dense_1", ... (like keras.backend).
+std::string unique_layer_name(const std::string& class_name);
+// Resets the automatic-name counters (keras.backend.clear_session()).
+void clear_session();
+// "BatchNormalization" -> "batch_normalization"
+std::string to_snake_case(const std::string& class_name);
+
+// Layer classes by name, for from_config / load_model.
+using LayerFactory = std::function<std::shared_ptr<Layer>(const Json& config)>;
+void register_layer_class(const std::string& class_name, LayerFactory factory);
+// Builds a layer from {"class_name": ..., "config": {...}}. Unknown classes raise ValueError with
+// the closest known names.
+std::shared_ptr<Layer> layer_from_config(const Json& class_and_config);
+std::vector<std::string> registered_layer_classes();
+
+// The closest candidates to `name` by edit distance, for "did you mean" messages.
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
+
+// The engine-wide default float dtype (keras.backend.floatx()); float32 unless set.
+DType floatx();
+void set_floatx(DType dtype);
+
+}  // namespace pitfall

@@ -1,0 +1,57 @@
+// Stateful metrics (Keras): update_state over batches, result(), reset_state().
+#pragma once
+#include <memory>
+#include <string>
+
+#include "pitfall/core/json.h"
+#include "pitfall/core/tensor.h"
+
+namespace pitfall {
+
+class Loss;
+
+class Metric {
+ public:
+  Metric(std::string class_name, std::string name);
+  virtual ~Metric() = default;
+  virtual void update_state(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) = 0;
+  virtual double result() const = 0;
+  virtual void reset_state() = 0;
+  const std::string& class_name() const { return class_name_; }
+  const std::string& name() const { return name_; }
+  virtual Json get_config() const;
+
+ private:
+  std::string class_name_, name_;
+};
+
+// Weighted running mean of values (used for the loss line of fit's logs).
+class Mean : public Metric {
+ public:
+  explicit Mean(std::string name = "mean");
+  void update_state(const Tensor& values, const Tensor& unused = Tensor(), const Tensor& sample_weight = Tensor()) override;
+  void add(double value, double weight = 1.0);
+  double result() const override;
+  void reset_state() override;
+
+ private:
+  double total_ = 0.0, count_ = 0.0;
+};
+
+std::shared_ptr<Metric> binary_accuracy_metric(double threshold = 0.5);
+std::shared_ptr<Metric> categorical_accuracy_metric();
+std::shared_ptr<Metric> sparse_categorical_accuracy_metric();
+std::shared_ptr<Metric> top_k_categorical_accuracy_metric(int64_t k = 5);
+std::shared_ptr<Metric> mean_squared_error_metric();
+std::shared_ptr<Metric> mean_absolute_error_metric();
+std::shared_ptr<Metric> precision_metric(double threshold = 0.5);
+std::shared_ptr<Metric> recall_metric(double threshold = 0.5);
+// ROC AUC by the Keras method: `num_thresholds` evenly spaced thresholds, interpolated trapezoids.
+std::shared_ptr<Metric> auc_metric(int64_t num_thresholds = 200);
+
+// By name. "accuracy"/"acc" is resolved like Keras: from the loss (binary / sparse / categorical)
+// and, without a loss hint, from the output shape (last dim 1 -> binary). Unknown names raise
+// ValueError with "did you mean".
+std::shared_ptr<Metric> get_metric(const std::string& name, const Loss* loss = nullptr, const Shape& output_shape = {});
+
+}  // namespace pitfall
