@@ -13,14 +13,14 @@ from ._convert import Tensor, convert_to_tensor
 
 _tensor.install()
 
-from . import backend, config, ops, random, utils  # noqa: E402
+from . import backend, config, datasets, ops, random, utils  # noqa: E402
 from .autograd import GradientTape, no_grad  # noqa: E402
 from .variables import Variable  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Variable", "GradientTape", "no_grad", "tensor", "ops", "random", "utils", "config",
-           "backend"]
+           "backend", "datasets"]
 
 
 def tensor(data, dtype=None, requires_grad=False):
