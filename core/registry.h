@@ -24,6 +24,9 @@ struct Attrs {
   double beta = 0.0;           // clip maximum
   bool keepdims = false;
   bool flag = false;           // gelu: approximate
+  // matmul: the operand arrives packed as (..., K, M) / (..., N, K) and is used transposed, so a
+  // transposed view never needs a packed copy.
+  bool transpose_a = false, transpose_b = false;
   DType dtype = DType::float32;  // cast / one_hot target
 };
 

@@ -47,11 +47,11 @@ Tiling choose_tiling(int64_t rows, int64_t k, int64_t n) {
   return {row_block, col_block};
 }
 
-// out (rows, cols) = a (rows, k) @ b (k, cols), row-major with leading dimensions lda, ldb, ldc, on
-// the calling thread.
+// out (rows, cols) = op(a) (rows, k) @ op(b) (k, cols), row-major with leading dimensions lda, ldb,
+// ldc, on the calling thread. op(a) = a, or a stored as (k, rows) when trans_a; likewise b as (cols, k).
 template <class C>
-void block_product(const C* a, int64_t lda, const C* b, int64_t ldb, C* out, int64_t ldc, int64_t rows, int64_t k,
-                   int64_t cols) {
+void block_product(const C* a, int64_t lda, bool trans_a, const C* b, int64_t ldb, bool trans_b, C* out, int64_t ldc,
+                   int64_t rows, int64_t k, int64_t cols) {
   using Stride = Eigen::OuterStride<>;
   Eigen::Map<RowMatrix<C>, 0, Stride> result(out, rows, cols, Stride(ldc));
   if (k == 0) {
@@ -66,25 +66,38 @@ void block_product(const C* a, int64_t lda, const C* b, int64_t ldb, C* out, int
     std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
     const auto m = static_cast<blasint>(rows), kk = static_cast<blasint>(k), nn = static_cast<blasint>(cols);
     const auto la = static_cast<blasint>(lda), lb = static_cast<blasint>(ldb), lc = static_cast<blasint>(ldc);
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
     if constexpr (std::is_same_v<C, float>) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, kk, 1.0f, a, la, b, lb, 0.0f, out, lc);
+      cblas_sgemm(CblasRowMajor, ta, tb, m, nn, kk, 1.0f, a, la, b, lb, 0.0f, out, lc);
     } else {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nn, kk, 1.0, a, la, b, lb, 0.0, out, lc);
+      cblas_dgemm(CblasRowMajor, ta, tb, m, nn, kk, 1.0, a, la, b, lb, 0.0, out, lc);
     }
     return;
   }
 #endif
   using ConstMap = Eigen::Map<const RowMatrix<C>, 0, Stride>;
-  result.noalias() = ConstMap(a, rows, k, Stride(lda)) * ConstMap(b, k, cols, Stride(ldb));
+  const ConstMap a_stored(a, trans_a ? k : rows, trans_a ? rows : k, Stride(lda));
+  const ConstMap b_stored(b, trans_b ? cols : k, trans_b ? k : cols, Stride(ldb));
+  if (trans_a && trans_b) {
+    result.noalias() = a_stored.transpose() * b_stored.transpose();
+  } else if (trans_a) {
+    result.noalias() = a_stored.transpose() * b_stored;
+  } else if (trans_b) {
+    result.noalias() = a_stored * b_stored.transpose();
+  } else {
+    result.noalias() = a_stored * b_stored;
+  }
 }
 
-// a (..., M, K), b (..., K, N) packed, batch dims broadcast against out (..., M, N). C is the type
-// the product is computed in; a and b are already converted to C when T != C.
+// a (..., M, K) (stored (..., K, M) when trans_a), b (..., K, N) (stored (..., N, K) when trans_b),
+// packed, batch dims broadcast against out (..., M, N). C is the type the product is computed in; a
+// and b are already converted to C when T != C.
 template <class C>
-void batched_gemm(const C* a, const Shape& a_shape, const C* b, const Shape& b_shape, C* out, const Shape& out_shape) {
+void batched_gemm(const C* a, const Shape& a_shape, bool trans_a, const C* b, const Shape& b_shape, bool trans_b,
+                  C* out, const Shape& out_shape) {
   const int64_t rank = static_cast<int64_t>(out_shape.size());
   const int64_t m = out_shape[rank - 2], n = out_shape[rank - 1];
-  const int64_t k = a_shape[a_shape.size() - 1];
+  const int64_t k = trans_a ? a_shape[a_shape.size() - 2] : a_shape[a_shape.size() - 1];
   const int64_t batch_rank = rank - 2;
   // Per-batch-axis element strides of a and b in the output's batch index space (0 = broadcast).
   std::vector<int64_t> a_stride(batch_rank, 0), b_stride(batch_rank, 0);
@@ -106,7 +119,8 @@ void batched_gemm(const C* a, const Shape& a_shape, const C* b, const Shape& b_s
   const bool b_shared = std::all_of(b_stride.begin(), b_stride.end(), [](int64_t s) { return s == 0; });
   const int64_t a_batches = shape_numel(Shape(a_shape.begin(), a_shape.end() - 2));
   int64_t rows = m;
-  const bool folded = b_shared && a_batches == batches;
+  // Folding stacks the batches' rows, which only lines up when a is stored untransposed.
+  const bool folded = b_shared && a_batches == batches && !trans_a;
   if (folded) {
     rows = batches * m;
     batches = 1;
@@ -128,8 +142,12 @@ void batched_gemm(const C* a, const Shape& a_shape, const C* b, const Shape& b_s
         a_off += coord * a_stride[i];
         b_off += coord * b_stride[i];
       }
-      block_product(a + a_off + r0 * k, k, b + b_off + c0, n, out + batch * rows * n + r0 * n + c0, n, r1 - r0, k,
-                    c1 - c0);
+      // Row r of op(a) starts at r*k (stored rows) or is column r (stored transposed, leading dim m);
+      // column c of op(b) likewise.
+      const C* a_block = a + a_off + (trans_a ? r0 : r0 * k);
+      const C* b_block = b + b_off + (trans_b ? c0 * k : c0);
+      block_product(a_block, trans_a ? m : k, trans_a, b_block, trans_b ? k : n, trans_b,
+                    out + batch * rows * n + r0 * n + c0, n, r1 - r0, k, c1 - c0);
     }
   });
 }
@@ -145,19 +163,21 @@ std::vector<C> widen(const Tensor& t) {
 // float32 / float64 multiply natively. float16 / bfloat16 are widened to float32 and the result
 // rounded once; int32 / int64 / uint8 accumulate in int64 and wrap to the output dtype (NumPy's
 // behaviour for integer matmul).
-void matmul_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs&) {
+void matmul_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   visit_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
     if constexpr (std::is_same_v<T, bool>) {
       throw DTypeError("matmul of bool tensors; cast them to a numeric dtype first");
     } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      batched_gemm<T>(static_cast<const T*>(in[0].data_ptr()), in[0].shape(), static_cast<const T*>(in[1].data_ptr()),
-                      in[1].shape(), static_cast<T*>(out.data_ptr()), out.shape());
+      batched_gemm<T>(static_cast<const T*>(in[0].data_ptr()), in[0].shape(), attrs.transpose_a,
+                      static_cast<const T*>(in[1].data_ptr()), in[1].shape(), attrs.transpose_b,
+                      static_cast<T*>(out.data_ptr()), out.shape());
     } else {
       using C = std::conditional_t<is_reduced_float_v<T>, float, int64_t>;
       const std::vector<C> a = widen<C, T>(in[0]), b = widen<C, T>(in[1]);
       std::vector<C> result(static_cast<size_t>(out.numel()));
-      batched_gemm<C>(a.data(), in[0].shape(), b.data(), in[1].shape(), result.data(), out.shape());
+      batched_gemm<C>(a.data(), in[0].shape(), attrs.transpose_a, b.data(), in[1].shape(), attrs.transpose_b,
+                      result.data(), out.shape());
       T* dst = static_cast<T*>(out.data_ptr());
       for (size_t i = 0; i < result.size(); ++i) dst[i] = static_cast<T>(result[i]);
     }

@@ -15,6 +15,17 @@ Tensor matrix_transpose(const Tensor& x) {
   return transpose(x, perm);
 }
 
+// When x (rank >= 2) is the matrix transpose of a packed tensor, returns that packed tensor and sets
+// `transposed`; otherwise returns x.
+Tensor as_transposed_packed(const Tensor& x, bool& transposed) {
+  transposed = false;
+  if (x.is_contiguous() || x.ndim() < 2) return x;
+  const Tensor swapped = matrix_transpose(x.detach());
+  if (!swapped.is_contiguous()) return x;
+  transposed = true;
+  return swapped;
+}
+
 // Both operands have rank >= 2 and matching K; batch dimensions broadcast.
 Tensor matmul_batched(const Tensor& a, const Tensor& b, const std::string& shapes) {
   const Shape& sa = a.shape();
@@ -29,7 +40,12 @@ Tensor matmul_batched(const Tensor& a, const Tensor& b, const std::string& shape
   Shape out_shape = batch;
   out_shape.push_back(sa[sa.size() - 2]);
   out_shape.push_back(sb[sb.size() - 1]);
-  Tensor out = dispatch("matmul", {a, b}, out_shape, a.dtype());
+  // An operand that is the matrix transpose of a packed tensor (what backward passes make) goes to
+  // the kernel as that packed tensor plus a transpose flag, instead of being copied.
+  Attrs attrs;
+  const Tensor a_arg = as_transposed_packed(a, attrs.transpose_a);
+  const Tensor b_arg = as_transposed_packed(b, attrs.transpose_b);
+  Tensor out = dispatch("matmul", {a_arg, b_arg}, out_shape, a.dtype(), attrs);
   if (needs_record({a, b})) {
     record(out, "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
       // dA = g @ B^T and dB = A^T @ g, summed over the batch dimensions the operand was broadcast along.

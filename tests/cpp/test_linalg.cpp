@@ -182,3 +182,38 @@ TEST_CASE("linalg: float32 matmul 300x257 @ 257x129 is bitwise identical with 1 
   CHECK(bitwise_equal(one[0], two[0]));
   CHECK(bitwise_equal(one[1], two[1]));
 }
+
+TEST_CASE("linalg: transposed-view operands go to the kernel unpacked and give the packed result") {
+  // Backward passes multiply by transposed views; the kernel takes them as a transpose flag.
+  for (DType dtype : {DType::float64, DType::float32, DType::float16, DType::int64}) {
+    CAPTURE(dtype_name(dtype));
+    const Tensor a_stored = cast(random_normal({2, 7, 5}, 0, 1, DType::float64, RandomKey{31, 1}) * 4.0, dtype);
+    const Tensor b_stored = cast(random_normal({2, 9, 7}, 0, 1, DType::float64, RandomKey{31, 2}) * 4.0, dtype);
+    const Tensor b_plain = cast(random_normal({7, 9}, 0, 1, DType::float64, RandomKey{31, 3}) * 4.0, dtype);
+    const Tensor at = transpose(a_stored, {0, 2, 1});  // (2, 5, 7) view
+    const Tensor bt = transpose(b_stored, {0, 2, 1});  // (2, 7, 9) view
+    REQUIRE_FALSE(at.is_contiguous());
+    const double tolerance = dtype == DType::float16 ? 2e-2 : dtype == DType::float32 ? 1e-5 : 1e-12;
+    auto close = [&](const Tensor& got, const Tensor& want) {
+      REQUIRE(got.shape() == want.shape());
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        const double w = want.value_at(i);
+        CHECK(std::abs(got.value_at(i) - w) <= tolerance * std::max(1.0, std::abs(w)));
+      }
+    };
+    close(matmul(at, bt), matmul(at.contiguous(), bt.contiguous()));        // both transposed, batched
+    close(matmul(at, b_plain), matmul(at.contiguous(), b_plain));          // a transposed, b shared
+    close(matmul(at.contiguous(), bt), matmul(at.contiguous(), bt.contiguous()));  // only b transposed
+    close(matmul(transpose(b_plain), transpose(at, {0, 2, 1})),           // (9,7) @ (2,7,5) broadcast
+          matmul(transpose(b_plain).contiguous(), transpose(at, {0, 2, 1}).contiguous()));
+  }
+}
+
+TEST_CASE("linalg: transposed operands keep 1-vs-2-thread determinism and gradients") {
+  const Tensor x = random_normal({300, 257}, 0, 1, DType::float32, RandomKey{33, 1});
+  const Tensor w = random_normal({129, 257}, 0, 1, DType::float32, RandomKey{33, 2});
+  const auto [one, two] = pitfall::testing::run_with_1_and_2_threads(
+      [&] { return std::vector<Tensor>{matmul(x, transpose(w)), matmul(transpose(x), x)}; });
+  CHECK(bitwise_equal(one[0], two[0]));
+  CHECK(bitwise_equal(one[1], two[1]));
+}
