@@ -93,6 +93,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool built() const { return built_; }
   // Builds if not built yet; checks shapes against the built ones when built.
   void ensure_built(const std::vector<Shape>& input_shapes);
+  // Whether an input of shape `got` fits weights built for `built` (batch dims are -1 in `built`;
+  // Keras's InputSpec). Default: anything for a layer without weights; otherwise the same rank and
+  // the same non-batch dimensions. Layers override to fix fewer axes (Dense: the last one only;
+  // Embedding: none; Conv2D: rank 4 and the channels).
+  virtual bool input_shape_compatible(size_t input_index, const Shape& built, const Shape& got);
   const std::vector<Shape>& built_input_shapes() const { return built_input_shapes_; }
   const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
   bool trainable() const { return trainable_; }
@@ -137,6 +142,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<std::shared_ptr<Layer>> tracked_;
   std::vector<Tensor> call_losses_;
   RandomGenerator generator_;
+  // False until set_seed or the first next_random_key(): an unseeded layer takes its seed from the
+  // global generator lazily, so constructing a layer never shifts the keys later weights draw.
+  bool seeded_ = false;
 };
 
 // A unique name for a class: "Dense" -> "dense", then "dense_1", ... (like keras.backend).
@@ -145,6 +153,10 @@ std::string unique_layer_name(const std::string& class_name);
 void clear_session();
 // "BatchNormalization" -> "batch_normalization"
 std::string to_snake_case(const std::string& class_name);
+
+// The base-layer arguments a config carries (name, trainable, dtype, batch_input_shape/input_shape),
+// for each layer's from_config factory.
+LayerOptions layer_options_from_config(const Json& config);
 
 // Layer classes by name, for from_config / load_model.
 using LayerFactory = std::function<std::shared_ptr<Layer>(const Json& config)>;

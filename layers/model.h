@@ -72,10 +72,26 @@ class Model : public Layer {
   std::shared_ptr<Layer> get_layer(const std::string& name) const;  // ValueError listing the names
   std::vector<Weight*> weights() override;
 
+  void set_trainable(bool trainable) override;
+
   // ---- training
+  // One loss per output, or a single loss used for every output (Keras). metrics: one list per
+  // output (or one list for a single-output model). loss_weights default to 1 per output.
   void compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::shared_ptr<Loss>> losses,
                std::vector<std::vector<std::shared_ptr<Metric>>> metrics = {}, std::vector<double> loss_weights = {});
+  // Keras identifiers: compile_by_name("sgd", {"sparse_categorical_crossentropy"}, {"accuracy"}).
+  // "accuracy" is resolved per output from that output's loss and shape (Keras); a flat metric list
+  // applies to every output, each output getting its own metric objects.
+  void compile_by_name(const std::string& optimizer, const std::vector<std::string>& losses,
+                       const std::vector<std::string>& metrics = {}, std::vector<double> loss_weights = {});
+  void compile_by_name(std::shared_ptr<Optimizer> optimizer, const std::vector<std::string>& losses,
+                       const std::vector<std::string>& metrics = {}, std::vector<double> loss_weights = {});
   bool compiled() const { return optimizer_ != nullptr; }
+  // Resets the loss trackers and every compiled metric (fit/evaluate do it; *_on_batch do not,
+  // as in Keras 3, so their logs are running values until this is called).
+  void reset_metrics();
+  // Names of the outputs as logs use them (the producing layers' names; "output_1".. otherwise).
+  std::vector<std::string> output_names() const;
   History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
   Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size = 32, int verbose = 1);
   std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32, int verbose = 0);
@@ -93,6 +109,44 @@ class Model : public Layer {
 
   const std::vector<KerasTensor>& inputs() const { return inputs_; }
   const std::vector<KerasTensor>& outputs() const { return outputs_; }
+  // The functional graph's layer calls in execution (topological) order; empty for subclassed models.
+  const std::vector<std::shared_ptr<SymbolicNode>>& nodes() const { return nodes_; }
+  bool is_functional() const { return !outputs_.empty(); }
+
+  // A functional model from get_config() (the "Functional" entry of the layer registry).
+  static std::shared_ptr<Model> functional_from_config(const Json& config);
+
+ protected:
+  // Sets the graph (inputs_, outputs_, nodes_) and tracks its layers; raises "Graph disconnected".
+  void set_graph(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs);
+  // Runs the graph's nodes on concrete inputs.
+  std::vector<Tensor> run_graph(const std::vector<Tensor>& inputs, bool training);
+  // Raises ShapeError naming the model, the input index and both shapes when the data cannot feed
+  // the model's inputs; casts (with a warning, once) inputs whose dtype differs from the Input's.
+  std::vector<Tensor> standardize_inputs(const std::vector<Tensor>& inputs) const;
+  // The count and shape checks of standardize_inputs, without casting (fit/evaluate/predict run
+  // them once on the whole arrays).
+  void check_inputs(const std::vector<Tensor>& inputs) const;
+  // Builds an unbuilt model by one forward pass in inference mode on the first rows (Keras's
+  // symbolic build), so weights are drawn before fit draws its shuffling permutations.
+  void build_from_data(const std::vector<Tensor>& x);
+
+ private:
+  // The train/test step shared by fit and *_on_batch (and evaluate).
+  Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
+  Logs test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
+  Tensor compute_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                      std::vector<double>* per_output_loss);
+  void update_metrics(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                      int64_t batch_rows, double loss, const std::vector<double>& per_output_loss);
+  Logs metrics_logs() const;
+  Logs evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight,
+                       int64_t batch_size, int verbose);
+  void check_compiled(const char* where) const;
+  void check_targets(const std::vector<Tensor>& y, const char* where) const;
+
+  std::shared_ptr<Mean> loss_tracker_;
+  std::vector<std::shared_ptr<Mean>> output_loss_trackers_;
 
  protected:
   std::vector<KerasTensor> inputs_, outputs_;
@@ -103,18 +157,33 @@ class Model : public Layer {
   std::vector<double> loss_weights_;
 };
 
+// Sequential: built eagerly when the first layer declares input_shape (or an InputLayer is added
+// first), else on the first call. Building runs the layers on a pf.Input, like Keras 3, so the
+// weights are created in the same order as the same stack written as a functional model.
 class Sequential : public Model {
  public:
   explicit Sequential(const std::vector<std::shared_ptr<Layer>>& layers = {}, const LayerOptions& options = {});
   void add(const std::shared_ptr<Layer>& layer);
   void pop();
+  void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<std::shared_ptr<Layer>> layers() const override;
+  std::vector<Weight*> weights() override;
   Json get_config() const override;
+  int num_inputs() const override { return 1; }
+  // The InputLayer (null until the model has an input).
+  const std::shared_ptr<Layer>& input_layer() const { return input_layer_; }
+  static std::shared_ptr<Sequential> from_config(const Json& config);
 
  private:
+  // Rebuilds the symbolic graph from the InputLayer through every layer (after add/pop).
+  void rebuild_graph();
   std::vector<std::shared_ptr<Layer>> sequence_;
+  std::shared_ptr<Layer> input_layer_;
+  // True when input_layer_ was made by a lazy build (from shapes only, in floatx): the first call's
+  // integer data then re-types it (token ids for an Embedding must not become floats).
+  bool input_from_build_ = false;
 };
 
 }  // namespace pitfall

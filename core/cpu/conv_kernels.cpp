@@ -1,8 +1,447 @@
-// CPU kernels for conv2d and pooling.
+// CPU kernels for conv2d, its two adjoints, and pooling. Shapes (NHWC):
+//   conv2d                 x (N, H, W, C), kernel (KH, KW, C, O)   -> out (N, OH, OW, O)
+//   conv2d_backprop_input  grad (N, OH, OW, O), kernel             -> dx (N, H, W, C)
+//   conv2d_backprop_filter x, grad (N, OH, OW, O)                  -> dkernel (KH, KW, C, O)
+//   avg_pool2d             x (N, H, W, C)                          -> out (N, OH, OW, C)
+//   avg_pool2d_grad        grad (N, OH, OW, C)                     -> dx (N, H, W, C)
+//   max_pool2d_argmax      x (N, H, W, C)                          -> int64 flat index (N, OH, OW, C)
+// Attrs::axes = {KH, KW, stride_h, stride_w, pad_top, pad_left}.
+//
+// Convolution is im2col + GEMM: the output positions (N*OH*OW rows) are cut into row chunks whose
+// size depends only on the shapes; a chunk's patches are unrolled into a (rows, KH*KW*C) buffer and
+// multiplied by the kernel viewed as a (KH*KW*C, O) matrix, one single-threaded GEMM per chunk.
+// Determinism for any thread count (threadpool.h): every element is computed by one fixed sequence
+// of operations whichever thread runs its block.
+//  - backprop_input scatters each chunk's patch gradients back (col2im); tasks own whole images, so
+//    no two threads write the same element, and within an image rows scatter in increasing order.
+//  - backprop_filter reduces over all rows: a fixed number of groups (kFilterGroups, not the thread
+//    count) each accumulate consecutive chunks into a partial kernel gradient, and the partials are
+//    added in group order.
+// float16 / bfloat16 are widened to float32, computed there, and rounded once.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <vector>
+#ifdef PITFALL_USE_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include "pitfall/core/cpu/kernels.h"
+#include "pitfall/core/cpu/scalar.h"
+#include "pitfall/core/threadpool.h"
 
 namespace pitfall {
+namespace {
 
-void register_cpu_conv_kernels(OpRegistry&) {}
+// Geometry of one sliding-window op, read from the operands' shapes and the attrs.
+struct Geometry {
+  int64_t n, h, w, c;     // input
+  int64_t oh, ow;         // output spatial size
+  int64_t kh, kw, sh, sw, pad_top, pad_left;
+  int64_t patch() const { return kh * kw * c; }  // im2col row length
+  int64_t rows() const { return n * oh * ow; }   // output positions
+};
+
+Geometry geometry(const Shape& input, const Shape& output, const Attrs& attrs) {
+  const auto& a = attrs.axes;
+  return Geometry{input[0], input[1], input[2], input[3], output[1], output[2], a[0], a[1], a[2], a[3], a[4], a[5]};
+}
+
+// Rows per im2col chunk: about 2^16 buffer elements (256 KiB of float32, fits L2; 2^18 measured no
+// faster, bench/README.md "Conv2D"), at least 16 rows.
+int64_t chunk_rows(const Geometry& g) {
+  return std::max<int64_t>(16, (int64_t{1} << 16) / std::max<int64_t>(1, g.patch()));
+}
+
+template <class C>
+using RowMatrix = Eigen::Matrix<C, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// out (m, n) = beta * out + op(a) (m, k) @ op(b) (k, n), row-major, on the calling thread.
+// op(a) = a^T when trans_a (a stored (k, m)), op(b) = b^T when trans_b (b stored (n, k)).
+template <class C>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const C* a, int64_t lda, const C* b,
+          int64_t ldb, C beta, C* out, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+#ifdef PITFALL_USE_OPENBLAS
+  {
+    // Parallelism comes from our fixed chunks; OpenBLAS's own pool would make the split depend on
+    // its thread count.
+    static std::once_flag single_threaded;
+    std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
+    const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+    const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
+    const auto la = static_cast<blasint>(lda), lb = static_cast<blasint>(ldb), lc = static_cast<blasint>(ldc);
+    if constexpr (std::is_same_v<C, float>) {
+      cblas_sgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0f, a, la, b, lb, beta, out, lc);
+    } else {
+      cblas_dgemm(CblasRowMajor, ta, tb, bm, bn, bk, 1.0, a, la, b, lb, beta, out, lc);
+    }
+    return;
+  }
+#endif
+  using Stride = Eigen::OuterStride<>;
+  using ConstMap = Eigen::Map<const RowMatrix<C>, 0, Stride>;
+  Eigen::Map<RowMatrix<C>, 0, Stride> result(out, m, n, Stride(ldc));
+  if (beta == C(0)) result.setZero();
+  if (k == 0) return;
+  if (trans_a && trans_b) {
+    result.noalias() += ConstMap(a, k, m, Stride(lda)).transpose() * ConstMap(b, n, k, Stride(ldb)).transpose();
+  } else if (trans_a) {
+    result.noalias() += ConstMap(a, k, m, Stride(lda)).transpose() * ConstMap(b, k, n, Stride(ldb));
+  } else if (trans_b) {
+    result.noalias() += ConstMap(a, m, k, Stride(lda)) * ConstMap(b, n, k, Stride(ldb)).transpose();
+  } else {
+    result.noalias() += ConstMap(a, m, k, Stride(lda)) * ConstMap(b, k, n, Stride(ldb));
+  }
+}
+
+// Unrolls the patches of output rows [r0, r1) into col (r1 - r0, patch), zeros where the window
+// hangs over the padding.
+template <class C>
+void im2col(const C* x, const Geometry& g, int64_t r0, int64_t r1, C* col) {
+  const int64_t patch = g.patch();
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
+    C* dst = col + (r - r0) * patch;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const int64_t iy = oy * g.sh - g.pad_top + ky;
+      for (int64_t kx = 0; kx < g.kw; ++kx, dst += g.c) {
+        const int64_t ix = ox * g.sw - g.pad_left + kx;
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) {
+          std::fill(dst, dst + g.c, C(0));
+        } else {
+          std::memcpy(dst, x + ((n * g.h + iy) * g.w + ix) * g.c, static_cast<size_t>(g.c) * sizeof(C));
+        }
+      }
+    }
+  }
+}
+
+// A 1x1 window with stride 1 and no padding reads x itself as the im2col matrix.
+bool is_pointwise(const Geometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh == g.h &&
+         g.ow == g.w;
+}
+
+// Operands as the compute type: a pointer to the data when T == C, else a widened copy.
+template <class C, class T>
+struct Widened {
+  std::vector<C> storage;
+  const C* data;
+  explicit Widened(const Tensor& t) {
+    const T* src = static_cast<const T*>(t.data_ptr());
+    if constexpr (std::is_same_v<C, T>) {
+      data = src;
+    } else {
+      storage.resize(static_cast<size_t>(t.numel()));
+      for (size_t i = 0; i < storage.size(); ++i) storage[i] = static_cast<C>(src[i]);
+      data = storage.data();
+    }
+  }
+};
+
+// Runs fn(C* out) writing the result in C, then stores it into `out` (rounding once when T != C).
+template <class C, class T, class Fn>
+void with_output(Tensor& out, Fn&& fn) {
+  T* dst = static_cast<T*>(out.data_ptr());
+  if constexpr (std::is_same_v<C, T>) {
+    fn(dst);
+  } else {
+    std::vector<C> buffer(static_cast<size_t>(out.numel()));
+    fn(buffer.data());
+    for (size_t i = 0; i < buffer.size(); ++i) dst[i] = static_cast<T>(buffer[i]);
+  }
+}
+
+template <class Fn>
+void visit_conv_dtype(DType dtype, Fn&& fn) {
+  visit_floating(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    fn(T{}, compute_t<T>{});
+  });
+}
+
+// ---- conv2d
+
+template <class C>
+void conv2d_forward(const C* x, const C* kernel, C* out, const Geometry& g, int64_t out_channels) {
+  const int64_t rows = g.rows(), patch = g.patch();
+  if (rows == 0 || out_channels == 0) return;
+  const int64_t chunk = chunk_rows(g);
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  const bool pointwise = is_pointwise(g);
+  parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<C> col(pointwise ? 0 : static_cast<size_t>(chunk * patch));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
+      const C* a = x + r0 * patch;
+      if (!pointwise) {
+        im2col(x, g, r0, r1, col.data());
+        a = col.data();
+      }
+      gemm<C>(false, false, r1 - r0, out_channels, patch, a, patch, kernel, out_channels, C(0),
+              out + r0 * out_channels, out_channels);
+    }
+  });
+}
+
+void conv2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
+  visit_conv_dtype(out.dtype(), [&](auto t_zero, auto c_zero) {
+    using T = decltype(t_zero);
+    using C = decltype(c_zero);
+    const Widened<C, T> x(in[0]), kernel(in[1]);
+    with_output<C, T>(out, [&](C* dst) {
+      if (g.patch() == 0) std::fill(dst, dst + out.numel(), C(0));
+      else conv2d_forward<C>(x.data, kernel.data, dst, g, out.dim(3));
+    });
+  });
+}
+
+// ---- conv2d_backprop_input: dcol = grad @ kernel^T per chunk, then col2im.
+
+template <class C>
+void conv2d_input_grad(const C* grad, const C* kernel, C* dx, const Geometry& g, int64_t out_channels) {
+  const int64_t patch = g.patch(), per_image = g.oh * g.ow;
+  std::fill(dx, dx + g.n * g.h * g.w * g.c, C(0));
+  if (per_image == 0 || patch == 0) return;
+  const int64_t chunk = chunk_rows(g);
+  // Tasks own whole images, about one chunk of rows each.
+  const int64_t images_per_task = std::max<int64_t>(1, chunk / per_image);
+  const int64_t tasks = (g.n + images_per_task - 1) / images_per_task;
+  parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<C> dcol(static_cast<size_t>(std::min(chunk, images_per_task * per_image) * patch));
+    const int64_t dcol_rows = static_cast<int64_t>(dcol.size()) / patch;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t row_end = std::min(g.n, (t + 1) * images_per_task) * per_image;
+      for (int64_t r0 = t * images_per_task * per_image; r0 < row_end; r0 += dcol_rows) {
+        const int64_t r1 = std::min(row_end, r0 + dcol_rows);
+        gemm<C>(false, true, r1 - r0, patch, out_channels, grad + r0 * out_channels, out_channels, kernel,
+                out_channels, C(0), dcol.data(), patch);
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t n = r / per_image, oy = r / g.ow % g.oh, ox = r % g.ow;
+          const C* src = dcol.data() + (r - r0) * patch;
+          for (int64_t ky = 0; ky < g.kh; ++ky) {
+            const int64_t iy = oy * g.sh - g.pad_top + ky;
+            for (int64_t kx = 0; kx < g.kw; ++kx, src += g.c) {
+              const int64_t ix = ox * g.sw - g.pad_left + kx;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              C* to = dx + ((n * g.h + iy) * g.w + ix) * g.c;
+              for (int64_t ch = 0; ch < g.c; ++ch) to[ch] += src[ch];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void conv2d_backprop_input_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(out.shape(), in[0].shape(), attrs);
+  visit_conv_dtype(out.dtype(), [&](auto t_zero, auto c_zero) {
+    using T = decltype(t_zero);
+    using C = decltype(c_zero);
+    const Widened<C, T> grad(in[0]), kernel(in[1]);
+    with_output<C, T>(out, [&](C* dst) { conv2d_input_grad<C>(grad.data, kernel.data, dst, g, in[0].dim(3)); });
+  });
+}
+
+// ---- conv2d_backprop_filter: dkernel = sum over chunks of col^T @ grad, in fixed groups.
+
+constexpr int64_t kFilterGroups = 16;
+
+template <class C>
+void conv2d_filter_grad(const C* x, const C* grad, C* dkernel, const Geometry& g, int64_t out_channels) {
+  const int64_t rows = g.rows(), patch = g.patch(), size = patch * out_channels;
+  std::fill(dkernel, dkernel + size, C(0));
+  if (rows == 0 || size == 0) return;
+  const int64_t chunk = chunk_rows(g);
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  const int64_t groups = std::min(chunks, kFilterGroups);
+  const int64_t chunks_per_group = (chunks + groups - 1) / groups;
+  const bool pointwise = is_pointwise(g);
+  std::vector<C> partial(static_cast<size_t>(groups * size));
+  parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<C> col(pointwise ? 0 : static_cast<size_t>(chunk * patch));
+    for (int64_t grp = begin; grp < end; ++grp) {
+      C* acc = partial.data() + grp * size;
+      const int64_t first = grp * chunks_per_group, last = std::min(chunks, first + chunks_per_group);
+      for (int64_t t = first; t < last; ++t) {
+        const int64_t r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
+        const C* a = x + r0 * patch;
+        if (!pointwise) {
+          im2col(x, g, r0, r1, col.data());
+          a = col.data();
+        }
+        gemm<C>(true, false, patch, out_channels, r1 - r0, a, patch, grad + r0 * out_channels, out_channels,
+                t == first ? C(0) : C(1), acc, out_channels);
+      }
+    }
+  });
+  // Groups past the last chunk stay untouched (zeros from construction); add in group order.
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    const C* p = partial.data() + grp * size;
+    for (int64_t i = 0; i < size; ++i) dkernel[i] += p[i];
+  }
+}
+
+void conv2d_backprop_filter_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(in[0].shape(), in[1].shape(), attrs);
+  visit_conv_dtype(out.dtype(), [&](auto t_zero, auto c_zero) {
+    using T = decltype(t_zero);
+    using C = decltype(c_zero);
+    const Widened<C, T> x(in[0]), grad(in[1]);
+    with_output<C, T>(out, [&](C* dst) { conv2d_filter_grad<C>(x.data, grad.data, dst, g, out.dim(3)); });
+  });
+}
+
+// ---- pooling. Work is split by (image, output row) for the forward ops and (image, input row) for
+// the gradient, so each task writes disjoint rows.
+
+// The in-bounds part [lo, hi) of the window starting at `start` of size k over [0, size).
+inline void clamp_window(int64_t start, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
+  lo = std::max<int64_t>(start, 0);
+  hi = std::min<int64_t>(start + k, size);
+}
+
+// Rows per parallel block: about 2^14 elements of work.
+int64_t pool_block(int64_t work_per_row) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, work_per_row)); }
+
+void avg_pool2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
+  visit_floating(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
+      std::vector<C> sum(static_cast<size_t>(g.c));
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t n = row / g.oh, oy = row % g.oh;
+        int64_t y0, y1;
+        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          int64_t x0, x1;
+          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+          std::fill(sum.begin(), sum.end(), C(0));
+          for (int64_t iy = y0; iy < y1; ++iy) {
+            for (int64_t ix = x0; ix < x1; ++ix) {
+              const T* src = x + ((n * g.h + iy) * g.w + ix) * g.c;
+              for (int64_t ch = 0; ch < g.c; ++ch) sum[ch] += static_cast<C>(src[ch]);
+            }
+          }
+          const C count = static_cast<C>((y1 - y0) * (x1 - x0));
+          T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(sum[ch] / count);
+        }
+      }
+    });
+  });
+}
+
+// The output positions [lo, hi] along one axis whose windows contain input position i.
+inline void covering_outputs(int64_t i, int64_t pad, int64_t k, int64_t s, int64_t out_size, int64_t& lo,
+                             int64_t& hi) {
+  // o * s - pad <= i <= o * s - pad + k - 1
+  const int64_t num = i + pad - k + 1;
+  lo = num <= 0 ? 0 : (num + s - 1) / s;
+  hi = std::min<int64_t>((i + pad) / s, out_size - 1);
+}
+
+// Gathers, for every input element, the gradients of the windows that cover it (in increasing
+// output order), each divided by its window's in-bounds count: the exact adjoint of avg_pool2d.
+void avg_pool2d_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(out.shape(), in[0].shape(), attrs);
+  visit_floating(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* grad = static_cast<const T*>(in[0].data_ptr());
+    T* dx = static_cast<T*>(out.data_ptr());
+    std::vector<int64_t> count_y(static_cast<size_t>(g.oh)), count_x(static_cast<size_t>(g.ow));
+    for (int64_t o = 0; o < g.oh; ++o) {
+      int64_t lo, hi;
+      clamp_window(o * g.sh - g.pad_top, g.kh, g.h, lo, hi);
+      count_y[o] = hi - lo;
+    }
+    for (int64_t o = 0; o < g.ow; ++o) {
+      int64_t lo, hi;
+      clamp_window(o * g.sw - g.pad_left, g.kw, g.w, lo, hi);
+      count_x[o] = hi - lo;
+    }
+    parallel_for(g.n * g.h, pool_block(g.w * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
+      std::vector<C> sum(static_cast<size_t>(g.c));
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t n = row / g.h, iy = row % g.h;
+        int64_t oy0, oy1;
+        covering_outputs(iy, g.pad_top, g.kh, g.sh, g.oh, oy0, oy1);
+        for (int64_t ix = 0; ix < g.w; ++ix) {
+          int64_t ox0, ox1;
+          covering_outputs(ix, g.pad_left, g.kw, g.sw, g.ow, ox0, ox1);
+          std::fill(sum.begin(), sum.end(), C(0));
+          for (int64_t oy = oy0; oy <= oy1; ++oy) {
+            for (int64_t ox = ox0; ox <= ox1; ++ox) {
+              const C count = static_cast<C>(count_y[oy] * count_x[ox]);
+              const T* src = grad + ((n * g.oh + oy) * g.ow + ox) * g.c;
+              for (int64_t ch = 0; ch < g.c; ++ch) sum[ch] += static_cast<C>(src[ch]) / count;
+            }
+          }
+          T* dst = dx + ((n * g.h + iy) * g.w + ix) * g.c;
+          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(sum[ch]);
+        }
+      }
+    });
+  });
+}
+
+void max_pool2d_argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
+  visit_floating(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    int64_t* index = static_cast<int64_t*>(out.data_ptr());
+    parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
+      std::vector<C> best(static_cast<size_t>(g.c));
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t n = row / g.oh, oy = row % g.oh;
+        int64_t y0, y1;
+        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          int64_t x0, x1;
+          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+          int64_t* dst = index + ((n * g.oh + oy) * g.ow + ox) * g.c;
+          // Windows always hold at least one input (TF's padding never exceeds the window).
+          for (int64_t iy = y0; iy < y1; ++iy) {
+            for (int64_t ix = x0; ix < x1; ++ix) {
+              const int64_t base = ((n * g.h + iy) * g.w + ix) * g.c;
+              const bool first = iy == y0 && ix == x0;
+              for (int64_t ch = 0; ch < g.c; ++ch) {
+                const C v = static_cast<C>(x[base + ch]);
+                // Strictly greater keeps the first maximum; a NaN replaces any number once.
+                if (first || v > best[ch] || (std::isnan(v) && !std::isnan(best[ch]))) {
+                  best[ch] = v;
+                  dst[ch] = base + ch;
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void register_cpu_conv_kernels(OpRegistry& r) {
+  r.add_kernel("conv2d", DeviceType::cpu, conv2d_kernel);
+  r.add_kernel("conv2d_backprop_input", DeviceType::cpu, conv2d_backprop_input_kernel);
+  r.add_kernel("conv2d_backprop_filter", DeviceType::cpu, conv2d_backprop_filter_kernel);
+  r.add_kernel("avg_pool2d", DeviceType::cpu, avg_pool2d_kernel);
+  r.add_kernel("avg_pool2d_grad", DeviceType::cpu, avg_pool2d_grad_kernel);
+  r.add_kernel("max_pool2d_argmax", DeviceType::cpu, max_pool2d_argmax_kernel);
+}
 
 }  // namespace pitfall

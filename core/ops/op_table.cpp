@@ -72,6 +72,14 @@ void define_builtin_ops(OpRegistry& r) {
       {"min", true, false, "minimum over axes; ties share the gradient"},
       {"var", true, true, "population variance over axes"},
       {"argmax", false, false, "index of the first maximum (int64)"},
+      // convolution and pooling (NHWC)
+      {"conv2d", true, false, "2-D convolution, NHWC input, (kh, kw, in, out) kernel, valid/same padding"},
+      {"conv2d_backprop_input", true, false, "conv2d's input gradient (transposed convolution)"},
+      {"conv2d_backprop_filter", true, false, "conv2d's kernel gradient"},
+      {"max_pool2d", true, true, "window maximum: a gather at max_pool2d_argmax (gradient to the first max)"},
+      {"max_pool2d_argmax", false, false, "flat index of each pooling window's first maximum (int64)"},
+      {"avg_pool2d", true, false, "window mean over in-bounds elements"},
+      {"avg_pool2d_grad", true, false, "avg_pool2d's adjoint: spreads each gradient over its window"},
   };
   for (const auto& row : rows) r.define(OpInfo{row.name, row.differentiable, row.composite, row.summary});
 }

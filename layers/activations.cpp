@@ -1,0 +1,69 @@
+#include "pitfall/layers/activations.h"
+
+#include <map>
+
+#include "pitfall/core/ops.h"
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+namespace {
+
+// keras.activations.selu constants (Klambauer et al. 2017).
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+// Stable softplus: max(x, 0) + log(1 + exp(-|x|)). The max is written (x + |x|) / 2 so that the
+// gradient at exactly 0 is sigmoid(0) = 0.5 like the true derivative.
+Tensor stable_softplus(const Tensor& x) {
+  const Tensor magnitude = abs(x);
+  return multiply(add(x, magnitude), 0.5) + log(add(exp(negative(magnitude)), 1.0));
+}
+
+// Keras 3: relu6(x + 3) / 6.
+Tensor keras_hard_sigmoid(const Tensor& x) { return divide(clip(add(x, 3.0), 0.0, 6.0), 6.0); }
+
+const std::map<std::string, ActivationFn>& table() {
+  static const std::map<std::string, ActivationFn> activations = {
+      {"linear", [](const Tensor& x) { return x; }},
+      {"relu", [](const Tensor& x) { return relu(x); }},
+      {"relu6", [](const Tensor& x) { return clip(x, 0.0, 6.0); }},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
+      {"hard_sigmoid", keras_hard_sigmoid},
+      {"tanh", [](const Tensor& x) { return tanh(x); }},
+      {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
+      {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
+      {"elu", [](const Tensor& x) { return elu(x, 1.0); }},
+      {"selu", [](const Tensor& x) { return multiply(elu(x, kSeluAlpha), kSeluScale); }},
+      {"gelu", [](const Tensor& x) { return gelu(x, /*approximate=*/false); }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }},
+      {"softplus", stable_softplus},
+      {"softsign", [](const Tensor& x) { return divide(x, add(abs(x), 1.0)); }},
+      {"swish", [](const Tensor& x) { return multiply(x, sigmoid(x)); }},
+      {"silu", [](const Tensor& x) { return multiply(x, sigmoid(x)); }},
+      {"hard_silu", [](const Tensor& x) { return multiply(x, keras_hard_sigmoid(x)); }},
+      {"hard_swish", [](const Tensor& x) { return multiply(x, keras_hard_sigmoid(x)); }},
+      {"mish", [](const Tensor& x) { return multiply(x, tanh(stable_softplus(x))); }},
+      {"exponential", [](const Tensor& x) { return exp(x); }},
+  };
+  return activations;
+}
+
+}  // namespace
+
+std::vector<std::string> activation_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : table()) names.push_back(name);
+  return names;
+}
+
+std::string canonical_activation_name(const std::string& name) {
+  if (name.empty() || name == "None" || name == "none" || name == "null") return "linear";
+  if (table().count(name) == 0) {
+    throw ValueError("unknown activation '" + name + "'; " + did_you_mean(name, activation_names()));
+  }
+  return name;
+}
+
+ActivationFn get_activation(const std::string& name) { return table().at(canonical_activation_name(name)); }
+
+}  // namespace pitfall

@@ -1,0 +1,28 @@
+// Activation functions by Keras name ("relu", "softmax", ...), composed from core ops so that their
+// gradients come from the ops' own backward passes.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pitfall/core/tensor.h"
+
+namespace pitfall {
+
+using ActivationFn = std::function<Tensor(const Tensor&)>;
+
+// keras.activations.get: "linear" (also "" / "none" / "None"), relu, relu6, sigmoid, hard_sigmoid,
+// tanh, softmax, log_softmax (last axis), elu, selu, gelu (exact erf form, as
+// keras.activations.gelu), leaky_relu (negative_slope 0.2, as keras.activations.leaky_relu; the
+// LeakyReLU layer's 0.3 is a different default), softplus, softsign, swish / silu, hard_silu /
+// hard_swish, mish, exponential. Unknown names raise ValueError with the closest names.
+ActivationFn get_activation(const std::string& name);
+
+// The canonical name for `name` ("" / "None" -> "linear", "silu" -> "silu"), as configs record it.
+// Raises like get_activation for unknown names.
+std::string canonical_activation_name(const std::string& name);
+
+// Every accepted name, sorted.
+std::vector<std::string> activation_names();
+
+}  // namespace pitfall

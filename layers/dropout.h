@@ -1,0 +1,31 @@
+// keras.layers.Dropout: in training, zeroes each element with probability `rate` and scales the
+// kept ones by 1 / (1 - rate) (inverted dropout), so inference is the identity.
+#pragma once
+#include <optional>
+
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+class Dropout : public Layer {
+ public:
+  // noise_shape: the mask's shape, broadcast over the input (-1 = the input's dimension there);
+  // none = the input's shape. seed: a fixed seed for this layer's masks (none: drawn from the
+  // global generator when the layer first needs one).
+  explicit Dropout(double rate, std::optional<Shape> noise_shape = std::nullopt,
+                   std::optional<uint64_t> seed = std::nullopt, const LayerOptions& options = {});
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+
+  double rate() const { return rate_; }
+
+ private:
+  double rate_;
+  std::optional<Shape> noise_shape_;
+  std::optional<uint64_t> seed_;
+};
+
+}  // namespace pitfall

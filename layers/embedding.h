@@ -1,0 +1,44 @@
+// Embedding: integer indices -> rows of an (input_dim, output_dim) table (Keras 3 Embedding).
+//
+// Inputs: int32 / int64 indices of any shape; the output appends output_dim and has the layer's
+// float dtype. Float inputs are cast to integers as Keras does, but only when every value is
+// integral: Keras truncates 2.7 to 2 silently, which hides a wrong input pipeline, so a fractional
+// index raises ValueError instead. Indices outside [0, input_dim) raise IndexError naming the layer,
+// the index and input_dim (negative indices do not wrap, as in TensorFlow's gather on CPU).
+// The gradient is a deterministic scatter-add into the table (take's backward).
+// mask_zero=true is not supported (NotImplementedError).
+#pragma once
+#include "pitfall/layers/conventions.h"
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+struct EmbeddingOptions {
+  // Unset: the convention's default (keras: uniform(-0.05, 0.05); torch: normal(0, 1)).
+  std::shared_ptr<Initializer> embeddings_initializer;
+  std::shared_ptr<Regularizer> embeddings_regularizer;
+  bool mask_zero = false;
+  Convention convention = Convention::keras;
+};
+
+class Embedding : public Layer {
+ public:
+  Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& embedding_options = {},
+            const LayerOptions& options = {});
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+
+  int64_t input_dim() const { return input_dim_; }
+  int64_t output_dim() const { return output_dim_; }
+  const Tensor& embeddings() const { return embeddings_; }
+
+ private:
+  int64_t input_dim_, output_dim_;
+  EmbeddingOptions embedding_options_;
+  Tensor embeddings_;
+};
+
+}  // namespace pitfall

@@ -1,0 +1,17 @@
+// keras.layers.Flatten: (batch, d1, d2, ...) -> (batch, d1*d2*...), channels_last order.
+#pragma once
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+class Flatten : public Layer {
+ public:
+  explicit Flatten(const LayerOptions& options = {});
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+};
+
+}  // namespace pitfall

@@ -1,0 +1,535 @@
+#include "pitfall/layers/layer.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+
+#include "pitfall/core/autograd.h"
+#include "pitfall/core/ops.h"
+#include "pitfall/layers/builtin_layers.h"
+#include "pitfall/layers/initializers.h"
+#include "pitfall/layers/regularizers.h"
+
+namespace pitfall {
+
+namespace {
+
+// ---- floatx
+DType& floatx_slot() {
+  static DType value = DType::float32;
+  return value;
+}
+
+// ---- automatic names
+std::mutex& names_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, int>& name_counters() {
+  static std::map<std::string, int> counters;
+  return counters;
+}
+
+// ---- class registry
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, LayerFactory>& layer_registry() {
+  static std::map<std::string, LayerFactory> registry;
+  return registry;
+}
+
+void register_builtin_layers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_input_layer();
+    register_dense_layer();
+    register_activation_layer();
+    register_dropout_layer();
+    register_flatten_layer();
+    register_reshape_layer();
+    register_add_layer();
+    register_concatenate_layer();
+    register_embedding_layer();
+    register_batch_normalization_layer();
+    register_layer_normalization_layer();
+    register_conv2d_layer();
+    register_max_pooling2d_layer();
+    register_average_pooling2d_layer();
+    register_global_average_pooling2d_layer();
+    register_model_classes();
+  });
+}
+
+// SplitMix64 finalizer: spreads a (seed, stream) pair over a fresh 64-bit seed.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Keras prints unknown dimensions as None.
+std::string keras_shape_str(const Shape& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += shape[i] < 0 ? "None" : std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  return out + ")";
+}
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  if (shapes.size() == 1) return keras_shape_str(shapes[0]);
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + keras_shape_str(shapes[i]);
+  return out + "]";
+}
+
+Shape with_unknown_batch(Shape shape) {
+  if (!shape.empty()) shape[0] = -1;
+  return shape;
+}
+
+[[noreturn]] void throw_kind(ErrorKind kind, const std::string& message) {
+  switch (kind) {
+    case ErrorKind::value: throw ValueError(message);
+    case ErrorKind::shape: throw ShapeError(message);
+    case ErrorKind::dtype: throw DTypeError(message);
+    case ErrorKind::axis: throw AxisError(message);
+    case ErrorKind::index: throw IndexError(message);
+    case ErrorKind::numeric: throw NumericError(message);
+    case ErrorKind::not_implemented: throw NotImplementedError(message);
+    case ErrorKind::runtime: break;
+  }
+  throw RuntimeError(message);
+}
+
+// The error's text without the layer path the LayerScope added (we restate it with the class).
+std::string without_layer_prefix(const Error& e) {
+  std::string text = e.what();
+  if (e.layer().empty()) return text;
+  const std::string head = "layer '" + e.layer() + "'";
+  if (text.rfind(head + ": ", 0) == 0) return text.substr(head.size() + 2);
+  if (text.rfind(head + ", ", 0) == 0) return text.substr(head.size() + 2);
+  return text;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  // Optimal string alignment: a swap of two neighbours ("rleu" -> "relu") is one edit.
+  auto same = [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- free functions
+
+DType floatx() { return floatx_slot(); }
+
+void set_floatx(DType dtype) {
+  if (!is_floating(dtype)) {
+    throw DTypeError("set_floatx: expected a floating dtype (float16, bfloat16, float32, float64), got " +
+                     std::string(dtype_name(dtype)));
+  }
+  floatx_slot() = dtype;
+}
+
+std::string to_snake_case(const std::string& class_name) {
+  // keras.src.utils.naming.to_snake_case, step by step.
+  std::string name = std::regex_replace(class_name, std::regex("\\W+"), "");
+  name = std::regex_replace(name, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+  name = std::regex_replace(name, std::regex("([a-z])([A-Z])"), "$1_$2");
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+std::string unique_layer_name(const std::string& class_name) {
+  const std::string base = to_snake_case(class_name);
+  std::lock_guard<std::mutex> lock(names_mutex());
+  const int count = name_counters()[base]++;
+  return count == 0 ? base : base + "_" + std::to_string(count);
+}
+
+void clear_session() {
+  std::lock_guard<std::mutex> lock(names_mutex());
+  name_counters().clear();
+}
+
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
+  if (candidates.empty()) return "";
+  size_t best = SIZE_MAX;
+  for (const auto& c : candidates) best = std::min(best, edit_distance(name, c));
+  // Close enough to be a typo: a third of the name, at least 2 edits.
+  const size_t limit = std::max<size_t>(2, name.size() / 3);
+  std::vector<std::string> close;
+  if (best <= limit) {
+    for (const auto& c : candidates) {
+      if (edit_distance(name, c) == best && close.size() < 3) close.push_back("'" + c + "'");
+    }
+  }
+  if (!close.empty()) {
+    std::string out = "did you mean ";
+    for (size_t i = 0; i < close.size(); ++i) out += (i == 0 ? "" : (i + 1 == close.size() ? " or " : ", ")) + close[i];
+    return out + "?";
+  }
+  std::string out = "known names: ";
+  for (size_t i = 0; i < candidates.size(); ++i) out += (i ? ", " : "") + candidates[i];
+  return out;
+}
+
+LayerOptions layer_options_from_config(const Json& config) {
+  LayerOptions options;
+  if (!config.is_object()) return options;
+  options.name = config.get("name", "").as_string();
+  options.trainable = config.get("trainable", true).as_bool();
+  const Json dtype = config.get("dtype", Json());
+  if (dtype.is_string()) {
+    options.dtype = parse_dtype(dtype.as_string());
+  } else if (dtype.is_object() && dtype.contains("config")) {  // a Keras 3 DTypePolicy
+    options.dtype = parse_dtype(dtype.at("config").at("name").as_string());
+  }
+  auto dims = [](const Json& array, size_t skip) {
+    Shape shape;
+    const auto& items = array.as_array();
+    for (size_t i = skip; i < items.size(); ++i) shape.push_back(items[i].is_null() ? -1 : items[i].as_int());
+    return shape;
+  };
+  if (config.contains("batch_input_shape") && config.at("batch_input_shape").is_array()) {
+    options.input_shape = dims(config.at("batch_input_shape"), 1);
+  } else if (config.contains("input_shape") && config.at("input_shape").is_array()) {
+    options.input_shape = dims(config.at("input_shape"), 0);
+  }
+  return options;
+}
+
+void register_layer_class(const std::string& class_name, LayerFactory factory) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  layer_registry()[class_name] = std::move(factory);
+}
+
+std::vector<std::string> registered_layer_classes() {
+  register_builtin_layers();
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : layer_registry()) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<Layer> layer_from_config(const Json& class_and_config) {
+  register_builtin_layers();
+  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
+    throw ValueError("layer_from_config: expected {\"class_name\": ..., \"config\": {...}}, got " +
+                     class_and_config.dump());
+  }
+  const std::string class_name = class_and_config.at("class_name").as_string();
+  LayerFactory factory;
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    const auto it = layer_registry().find(class_name);
+    if (it != layer_registry().end()) factory = it->second;
+  }
+  if (!factory) {
+    throw ValueError("layer_from_config: unknown layer class '" + class_name + "'; " +
+                     did_you_mean(class_name, registered_layer_classes()) +
+                     " (custom layers must be registered with register_layer_class)");
+  }
+  return factory(class_and_config.get("config", Json::object()));
+}
+
+std::string KerasTensor::str() const {
+  std::string source = node && node->layer ? node->layer->name() : "?";
+  return "<KerasTensor shape=" + keras_shape_str(shape) + ", dtype=" + std::string(dtype_name(dtype)) +
+         ", source=" + source + ">";
+}
+
+// ---------------------------------------------------------------- Layer
+
+Layer::Layer(std::string class_name, const LayerOptions& options)
+    : class_name_(std::move(class_name)),
+      name_(options.name.empty() ? unique_layer_name(class_name_) : options.name),
+      trainable_(options.trainable),
+      dtype_(options.dtype.value_or(floatx())),
+      declared_input_shape_(options.input_shape),
+      generator_(0) {}
+
+Layer::~Layer() = default;
+
+void Layer::build(const std::vector<Shape>&) {}
+
+std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_shapes) {
+  ensure_built(input_shapes);
+  std::vector<Tensor> zeros;
+  for (const auto& shape : input_shapes) {
+    Shape concrete = shape;
+    for (auto& d : concrete) d = d < 0 ? 1 : d;
+    zeros.push_back(Tensor::zeros(concrete, dtype_));
+  }
+  std::vector<Tensor> outputs;
+  {
+    NoGradGuard no_grad;
+    LayerScope scope(name_);
+    outputs = call(zeros, /*training=*/false);
+  }
+  clear_call_losses();  // the probe's add_loss tensors are not a real call's
+  std::vector<Shape> shapes;
+  const bool batch_unknown = !input_shapes.empty() && !input_shapes[0].empty() && input_shapes[0][0] < 0;
+  for (const auto& out : outputs) shapes.push_back(batch_unknown ? with_unknown_batch(out.shape()) : out.shape());
+  return shapes;
+}
+
+std::vector<DType> Layer::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
+  const size_t n = input_dtypes.empty() ? 1 : input_dtypes.size();
+  std::vector<DType> out;
+  for (size_t i = 0; i < n; ++i) {
+    const bool floating_in = input_dtypes.empty() || is_floating(input_dtypes[i]);
+    out.push_back(floating_in ? dtype_ : input_dtypes[i]);
+  }
+  return out;
+}
+
+Json Layer::base_config() const {
+  Json config = Json::object();
+  config["name"] = name_;
+  config["trainable"] = trainable_;
+  config["dtype"] = std::string(dtype_name(dtype_));
+  if (declared_input_shape_) {
+    Json shape = Json::array();
+    shape.as_array().push_back(Json());
+    for (int64_t d : *declared_input_shape_) shape.as_array().push_back(d < 0 ? Json() : Json(d));
+    config["batch_input_shape"] = shape;
+  }
+  return config;
+}
+
+Json Layer::get_config() const { return base_config(); }
+
+void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
+  if (!built_) {
+    build(input_shapes);
+    built_input_shapes_.clear();
+    for (const auto& s : input_shapes) built_input_shapes_.push_back(with_unknown_batch(s));
+    built_ = true;
+    return;
+  }
+  bool compatible = input_shapes.size() == built_input_shapes_.size();
+  for (size_t i = 0; compatible && i < input_shapes.size(); ++i) {
+    compatible = input_shape_compatible(i, built_input_shapes_[i], input_shapes[i]);
+  }
+  if (!compatible) {
+    std::vector<Shape> got_display;
+    for (const auto& s : input_shapes) got_display.push_back(s);
+    throw ShapeError("layer '" + name_ + "' (" + class_name_ + ") expected input shape " +
+                     shapes_str(built_input_shapes_) + " but got " + shapes_str(got_display) +
+                     "; a layer's weights are created for the shape of its first input, so only the batch "
+                     "dimension may change between calls (reshape the input, or use a new layer)");
+  }
+}
+
+bool Layer::input_shape_compatible(size_t, const Shape& built, const Shape& got) {
+  if (weights().empty()) return true;  // nothing was sized from the input
+  // Weights depend only on the non-batch dimensions: those must match what the layer was built for.
+  if (got.size() != built.size()) return false;
+  for (size_t d = 1; d < got.size(); ++d) {
+    if (got[d] >= 0 && built[d] >= 0 && got[d] != built[d]) return false;
+  }
+  return true;
+}
+
+std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool training) {
+  const int expected = num_inputs();
+  if ((expected < 0 && xs.empty()) || (expected >= 0 && static_cast<int>(xs.size()) != expected)) {
+    throw ValueError("layer '" + name_ + "' (" + class_name_ + ") expects " +
+                     (expected < 0 ? std::string("at least 1 input") : std::to_string(expected) + " input(s)") +
+                     " but was called on " + std::to_string(xs.size()));
+  }
+  std::vector<Shape> shapes;
+  for (const auto& x : xs) shapes.push_back(x.shape());
+  try {
+    ensure_built(shapes);
+    clear_call_losses();
+    LayerScope scope(name_);
+    return call(xs, training);
+  } catch (const Error& e) {
+    if (e.message().rfind("layer '", 0) == 0) throw;  // an inner layer already said where
+    std::string where = "layer '" + name_ + "' (" + class_name_ + ") called on input";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      where += std::string(i ? "," : "") + " " + keras_shape_str(xs[i].shape()) + " " +
+               std::string(dtype_name(xs[i].dtype()));
+    }
+    throw_kind(e.kind(), where + ": " + without_layer_prefix(e));
+  }
+}
+
+Tensor Layer::operator()(const Tensor& x, bool training) {
+  auto outputs = (*this)(std::vector<Tensor>{x}, training);
+  return outputs.at(0);
+}
+
+std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
+  const int expected = num_inputs();
+  if ((expected < 0 && xs.empty()) || (expected >= 0 && static_cast<int>(xs.size()) != expected)) {
+    throw ValueError("layer '" + name_ + "' (" + class_name_ + ") expects " +
+                     (expected < 0 ? std::string("at least 1 input") : std::to_string(expected) + " input(s)") +
+                     " but was called on " + std::to_string(xs.size()));
+  }
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (const auto& x : xs) {
+    shapes.push_back(x.shape);
+    dtypes.push_back(x.dtype);
+  }
+  auto node = std::make_shared<SymbolicNode>();
+  try {
+    ensure_built(shapes);
+    node->output_shapes = compute_output_shape(shapes);
+    node->output_dtypes = compute_output_dtype(dtypes);
+  } catch (const Error& e) {
+    if (e.message().rfind("layer '", 0) == 0) throw;
+    std::string where = "layer '" + name_ + "' (" + class_name_ + ") called on symbolic input";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      where += std::string(i ? "," : "") + " " + keras_shape_str(xs[i].shape) + " " +
+               std::string(dtype_name(xs[i].dtype));
+    }
+    throw_kind(e.kind(), where + ": " + without_layer_prefix(e));
+  }
+  node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? dtype_ : node->output_dtypes[0]);
+  node->layer = shared_from_this();
+  node->inputs = xs;
+  std::vector<KerasTensor> outputs;
+  for (size_t i = 0; i < node->output_shapes.size(); ++i) {
+    outputs.push_back(KerasTensor{node->output_shapes[i], node->output_dtypes[i], node, static_cast<int>(i)});
+  }
+  return outputs;
+}
+
+KerasTensor Layer::operator()(const KerasTensor& x) { return (*this)(std::vector<KerasTensor>{x}).at(0); }
+
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  for (auto& w : own_weights_) w.value.set_requires_grad(trainable && w.trainable);
+  for (auto& sub : tracked_) sub->set_trainable(trainable);
+}
+
+Tensor Layer::add_weight(const std::string& name, const Shape& shape, const std::shared_ptr<Initializer>& initializer,
+                         bool trainable, const std::shared_ptr<Regularizer>& regularizer, std::optional<DType> dtype) {
+  if (!initializer) throw ValueError("layer '" + name_ + "' (" + class_name_ + "): weight '" + name + "' has no initializer");
+  for (int64_t d : shape) {
+    if (d < 0) {
+      throw ShapeError("layer '" + name_ + "' (" + class_name_ + "): weight '" + name + "' needs a known shape, got " +
+                       keras_shape_str(shape) + "; build the layer with the input's non-batch dimensions known");
+    }
+  }
+  const DType weight_dtype = dtype.value_or(dtype_);
+  Tensor value;
+  {
+    NoGradGuard no_grad;
+    // The global generator, drawn at build time: build order alone decides the weights (Keras 3).
+    value = (*initializer)(shape, weight_dtype, ::pitfall::next_random_key()).clone();
+  }
+  const std::string path = name_ + "/" + name;
+  value.set_name(path);
+  value.set_requires_grad(trainable && trainable_);
+  own_weights_.push_back(Weight{name, path, value, trainable, regularizer});
+  return value;
+}
+
+std::vector<Weight*> Layer::weights() {
+  std::vector<Weight*> out;
+  std::set<const TensorImpl*> seen;
+  for (auto& w : own_weights_) {
+    if (seen.insert(w.value.impl()).second) out.push_back(&w);
+  }
+  for (auto& sub : tracked_) {
+    for (Weight* w : sub->weights()) {
+      if (seen.insert(w->value.impl()).second) out.push_back(w);
+    }
+  }
+  return out;
+}
+
+std::vector<Tensor> Layer::trainable_weights() {
+  std::vector<Tensor> out;
+  for (Weight* w : weights()) {
+    if (w->value.requires_grad()) out.push_back(w->value);
+  }
+  return out;
+}
+
+std::vector<Tensor> Layer::non_trainable_weights() {
+  std::vector<Tensor> out;
+  for (Weight* w : weights()) {
+    if (!w->value.requires_grad()) out.push_back(w->value);
+  }
+  return out;
+}
+
+int64_t Layer::count_params() {
+  int64_t total = 0;
+  for (Weight* w : weights()) total += w->value.numel();
+  return total;
+}
+
+void Layer::track(const std::shared_ptr<Layer>& sublayer) {
+  if (!sublayer || sublayer.get() == this) return;
+  if (std::find(tracked_.begin(), tracked_.end(), sublayer) == tracked_.end()) tracked_.push_back(sublayer);
+}
+
+void Layer::add_loss(const Tensor& loss) { call_losses_.push_back(loss); }
+
+std::vector<Tensor> Layer::losses() {
+  std::vector<Tensor> out;
+  for (Weight* w : weights()) {
+    if (w->regularizer) {
+      LayerScope scope(name_);
+      out.push_back((*w->regularizer)(w->value));
+    }
+  }
+  // Losses added during the last call: this layer's, then its sublayers' (depth first).
+  std::set<Layer*> seen;
+  std::function<void(Layer*)> visit = [&](Layer* layer) {
+    if (!seen.insert(layer).second) return;
+    for (const auto& t : layer->call_losses_) out.push_back(t);
+    for (const auto& sub : layer->tracked_) visit(sub.get());
+  };
+  visit(this);
+  return out;
+}
+
+void Layer::clear_call_losses() {
+  call_losses_.clear();
+  for (auto& sub : tracked_) sub->clear_call_losses();
+}
+
+RandomKey Layer::next_random_key() {
+  if (!seeded_) {
+    const RandomKey global = ::pitfall::next_random_key();
+    generator_.reset(mix64(global.seed ^ mix64(global.stream)));
+    seeded_ = true;
+  }
+  return generator_.next();
+}
+
+void Layer::set_seed(uint64_t seed) {
+  generator_.reset(seed);
+  seeded_ = true;
+}
+
+}  // namespace pitfall

@@ -1,0 +1,483 @@
+// Losses with Keras 3 semantics (keras/src/losses/losses.py and the backends' nn.py), built from ops
+// so that autograd differentiates them by composition.
+//
+// The one documented cast: y_true is cast to y_pred's dtype (Keras does this too, so integer and
+// bool labels work); sample weights are cast the same way. Everything else follows the engine's
+// no-promotion rule.
+#include "pitfall/layers/losses.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "pitfall/core/autograd.h"
+#include "pitfall/core/ops.h"
+#include "pitfall/core/warnings.h"
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+namespace {
+
+// keras.backend.epsilon(): the probability clip of the crossentropies.
+constexpr double kEpsilon = 1e-7;
+
+// y_pred must be a floating tensor; y_true is brought to its dtype.
+Tensor prepare_labels(const std::string& loss_name, const Tensor& y_true, const Tensor& y_pred) {
+  if (!y_true.defined() || !y_pred.defined()) {
+    throw ValueError("loss '" + loss_name + "': y_true and y_pred must both be defined tensors");
+  }
+  if (!is_floating(y_pred.dtype())) {
+    throw DTypeError("loss '" + loss_name + "': y_pred has dtype " + std::string(dtype_name(y_pred.dtype())) +
+                     "; predictions must be floating point (the model output, or cast(y_pred, float32))");
+  }
+  return y_true.dtype() == y_pred.dtype() ? y_true : cast(y_true, y_pred.dtype());
+}
+
+bool is_vector_vs_column(const Shape& a, const Shape& b) {
+  return a.size() + 1 == b.size() && b.back() == 1 && std::equal(a.begin(), a.end(), b.begin());
+}
+
+void check_same_shape(const std::string& loss_name, const Tensor& y_true, const Tensor& y_pred) {
+  const Shape& t = y_true.shape();
+  const Shape& p = y_pred.shape();
+  if (t == p) return;
+  if (is_vector_vs_column(t, p) || is_vector_vs_column(p, t)) {
+    throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(t) + " and y_pred shape " +
+                     shape_str(p) +
+                     " differ by a trailing axis of size 1. Keras would squeeze or broadcast them silently "
+                     "(broadcasting gives an (N, N) loss that trains every prediction toward mean(y), pitfall "
+                     "P29); pitfall does not. Reshape one to match: y_true.reshape(-1, 1), or squeeze the "
+                     "model output to (N,)");
+  }
+  throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(t) + " does not match y_pred shape " +
+                   shape_str(p) + "; this loss needs equal shapes");
+}
+
+// Mean over the last axis (Keras's per-sample reduction); 0-d and 1-d inputs stay elementwise.
+Tensor mean_last_axis(const Tensor& x) { return x.ndim() <= 1 ? x : mean(x, {-1}); }
+
+// The op that produced `t`, looking through casts (a float16 softmax cast to float32 is still a
+// softmax). "" for a leaf or a tensor computed without recording.
+std::string producing_op(const Tensor& t) {
+  std::shared_ptr<Node> node = t.grad_fn();
+  while (node && node->op == "cast" && !node->inputs.empty()) node = node->inputs[0].grad_fn();
+  return node ? node->op : "";
+}
+
+void warn_if_already_activated(const std::string& loss_name, const Tensor& y_pred, const char* activation) {
+  if (producing_op(y_pred) != activation) return;
+  const std::string act(activation);
+  std::string message = "loss '" + loss_name + "' got from_logits=True, but y_pred was produced by a " + act +
+                        ", so it holds probabilities, not logits. The loss applies " + act +
+                        " again (double " + act + ")";
+  if (act == "softmax") {
+    message += ": the loss can never fall below -ln(e/(e+C-1)) even for perfect predictions "
+               "(1.4612 for 10 classes, pitfall P07) and gradients shrink";
+  } else {
+    message += ": predictions are squashed into (0.5, 0.73) and gradients shrink";
+  }
+  message += ". Fix: remove the " + act + " activation from the last layer (keep from_logits=True), or pass "
+             "from_logits=False.";
+  warn_once(act + "-from-logits", message);
+}
+
+// Shared state of the loss classes: the Keras constructor arguments, echoed by get_config.
+class ConfiguredLoss : public Loss {
+ public:
+  ConfiguredLoss(std::string class_name, std::string name, Json extra_config)
+      : Loss(std::move(class_name), std::move(name)), extra_config_(std::move(extra_config)) {}
+  Json get_config() const override {
+    Json config = Loss::get_config();
+    if (extra_config_.is_object()) {
+      for (const auto& [key, value] : extra_config_.as_object()) config[key] = value;
+    }
+    return config;
+  }
+
+ private:
+  Json extra_config_;
+};
+
+class MeanSquaredError : public ConfiguredLoss {
+ public:
+  MeanSquaredError() : ConfiguredLoss("MeanSquaredError", "mean_squared_error", Json::object()) {}
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    const Tensor labels = prepare_labels(name(), y_true, y_pred);
+    check_same_shape(name(), labels, y_pred);
+    return mean_last_axis(square(subtract(y_pred, labels)));
+  }
+};
+
+class MeanAbsoluteError : public ConfiguredLoss {
+ public:
+  MeanAbsoluteError() : ConfiguredLoss("MeanAbsoluteError", "mean_absolute_error", Json::object()) {}
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    const Tensor labels = prepare_labels(name(), y_true, y_pred);
+    check_same_shape(name(), labels, y_pred);
+    return mean_last_axis(abs(subtract(y_pred, labels)));
+  }
+};
+
+class Huber : public ConfiguredLoss {
+ public:
+  explicit Huber(double delta) : ConfiguredLoss("Huber", "huber_loss", Json(Json::Object{{"delta", delta}})),
+                                 delta_(delta) {
+    if (!(std::isfinite(delta) && delta > 0)) {
+      throw ValueError("Huber: delta must be a positive finite number, got " + std::to_string(delta));
+    }
+  }
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    const Tensor labels = prepare_labels(name(), y_true, y_pred);
+    check_same_shape(name(), labels, y_pred);
+    // keras.losses.huber: where(|e| <= delta, 0.5 e^2, delta |e| - 0.5 delta^2)
+    const Tensor error = subtract(y_pred, labels);
+    const Tensor abs_error = abs(error);
+    const Tensor quadratic = multiply(square(error), 0.5);
+    const Tensor linear = subtract(multiply(abs_error, delta_), 0.5 * delta_ * delta_);
+    const Tensor inside = less_equal(abs_error, scalar_like(delta_, abs_error, "huber"));
+    return mean_last_axis(where(inside, quadratic, linear));
+  }
+
+ private:
+  double delta_;
+};
+
+void check_label_smoothing(const char* loss, double label_smoothing) {
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) {
+    throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " +
+                     std::to_string(label_smoothing));
+  }
+}
+
+class BinaryCrossentropy : public ConfiguredLoss {
+ public:
+  BinaryCrossentropy(bool from_logits, double label_smoothing)
+      : ConfiguredLoss("BinaryCrossentropy", "binary_crossentropy",
+                       Json(Json::Object{{"from_logits", from_logits},
+                                         {"label_smoothing", label_smoothing},
+                                         {"axis", -1}})),
+        from_logits_(from_logits),
+        label_smoothing_(label_smoothing) {
+    check_label_smoothing("BinaryCrossentropy", label_smoothing);
+  }
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    Tensor labels = prepare_labels(name(), y_true, y_pred);
+    check_same_shape(name(), labels, y_pred);
+    if (label_smoothing_ > 0) labels = add(multiply(labels, 1.0 - label_smoothing_), 0.5 * label_smoothing_);
+    Tensor elementwise;
+    if (from_logits_) {
+      warn_if_already_activated(name(), y_pred, "sigmoid");
+      // tf.nn.sigmoid_cross_entropy_with_logits: max(x, 0) - x*y + log(1 + exp(-|x|)), with both
+      // branches written as where(x >= 0, ...) so the gradient at x == 0 is sigmoid(0) - y.
+      const Tensor zero = scalar_like(0.0, y_pred, "binary_crossentropy");
+      const Tensor nonnegative = greater_equal(y_pred, zero);
+      const Tensor relu_logits = where(nonnegative, y_pred, zeros_like(y_pred));
+      const Tensor neg_abs_logits = where(nonnegative, negative(y_pred), y_pred);
+      elementwise = add(subtract(relu_logits, multiply(y_pred, labels)), log(add(exp(neg_abs_logits), 1.0)));
+    } else {
+      // Keras 3: clip to [eps, 1 - eps], then -(y log p + (1 - y) log(1 - p)). The clip zeroes the
+      // gradient of saturated probabilities (pitfall P09).
+      const Tensor p = clip(y_pred, kEpsilon, 1.0 - kEpsilon);
+      const Tensor positive = multiply(labels, log(p));
+      const Tensor negative_part = multiply(subtract(1.0, labels), log(subtract(1.0, p)));
+      elementwise = negative(add(positive, negative_part));
+    }
+    return mean_last_axis(elementwise);
+  }
+
+ private:
+  static Tensor zeros_like(const Tensor& x) { return Tensor::zeros(x.shape(), x.dtype(), x.device()); }
+  bool from_logits_;
+  double label_smoothing_;
+};
+
+// -sum(y * log p) along `axis` from logits or from probabilities (renormalized, then clipped).
+Tensor crossentropy_along(const Tensor& one_hot_labels, const Tensor& y_pred, bool from_logits, int64_t axis) {
+  Tensor log_probs;
+  if (from_logits) {
+    log_probs = log_softmax(y_pred, axis);
+  } else {
+    const Tensor normalized = divide(y_pred, sum(y_pred, {axis}, true));
+    log_probs = log(clip(normalized, kEpsilon, 1.0 - kEpsilon));
+  }
+  return negative(sum(multiply(one_hot_labels, log_probs), {axis}));
+}
+
+void warn_if_single_class(const std::string& loss_name, const Tensor& y_pred, int64_t axis) {
+  if (y_pred.ndim() == 0 || y_pred.dim(axis) != 1) return;
+  warn_once(loss_name + "-single-class",
+            "loss '" + loss_name + "' expects y_pred of shape (batch_size, num_classes) with num_classes > 1, got " +
+                shape_str(y_pred.shape()) +
+                ": a softmax over one class is always 1 and the loss gives no gradient (pitfall P11). For two "
+                "classes use a sigmoid output with 'binary_crossentropy'.");
+}
+
+class CategoricalCrossentropy : public ConfiguredLoss {
+ public:
+  CategoricalCrossentropy(bool from_logits, double label_smoothing, int64_t axis)
+      : ConfiguredLoss("CategoricalCrossentropy", "categorical_crossentropy",
+                       Json(Json::Object{{"from_logits", from_logits},
+                                         {"label_smoothing", label_smoothing},
+                                         {"axis", axis}})),
+        from_logits_(from_logits),
+        label_smoothing_(label_smoothing),
+        axis_(axis) {
+    check_label_smoothing("CategoricalCrossentropy", label_smoothing);
+  }
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    if (y_pred.defined() && y_true.defined() && y_pred.ndim() >= 1) {
+      // Integer labels against class scores: the classic sparse/categorical mix-up (pitfall P08).
+      const Shape& t = y_true.shape();
+      const Shape& p = y_pred.shape();
+      const Shape batch(p.begin(), p.end() - 1);
+      Shape batch_column = batch;
+      batch_column.push_back(1);
+      if (p.back() > 1 && (t == batch || t == batch_column)) {
+        throw ShapeError("loss 'categorical_crossentropy': y_true shape " + shape_str(t) + " (dtype " +
+                         std::string(dtype_name(y_true.dtype())) + ") looks like integer class labels, but y_pred " +
+                         shape_str(p) +
+                         " needs one-hot labels of the same shape. Use loss='sparse_categorical_crossentropy' for "
+                         "integer labels, or one-hot encode them (one_hot(labels, " +
+                         std::to_string(p.back()) + "))");
+      }
+    }
+    Tensor labels = prepare_labels(name(), y_true, y_pred);
+    check_same_shape(name(), labels, y_pred);
+    const int64_t axis = normalize_axis(axis_, y_pred.ndim(), "categorical_crossentropy");
+    warn_if_single_class(name(), y_pred, axis);
+    if (from_logits_) warn_if_already_activated(name(), y_pred, "softmax");
+    if (label_smoothing_ > 0) {
+      // Keras divides by the class count (Keras itself reads shape[-1]; equal for the default axis).
+      const double num_classes = static_cast<double>(y_pred.dim(axis));
+      labels = add(multiply(labels, 1.0 - label_smoothing_), label_smoothing_ / num_classes);
+    }
+    return crossentropy_along(labels, y_pred, from_logits_, axis);
+  }
+
+ private:
+  bool from_logits_;
+  double label_smoothing_;
+  int64_t axis_;
+};
+
+class SparseCategoricalCrossentropy : public ConfiguredLoss {
+ public:
+  explicit SparseCategoricalCrossentropy(bool from_logits)
+      : ConfiguredLoss("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
+                       Json(Json::Object{{"from_logits", from_logits}, {"ignore_class", nullptr}})),
+        from_logits_(from_logits) {}
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    prepare_labels(name(), y_true, y_pred);  // validates y_pred; labels are handled below
+    if (y_pred.ndim() < 1) {
+      throw ShapeError("loss 'sparse_categorical_crossentropy': y_pred must have a class axis, got shape " +
+                       shape_str(y_pred.shape()));
+    }
+    const Shape& t = y_true.shape();
+    const Shape& p = y_pred.shape();
+    const int64_t num_classes = p.back();
+    const Shape batch(p.begin(), p.end() - 1);
+    Shape batch_column = batch;
+    batch_column.push_back(1);
+    if (t != batch && t != batch_column) {
+      if (t == p) {
+        throw ShapeError("loss 'sparse_categorical_crossentropy': y_true shape " + shape_str(t) +
+                         " equals y_pred shape " + shape_str(p) +
+                         ", so the labels look one-hot encoded; the sparse loss takes integer class labels of shape " +
+                         shape_str(batch) + ". Use loss='categorical_crossentropy' for one-hot labels, or "
+                         "argmax(y_true, -1) to get the integer labels");
+      }
+      throw ShapeError("loss 'sparse_categorical_crossentropy': y_true shape " + shape_str(t) +
+                       " does not fit y_pred shape " + shape_str(p) + "; expected integer labels of shape " +
+                       shape_str(batch) + " or " + shape_str(batch_column));
+    }
+    warn_if_single_class(name(), y_pred, -1);
+    if (from_logits_) warn_if_already_activated(name(), y_pred, "softmax");
+    const Tensor labels = checked_labels(y_true, num_classes);
+    const Tensor one_hot_labels = one_hot(reshape(labels, batch), num_classes, y_pred.dtype());
+    return crossentropy_along(one_hot_labels, y_pred, from_logits_, -1);
+  }
+
+ private:
+  // int64 labels after checking each is an integer in [0, num_classes).
+  static Tensor checked_labels(const Tensor& y_true, int64_t num_classes) {
+    if (y_true.dtype() == DType::bool_) {
+      throw DTypeError("loss 'sparse_categorical_crossentropy': y_true has dtype bool; class labels must be "
+                       "integers (or floats holding integers)");
+    }
+    const std::vector<double> values = cast(y_true, DType::float64).to_vector<double>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double label = values[i];
+      if (label != std::floor(label)) {
+        throw ValueError("loss 'sparse_categorical_crossentropy': label " + std::to_string(label) + " at position " +
+                         std::to_string(i) + " is not an integer class index; sparse labels must be integral");
+      }
+      if (label < 0 || label >= static_cast<double>(num_classes)) {
+        throw IndexError("loss 'sparse_categorical_crossentropy': label " + std::to_string(static_cast<int64_t>(label)) +
+                         " at position " + std::to_string(i) + " is out of range for " +
+                         std::to_string(num_classes) + " classes (valid labels: 0.." +
+                         std::to_string(num_classes - 1) +
+                         "). Check that the last layer has one unit per class and the labels start at 0");
+      }
+    }
+    return is_integral(y_true.dtype()) && y_true.dtype() == DType::int64 ? y_true : cast(y_true, DType::int64);
+  }
+
+  bool from_logits_;
+};
+
+// sample_weight brought to per_sample's shape: equal, a leading prefix of it ((N,) against (N, T)),
+// (N, 1) against (N,), or a scalar.
+Tensor aligned_sample_weight(const Tensor& sample_weight, const Tensor& per_sample, const std::string& loss_name) {
+  Tensor w = sample_weight.dtype() == per_sample.dtype() ? sample_weight : cast(sample_weight, per_sample.dtype());
+  const Shape& ws = w.shape();
+  const Shape& ps = per_sample.shape();
+  if (ws == ps || ws.empty()) return w;
+  if (is_vector_vs_column(ps, ws)) return reshape(w, ps);
+  if (ws.size() < ps.size() && std::equal(ws.begin(), ws.end(), ps.begin())) {
+    Shape expanded = ws;
+    expanded.resize(ps.size(), 1);
+    return reshape(w, expanded);
+  }
+  throw ShapeError("loss '" + loss_name + "': sample_weight shape " + shape_str(ws) +
+                   " does not fit the per-sample losses of shape " + shape_str(ps) +
+                   "; pass one weight per sample, shape " + shape_str(Shape{ps.empty() ? 1 : ps[0]}));
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Loss
+
+Loss::Loss(std::string class_name, std::string name) : class_name_(std::move(class_name)), name_(std::move(name)) {}
+
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
+  const Tensor per_sample = call(y_true, y_pred);
+  Tensor total;
+  if (sample_weight.defined()) {
+    total = sum(multiply(per_sample, aligned_sample_weight(sample_weight, per_sample, name_)));
+  } else {
+    total = sum(per_sample);
+  }
+  // Keras 3 "sum_over_batch_size": divide_no_nan(sum, number of per-sample values).
+  const int64_t count = per_sample.numel();
+  return count == 0 ? multiply(total, 0.0) : divide(total, static_cast<double>(count));
+}
+
+Json Loss::get_config() const {
+  Json config = Json::object();
+  config["name"] = name_;
+  config["reduction"] = "sum_over_batch_size";
+  return config;
+}
+
+std::shared_ptr<Loss> mean_squared_error_loss() { return std::make_shared<MeanSquaredError>(); }
+std::shared_ptr<Loss> mean_absolute_error_loss() { return std::make_shared<MeanAbsoluteError>(); }
+std::shared_ptr<Loss> huber_loss(double delta) { return std::make_shared<Huber>(delta); }
+std::shared_ptr<Loss> binary_crossentropy_loss(bool from_logits, double label_smoothing) {
+  return std::make_shared<BinaryCrossentropy>(from_logits, label_smoothing);
+}
+std::shared_ptr<Loss> categorical_crossentropy_loss(bool from_logits, double label_smoothing, int64_t axis) {
+  return std::make_shared<CategoricalCrossentropy>(from_logits, label_smoothing, axis);
+}
+std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(bool from_logits) {
+  return std::make_shared<SparseCategoricalCrossentropy>(from_logits);
+}
+
+// ---------------------------------------------------------------- lookup
+
+namespace {
+
+// Keras names and aliases (keras.losses.get), lower-cased for lookup; the first of each group is
+// the canonical snake_case name shown in "did you mean" messages.
+const std::vector<std::pair<std::vector<std::string>, std::function<std::shared_ptr<Loss>()>>>& loss_table() {
+  static const std::vector<std::pair<std::vector<std::string>, std::function<std::shared_ptr<Loss>()>>> table = {
+      {{"mean_squared_error", "mse", "MeanSquaredError"}, [] { return mean_squared_error_loss(); }},
+      {{"mean_absolute_error", "mae", "MeanAbsoluteError"}, [] { return mean_absolute_error_loss(); }},
+      {{"huber", "huber_loss", "Huber"}, [] { return huber_loss(); }},
+      {{"binary_crossentropy", "BinaryCrossentropy"}, [] { return binary_crossentropy_loss(); }},
+      {{"categorical_crossentropy", "CategoricalCrossentropy"}, [] { return categorical_crossentropy_loss(); }},
+      {{"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"},
+       [] { return sparse_categorical_crossentropy_loss(); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::shared_ptr<Loss> get_loss(const std::string& name) {
+  const std::string key = lower(name);
+  std::vector<std::string> candidates;
+  for (const auto& [names, factory] : loss_table()) {
+    for (const auto& alias : names) {
+      if (lower(alias) == key) return factory();
+    }
+    candidates.insert(candidates.end(), names.begin(), names.end());
+  }
+  throw ValueError("unknown loss '" + name + "'; " + did_you_mean(name, candidates));
+}
+
+std::shared_ptr<Loss> loss_from_config(const Json& class_and_config) {
+  if (class_and_config.is_string()) return get_loss(class_and_config.as_string());
+  const std::string class_name = class_and_config.at("class_name").as_string();
+  const Json config = class_and_config.get("config", Json::object());
+  const auto check_keys = [&](std::vector<std::string> allowed) {
+    allowed.insert(allowed.end(), {"name", "reduction", "dtype"});
+    for (const auto& [key, value] : config.as_object()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        throw ValueError("loss_from_config: " + class_name + " has no argument '" + key + "'; " +
+                         did_you_mean(key, allowed));
+      }
+    }
+    const std::string reduction = config.get("reduction", Json("sum_over_batch_size")).as_string();
+    if (reduction != "sum_over_batch_size") {
+      throw NotImplementedError("loss_from_config: reduction '" + reduction +
+                                "' is not supported; pitfall losses reduce with 'sum_over_batch_size'");
+    }
+  };
+  std::shared_ptr<Loss> loss;
+  if (class_name == "MeanSquaredError") {
+    check_keys({});
+    loss = mean_squared_error_loss();
+  } else if (class_name == "MeanAbsoluteError") {
+    check_keys({});
+    loss = mean_absolute_error_loss();
+  } else if (class_name == "Huber") {
+    check_keys({"delta"});
+    loss = huber_loss(config.get("delta", Json(1.0)).as_double());
+  } else if (class_name == "BinaryCrossentropy") {
+    check_keys({"from_logits", "label_smoothing", "axis"});
+    if (config.get("axis", Json(-1)).as_int() != -1) {
+      throw NotImplementedError("loss_from_config: BinaryCrossentropy supports axis=-1 only");
+    }
+    loss = binary_crossentropy_loss(config.get("from_logits", Json(false)).as_bool(),
+                                    config.get("label_smoothing", Json(0.0)).as_double());
+  } else if (class_name == "CategoricalCrossentropy") {
+    check_keys({"from_logits", "label_smoothing", "axis"});
+    loss = categorical_crossentropy_loss(config.get("from_logits", Json(false)).as_bool(),
+                                         config.get("label_smoothing", Json(0.0)).as_double(),
+                                         config.get("axis", Json(-1)).as_int());
+  } else if (class_name == "SparseCategoricalCrossentropy") {
+    check_keys({"from_logits", "ignore_class", "axis"});
+    if (!config.get("ignore_class", Json()).is_null()) {
+      throw NotImplementedError("loss_from_config: SparseCategoricalCrossentropy(ignore_class=...) is not supported");
+    }
+    if (config.get("axis", Json(-1)).as_int() != -1) {
+      throw NotImplementedError("loss_from_config: SparseCategoricalCrossentropy supports axis=-1 only");
+    }
+    loss = sparse_categorical_crossentropy_loss(config.get("from_logits", Json(false)).as_bool());
+  } else {
+    throw ValueError("loss_from_config: unknown loss class '" + class_name + "'; " +
+                     did_you_mean(class_name, {"MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+                                               "CategoricalCrossentropy", "SparseCategoricalCrossentropy"}));
+  }
+  return loss;
+}
+
+}  // namespace pitfall

@@ -1,0 +1,41 @@
+// Merge layers: Add (elementwise sum) and Concatenate, each called on a list of >= 2 tensors.
+//
+// Shapes follow Keras 3's Merge rules: every input has the same rank and the same batch size; Add
+// allows a non-batch dimension of 1 to broadcast against any size (Keras's
+// _compute_elemwise_op_output_shape) and nothing more; Concatenate needs equal dimensions except
+// along `axis`. Unlike Keras, inputs of different ranks are an error (Keras silently expands dims).
+// All inputs must share one dtype. Mismatches raise ShapeError / DTypeError naming the layer, the
+// input index and both shapes.
+#pragma once
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+class Add : public Layer {
+ public:
+  explicit Add(const LayerOptions& options = {});
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  int num_inputs() const override { return -1; }
+  // The inputs' dtype: merging does not cast.
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+};
+
+class Concatenate : public Layer {
+ public:
+  explicit Concatenate(int64_t axis = -1, const LayerOptions& options = {});
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  int num_inputs() const override { return -1; }
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+  int64_t axis() const { return axis_; }
+
+ private:
+  int64_t axis_;
+};
+
+}  // namespace pitfall

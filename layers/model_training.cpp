@@ -1,0 +1,511 @@
+// compile / fit / evaluate / predict and the *_on_batch methods.
+//
+// One train step is exactly what a hand-written loop does: forward with training=true, the
+// compiled losses (weighted), plus the model's regularization losses, pitfall::gradients with
+// respect to trainable_weights(), optimizer->apply_gradients. The same seed and batches therefore
+// give bitwise-identical weights with fit() and with a GradientTape-style loop.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <set>
+
+#include "pitfall/core/autograd.h"
+#include "pitfall/core/ops.h"
+#include "pitfall/core/random.h"
+#include "pitfall/layers/callbacks.h"
+#include "pitfall/layers/model.h"
+#include "pitfall/layers/model_internal.h"
+#include "pitfall/layers/progress_bar.h"
+
+namespace pitfall {
+
+using namespace model_internal;
+
+namespace {
+
+// Rows [begin, begin + count) of every array (views).
+std::vector<Tensor> rows_of(const std::vector<Tensor>& arrays, int64_t begin, int64_t count) {
+  std::vector<Tensor> out;
+  for (const auto& a : arrays) {
+    std::vector<int64_t> start(a.ndim(), 0), size(a.ndim(), -1);
+    start[0] = begin;
+    size[0] = count;
+    out.push_back(slice(a, start, size));
+  }
+  return out;
+}
+
+Tensor rows_of(const Tensor& a, int64_t begin, int64_t count) {
+  return a.defined() ? rows_of(std::vector<Tensor>{a}, begin, count)[0] : Tensor();
+}
+
+std::vector<Tensor> take_rows(const std::vector<Tensor>& arrays, const Tensor& indices) {
+  std::vector<Tensor> out;
+  for (const auto& a : arrays) out.push_back(take(a, indices, 0));
+  return out;
+}
+
+Tensor take_rows(const Tensor& a, const Tensor& indices) { return a.defined() ? take(a, indices, 0) : Tensor(); }
+
+// Every array must have the same number of rows; the error names each array and its count.
+int64_t common_rows(const char* where_called, const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                    const Tensor& sample_weight = Tensor()) {
+  std::vector<std::pair<std::string, int64_t>> counts;
+  auto add = [&](const std::string& label, const Tensor& t) {
+    if (!t.defined()) throw ValueError(std::string(where_called) + ": " + label + " is an undefined tensor");
+    if (t.ndim() == 0) {
+      throw ShapeError(std::string(where_called) + ": " + label + " is a scalar; arrays need a first (samples) axis");
+    }
+    counts.emplace_back(label, t.dim(0));
+  };
+  for (size_t i = 0; i < x.size(); ++i) add("x[" + std::to_string(i) + "]", x[i]);
+  for (size_t i = 0; i < y.size(); ++i) add("y[" + std::to_string(i) + "]", y[i]);
+  if (sample_weight.defined()) add("sample_weight", sample_weight);
+  if (counts.empty()) throw ValueError(std::string(where_called) + ": no input arrays given");
+  bool same = true;
+  for (const auto& c : counts) same = same && c.second == counts[0].second;
+  if (!same) {
+    std::string listing;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      listing += (i ? ", " : "") + counts[i].first + " has " + std::to_string(counts[i].second) + " rows";
+    }
+    throw ValueError(std::string(where_called) + ": the arrays have different numbers of samples (" + listing +
+                     "); every input, target and sample_weight array needs the same first dimension");
+  }
+  return counts[0].second;
+}
+
+// Per-sample weights from class_weight: labels are the argmax of one-hot targets, else the values.
+Tensor class_sample_weights(const Tensor& y, const std::map<int64_t, double>& class_weight, DType dtype) {
+  const int64_t rows = y.dim(0);
+  Tensor labels = (y.ndim() >= 2 && y.dim(-1) > 1) ? argmax(y, -1) : reshape(y, {rows});
+  std::vector<double> weights(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const double value = labels.value_at(r);
+    const int64_t label = static_cast<int64_t>(std::llround(value));
+    const auto it = class_weight.find(label);
+    if (it == class_weight.end()) {
+      std::string known;
+      for (const auto& [k, w] : class_weight) known += (known.empty() ? "" : ", ") + std::to_string(k);
+      throw ValueError("fit: class_weight has no entry for class " + std::to_string(label) + " (row " +
+                       std::to_string(r) + "); classes given: " + known + ". Give a weight for every class");
+    }
+    weights[static_cast<size_t>(r)] = it->second;
+  }
+  return cast(Tensor::from_vector(weights, {rows}), dtype);
+}
+
+int64_t num_steps(int64_t rows, int64_t batch_size) { return (rows + batch_size - 1) / batch_size; }
+
+void check_batch_size(const char* where_called, int64_t batch_size) {
+  if (batch_size <= 0) {
+    throw ValueError(std::string(where_called) + ": batch_size must be a positive integer, got " +
+                     std::to_string(batch_size));
+  }
+}
+
+// Builds callbacks in Keras's order: the user's, then History, then the progress bar.
+struct CallbackList {
+  std::vector<std::shared_ptr<Callback>> all;
+  template <class Fn>
+  void each(Fn fn) {
+    for (auto& c : all) fn(*c);
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- compile
+
+void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::shared_ptr<Loss>> losses,
+                    std::vector<std::vector<std::shared_ptr<Metric>>> metrics, std::vector<double> loss_weights) {
+  const std::string here = where(*this) + ": compile";
+  if (!optimizer) throw ValueError(here + ": optimizer is null");
+  if (losses.empty()) throw ValueError(here + ": give a loss (one for every output, or one used for all)");
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (!losses[i]) throw ValueError(here + ": loss " + std::to_string(i) + " is null");
+  }
+  const int64_t outputs = is_functional() ? static_cast<int64_t>(outputs_.size())
+                                          : (class_name() == "Sequential" ? 1 : -1);
+  auto count_ok = [&](size_t n) { return outputs < 0 || n == static_cast<size_t>(outputs); };
+  const std::string expected = outputs < 0 ? std::string("one per output") : std::to_string(outputs);
+  if (losses.size() != 1 && !count_ok(losses.size())) {
+    throw ValueError(here + ": got " + std::to_string(losses.size()) + " losses but the model has " + expected +
+                     " output(s); give one loss per output or a single loss for all");
+  }
+  if (!metrics.empty() && !count_ok(metrics.size())) {
+    throw ValueError(here + ": got metric lists for " + std::to_string(metrics.size()) +
+                     " outputs but the model has " + expected + " output(s)");
+  }
+  for (const auto& list : metrics) {
+    for (const auto& m : list) {
+      if (!m) throw ValueError(here + ": a metric is null");
+    }
+  }
+  if (!loss_weights.empty() && !count_ok(loss_weights.size()) && !(loss_weights.size() == 1 && losses.size() == 1)) {
+    throw ValueError(here + ": got " + std::to_string(loss_weights.size()) + " loss_weights but the model has " +
+                     expected + " output(s)");
+  }
+  optimizer_ = std::move(optimizer);
+  losses_ = std::move(losses);
+  metrics_ = std::move(metrics);
+  loss_weights_ = std::move(loss_weights);
+  loss_tracker_ = std::make_shared<Mean>("loss");
+  output_loss_trackers_.clear();
+}
+
+void Model::compile_by_name(const std::string& optimizer, const std::vector<std::string>& losses,
+                            const std::vector<std::string>& metrics, std::vector<double> loss_weights) {
+  compile_by_name(get_optimizer(optimizer), losses, metrics, std::move(loss_weights));
+}
+
+void Model::compile_by_name(std::shared_ptr<Optimizer> optimizer, const std::vector<std::string>& losses,
+                            const std::vector<std::string>& metrics, std::vector<double> loss_weights) {
+  std::vector<std::shared_ptr<Loss>> loss_objects;
+  for (const auto& name : losses) loss_objects.push_back(get_loss(name));
+  size_t outputs = is_functional() ? outputs_.size() : (class_name() == "Sequential" ? 1 : loss_objects.size());
+  std::vector<std::vector<std::shared_ptr<Metric>>> metric_objects;
+  if (!metrics.empty()) {
+    for (size_t i = 0; i < outputs; ++i) {
+      const Loss* loss = loss_objects.empty() ? nullptr : loss_objects[loss_objects.size() == 1 ? 0 : std::min(i, loss_objects.size() - 1)].get();
+      const Shape shape = is_functional() ? outputs_[i].shape : Shape{};
+      std::vector<std::shared_ptr<Metric>> list;
+      for (const auto& name : metrics) list.push_back(get_metric(name, loss, shape));
+      metric_objects.push_back(std::move(list));
+    }
+  }
+  compile(std::move(optimizer), std::move(loss_objects), std::move(metric_objects), std::move(loss_weights));
+}
+
+void Model::check_compiled(const char* where_called) const {
+  if (!compiled() || !loss_tracker_) {
+    throw RuntimeError(where(*this) + ": call compile(optimizer, loss, ...) before " + where_called + "()");
+  }
+}
+
+std::vector<std::string> Model::output_names() const {
+  std::vector<std::string> names;
+  if (is_functional()) {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      std::string n = outputs_[i].node->layer->name();
+      if (!seen.insert(n).second) n += "_" + std::to_string(outputs_[i].index);
+      names.push_back(n);
+    }
+  } else {
+    const size_t n = std::max<size_t>(1, std::max(losses_.size(), metrics_.size()));
+    for (size_t i = 0; i < n; ++i) names.push_back("output_" + std::to_string(i + 1));
+  }
+  return names;
+}
+
+void Model::check_targets(const std::vector<Tensor>& y, const char* where_called) const {
+  if (y.empty()) throw ValueError(where(*this) + ": " + where_called + "() needs target arrays y");
+  int64_t outputs = is_functional() ? static_cast<int64_t>(outputs_.size()) : (class_name() == "Sequential" ? 1 : -1);
+  if (outputs < 0 && losses_.size() > 1) outputs = static_cast<int64_t>(losses_.size());
+  if (outputs >= 0 && static_cast<int64_t>(y.size()) != outputs) {
+    std::string names;
+    const auto on = output_names();
+    for (size_t i = 0; i < on.size(); ++i) names += (i ? ", " : "") + on[i];
+    throw ValueError(where(*this) + ": " + where_called + "() got " + std::to_string(y.size()) +
+                     " target array(s) but the model has " + std::to_string(outputs) + " output(s) (" + names +
+                     "); give one y per output, in order");
+  }
+}
+
+void Model::reset_metrics() {
+  if (loss_tracker_) loss_tracker_->reset_state();
+  for (auto& t : output_loss_trackers_) t->reset_state();
+  for (auto& list : metrics_) {
+    for (auto& m : list) m->reset_state();
+  }
+}
+
+// ---------------------------------------------------------------- steps
+
+Tensor Model::compute_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                           std::vector<double>* per_output_loss) {
+  if (y.size() != y_pred.size()) {
+    throw ValueError(where(*this) + ": the model returned " + std::to_string(y_pred.size()) + " output(s) but " +
+                     std::to_string(y.size()) + " target array(s) were given");
+  }
+  if (losses_.size() != 1 && losses_.size() != y_pred.size()) {
+    throw ValueError(where(*this) + ": compiled with " + std::to_string(losses_.size()) + " losses but the model has " +
+                     std::to_string(y_pred.size()) + " outputs");
+  }
+  const auto names = output_names();
+  Tensor total;
+  if (per_output_loss) per_output_loss->clear();
+  for (size_t i = 0; i < y_pred.size(); ++i) {
+    const Loss& loss = *losses_[losses_.size() == 1 ? 0 : i];
+    Tensor value;
+    try {
+      value = loss(y[i], y_pred[i], sample_weight);
+    } catch (const Error& e) {
+      rethrow_with_context(e, where(*this) + ", output " + std::to_string(i) + " ('" +
+                                  (i < names.size() ? names[i] : std::string("?")) + "'), loss '" + loss.name() + "': ");
+    }
+    if (per_output_loss) {
+      NoGradGuard no_grad;
+      per_output_loss->push_back(value.item());
+    }
+    const double weight = loss_weights_.empty() ? 1.0 : loss_weights_[std::min(i, loss_weights_.size() - 1)];
+    // A weight of 1 is not multiplied in, so a single-output model's loss is exactly the loss object's.
+    Tensor term = weight == 1.0 ? value : multiply(value, weight);
+    total = total.defined() ? add(total, term) : term;
+  }
+  // Regularization penalties and add_loss terms, after the compiled losses (Keras 3 order).
+  for (Tensor extra : losses()) {
+    if (extra.dtype() != total.dtype()) extra = cast(extra, total.dtype());
+    if (extra.ndim() != 0) extra = sum(extra);
+    total = add(total, extra);
+  }
+  return total;
+}
+
+void Model::update_metrics(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                           int64_t batch_rows, double loss, const std::vector<double>& per_output_loss) {
+  NoGradGuard no_grad;
+  loss_tracker_->add(loss, static_cast<double>(batch_rows));
+  if (y_pred.size() > 1) {
+    const auto names = output_names();
+    while (output_loss_trackers_.size() < y_pred.size()) {
+      output_loss_trackers_.push_back(std::make_shared<Mean>(names[output_loss_trackers_.size()] + "_loss"));
+    }
+    for (size_t i = 0; i < y_pred.size() && i < per_output_loss.size(); ++i) {
+      output_loss_trackers_[i]->add(per_output_loss[i], static_cast<double>(batch_rows));
+    }
+  }
+  for (size_t i = 0; i < metrics_.size() && i < y_pred.size(); ++i) {
+    for (auto& m : metrics_[i]) m->update_state(y[i], y_pred[i].detach(), sample_weight);
+  }
+}
+
+Logs Model::metrics_logs() const {
+  Logs logs;
+  if (loss_tracker_) logs["loss"] = loss_tracker_->result();
+  const auto names = output_names();
+  const bool several = metrics_.size() > 1 || output_loss_trackers_.size() > 1 || (is_functional() && outputs_.size() > 1);
+  for (const auto& t : output_loss_trackers_) logs[t->name()] = t->result();
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    for (const auto& m : metrics_[i]) {
+      const std::string key = several && i < names.size() ? names[i] + "_" + m->name() : m->name();
+      logs[key] = m->result();
+    }
+  }
+  return logs;
+}
+
+Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  std::vector<Tensor> y_pred = (*this)(x, /*training=*/true);
+  std::vector<double> per_output;
+  Tensor loss = compute_loss(y, y_pred, sample_weight, y_pred.size() > 1 ? &per_output : nullptr);
+  const std::vector<Tensor> variables = trainable_weights();
+  const std::vector<Tensor> grads = gradients(loss, variables);
+  optimizer_->apply_gradients(grads, variables);
+  double loss_value;
+  {
+    NoGradGuard no_grad;
+    loss_value = loss.item();
+  }
+  update_metrics(y, y_pred, sample_weight, x.at(0).dim(0), loss_value, per_output);
+  return metrics_logs();
+}
+
+Logs Model::test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> y_pred = (*this)(x, /*training=*/false);
+  std::vector<double> per_output;
+  Tensor loss = compute_loss(y, y_pred, sample_weight, y_pred.size() > 1 ? &per_output : nullptr);
+  update_metrics(y, y_pred, sample_weight, x.at(0).dim(0), loss.item(), per_output);
+  return metrics_logs();
+}
+
+void Model::build_from_data(const std::vector<Tensor>& x) {
+  if (built()) return;
+  NoGradGuard no_grad;
+  (*this)(rows_of(x, 0, std::min<int64_t>(1, x.at(0).dim(0))), /*training=*/false);
+}
+
+// ---------------------------------------------------------------- fit
+
+History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options) {
+  check_compiled("fit");
+  check_batch_size("fit", options.batch_size);
+  if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
+    throw ValueError(where(*this) + ": fit: validation_split must be in [0, 1), got " +
+                     std::to_string(options.validation_split));
+  }
+  check_targets(y, "fit");
+  const int64_t rows = common_rows("fit", x, y, options.sample_weight);
+  if (options.sample_weight.defined() && options.sample_weight.ndim() != 1) {
+    throw ShapeError(where(*this) + ": fit: sample_weight must have shape (samples,), got " +
+                     keras_shape(options.sample_weight.shape()));
+  }
+  std::vector<Tensor> train_x = x, train_y = y;
+  Tensor train_w = options.sample_weight;
+  std::vector<Tensor> val_x, val_y;
+  Tensor val_w;
+  if (options.validation_data) {
+    val_x = options.validation_data->first;
+    val_y = options.validation_data->second;
+    check_targets(val_y, "fit (validation_data)");
+    common_rows("fit (validation_data)", val_x, val_y);
+  } else if (options.validation_split > 0.0) {
+    // Keras: the LAST fraction of the rows, before any shuffling.
+    const int64_t split_at = static_cast<int64_t>(std::floor(static_cast<double>(rows) * (1.0 - options.validation_split)));
+    if (split_at <= 0 || split_at >= rows) {
+      throw ValueError(where(*this) + ": fit: validation_split=" + std::to_string(options.validation_split) + " of " +
+                       std::to_string(rows) + " samples leaves " + std::to_string(split_at) +
+                       " for training and " + std::to_string(rows - split_at) +
+                       " for validation; both need at least one sample");
+    }
+    train_x = rows_of(x, 0, split_at);
+    train_y = rows_of(y, 0, split_at);
+    val_x = rows_of(x, split_at, rows - split_at);
+    val_y = rows_of(y, split_at, rows - split_at);
+    train_w = rows_of(options.sample_weight, 0, split_at);
+    val_w = rows_of(options.sample_weight, split_at, rows - split_at);
+  }
+  const int64_t train_rows = train_x.at(0).dim(0);
+  if (train_rows == 0) throw ValueError(where(*this) + ": fit: no training samples");
+  if (!options.class_weight.empty()) {
+    if (train_y.size() != 1) {
+      throw ValueError(where(*this) + ": fit: class_weight is only supported for models with one output; use "
+                       "sample_weight for several outputs");
+    }
+    const DType dtype = train_w.defined() ? train_w.dtype() : floatx();
+    Tensor weights = class_sample_weights(train_y[0], options.class_weight, dtype);
+    train_w = train_w.defined() ? multiply(train_w, weights) : weights;
+  }
+
+  // Weights are created before the first shuffle draws from the global generator, whichever way
+  // the model was written (Keras builds it symbolically here).
+  check_inputs(train_x);
+  build_from_data(train_x);
+
+  const int64_t steps = num_steps(train_rows, options.batch_size);
+  CallbackList callbacks;
+  callbacks.all = options.callbacks;
+  auto history = std::make_shared<HistoryCallback>();
+  callbacks.all.push_back(history);
+  if (options.verbose > 0) callbacks.all.push_back(std::make_shared<ProgbarLogger>(options.verbose, options.epochs, steps));
+  callbacks.each([&](Callback& c) { c.set_model(this); });
+
+  stop_training = false;
+  Logs epoch_logs;
+  callbacks.each([&](Callback& c) { c.on_train_begin({}); });
+  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+    reset_metrics();
+    callbacks.each([&](Callback& c) { c.on_epoch_begin(epoch, {}); });
+    Tensor order;
+    // The global generator (not the model's own Layer::next_random_key): same seed, same order.
+    if (options.shuffle) order = random_permutation(train_rows, ::pitfall::next_random_key());
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t begin = step * options.batch_size;
+      const int64_t count = std::min(options.batch_size, train_rows - begin);
+      std::vector<Tensor> xb, yb;
+      Tensor wb;
+      if (order.defined()) {
+        const Tensor indices = slice(order, {begin}, {count});
+        xb = take_rows(train_x, indices);
+        yb = take_rows(train_y, indices);
+        wb = take_rows(train_w, indices);
+      } else {
+        xb = rows_of(train_x, begin, count);
+        yb = rows_of(train_y, begin, count);
+        wb = rows_of(train_w, begin, count);
+      }
+      callbacks.each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
+      const Logs logs = train_step(xb, yb, wb);
+      callbacks.each([&](Callback& c) { c.on_train_batch_end(step, logs); });
+      if (stop_training) break;
+    }
+    epoch_logs = metrics_logs();
+    if (!val_x.empty()) {
+      const Logs val_logs = evaluate_arrays(val_x, val_y, val_w, options.batch_size, 0);
+      for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
+    }
+    callbacks.each([&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
+    if (stop_training) break;
+  }
+  callbacks.each([&](Callback& c) { c.on_train_end(epoch_logs); });
+  return history->history;
+}
+
+// ---------------------------------------------------------------- evaluate / predict
+
+Logs Model::evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight,
+                            int64_t batch_size, int verbose) {
+  check_compiled("evaluate");
+  check_batch_size("evaluate", batch_size);
+  check_targets(y, "evaluate");
+  const int64_t rows = common_rows("evaluate", x, y, sample_weight);
+  if (rows == 0) throw ValueError(where(*this) + ": evaluate: no samples");
+  check_inputs(x);
+  build_from_data(x);
+  reset_metrics();
+  const int64_t steps = num_steps(rows, batch_size);
+  std::unique_ptr<ProgressBar> bar;
+  if (verbose > 0) bar = std::make_unique<ProgressBar>(steps, std::cout);
+  Logs logs;
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t begin = step * batch_size;
+    const int64_t count = std::min(batch_size, rows - begin);
+    logs = test_step(rows_of(x, begin, count), rows_of(y, begin, count), rows_of(sample_weight, begin, count));
+    if (bar && verbose == 1) bar->update(step + 1, display_order(logs));
+  }
+  if (bar) bar->finish(display_order(logs));
+  return logs;
+}
+
+Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
+  return evaluate_arrays(x, y, Tensor(), batch_size, verbose);
+}
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size, int verbose) {
+  check_batch_size("predict", batch_size);
+  const int64_t rows = common_rows("predict", x, {});
+  if (rows == 0) throw ValueError(where(*this) + ": predict: no samples");
+  check_inputs(x);
+  NoGradGuard no_grad;
+  const int64_t steps = num_steps(rows, batch_size);
+  std::unique_ptr<ProgressBar> bar;
+  if (verbose > 0) bar = std::make_unique<ProgressBar>(steps, std::cout);
+  std::vector<std::vector<Tensor>> pieces;
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t begin = step * batch_size;
+    const auto outs = (*this)(rows_of(x, begin, std::min(batch_size, rows - begin)), /*training=*/false);
+    if (pieces.empty()) pieces.resize(outs.size());
+    for (size_t i = 0; i < outs.size() && i < pieces.size(); ++i) pieces[i].push_back(outs[i]);
+    if (bar && verbose == 1) bar->update(step + 1, {});
+  }
+  if (bar) bar->finish({});
+  std::vector<Tensor> out;
+  for (const auto& p : pieces) out.push_back(p.size() == 1 ? p[0].contiguous() : concatenate(p, 0));
+  return out;
+}
+
+Logs Model::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  check_compiled("train_on_batch");
+  check_targets(y, "train_on_batch");
+  common_rows("train_on_batch", x, y, sample_weight);
+  check_inputs(x);
+  build_from_data(x);
+  return train_step(x, y, sample_weight);
+}
+
+Logs Model::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  check_compiled("test_on_batch");
+  check_targets(y, "test_on_batch");
+  common_rows("test_on_batch", x, y, sample_weight);
+  check_inputs(x);
+  return test_step(x, y, sample_weight);
+}
+
+std::vector<Tensor> Model::predict_on_batch(const std::vector<Tensor>& x) {
+  NoGradGuard no_grad;
+  return (*this)(x, /*training=*/false);
+}
+
+}  // namespace pitfall

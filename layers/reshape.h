@@ -1,0 +1,24 @@
+// keras.layers.Reshape: (batch, ...) -> (batch, *target_shape); one -1 in target_shape is inferred.
+#pragma once
+#include "pitfall/layers/layer.h"
+
+namespace pitfall {
+
+class Reshape : public Layer {
+ public:
+  explicit Reshape(const Shape& target_shape, const LayerOptions& options = {});
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  Json get_config() const override;
+
+  const Shape& target_shape() const { return target_shape_; }
+
+ private:
+  // (batch, *target) with the -1 resolved from the input's non-batch size (-1 when unknown).
+  Shape resolve(const Shape& input_shape) const;
+  Shape target_shape_;
+};
+
+}  // namespace pitfall
