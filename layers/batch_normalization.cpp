@@ -11,15 +11,7 @@ namespace pitfall {
 
 namespace {
 
-std::string where(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.class_name() + ")"; }
 
-Json regularizer_config(const std::shared_ptr<Regularizer>& regularizer) {
-  if (!regularizer) return Json();
-  Json out;
-  out["class_name"] = regularizer->class_name();
-  out["config"] = regularizer->get_config();
-  return out;
-}
 
 bool is_half(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
 
@@ -30,19 +22,19 @@ BatchNormalization::BatchNormalization(const BatchNormalizationOptions& bn_optio
   const BatchNormConvention& row = batch_norm_convention(options_.convention);
   if (options_.cumulative_average) {
     if (!row.none_momentum_is_cumulative) {
-      throw ValueError(where(*this) + ": cumulative_average (PyTorch's momentum=None) exists only in the \"torch\" "
+      throw ValueError(describe() + ": cumulative_average (PyTorch's momentum=None) exists only in the \"torch\" "
                        "convention, got convention=\"" + convention_name(options_.convention) +
                        "\"; pass convention=\"torch\" or a momentum");
     }
     if (options_.momentum) {
-      throw ValueError(where(*this) + ": cumulative_average replaces momentum, but momentum=" +
+      throw ValueError(describe() + ": cumulative_average replaces momentum, but momentum=" +
                        std::to_string(*options_.momentum) + " was also given; pass only one of them");
     }
   }
   momentum_ = options_.momentum.value_or(row.momentum);
   epsilon_ = options_.epsilon.value_or(row.epsilon);
   if (!(epsilon_ > 0.0)) {
-    throw ValueError(where(*this) + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
+    throw ValueError(describe() + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
                      "epsilon=" + std::to_string(epsilon_));
   }
   // Resolve defaults now so that get_config() shows what is used.
@@ -56,14 +48,14 @@ void BatchNormalization::build(const std::vector<Shape>& input_shapes) {
   const Shape& shape = input_shapes.at(0);
   const int64_t rank = static_cast<int64_t>(shape.size());
   if (options_.axis < -rank || options_.axis >= rank) {
-    throw AxisError(where(*this) + ": axis " + std::to_string(options_.axis) + " is out of range for an input of shape " +
+    throw AxisError(describe() + ": axis " + std::to_string(options_.axis) + " is out of range for an input of shape " +
                     shape_str(shape) + " (rank " + std::to_string(rank) + "); pass an axis in [" +
                     std::to_string(-rank) + ", " + std::to_string(rank - 1) + "]");
   }
   axis_ = options_.axis < 0 ? options_.axis + rank : options_.axis;
   const int64_t channels = shape[axis_];
   if (channels < 0) {
-    throw ValueError(where(*this) + ": axis " + std::to_string(options_.axis) +
+    throw ValueError(describe() + ": axis " + std::to_string(options_.axis) +
                      " of the input must have a defined size, but the input shape is " + shape_str(shape) +
                      "; give Input a shape with that dimension known");
   }
@@ -96,14 +88,14 @@ std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, 
   const Tensor& x = inputs.at(0);
   const DType weight_dtype = moving_mean_.dtype();
   if (!is_floating(x.dtype())) {
-    throw DTypeError(where(*this) + ": expects a floating input, got " + std::string(dtype_name(x.dtype())) +
+    throw DTypeError(describe() + ": expects a floating input, got " + std::string(dtype_name(x.dtype())) +
                      " with shape " + shape_str(x.shape()) + "; cast it to " + std::string(dtype_name(weight_dtype)));
   }
   // Keras computes half-precision inputs in float32 (a float16 variance over a batch overflows or
   // loses the small terms); anything else must match the weights, as no op promotes silently.
   const DType compute = is_half(x.dtype()) ? DType::float32 : x.dtype();
   if (!is_half(x.dtype()) && x.dtype() != weight_dtype) {
-    throw DTypeError(where(*this) + ": input dtype " + std::string(dtype_name(x.dtype())) +
+    throw DTypeError(describe() + ": input dtype " + std::string(dtype_name(x.dtype())) +
                      " differs from the layer's weights (" + std::string(dtype_name(weight_dtype)) +
                      "); cast the input or create the layer with dtype=" + std::string(dtype_name(x.dtype())));
   }
@@ -124,7 +116,7 @@ std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, 
   if (training && trainable()) {
     const BatchNormConvention& row = batch_norm_convention(options_.convention);
     if (!row.batch_of_one_allowed_in_training && count <= 1) {
-      throw ValueError(where(*this) + ": expected more than 1 value per channel when training (PyTorch's rule in "
+      throw ValueError(describe() + ": expected more than 1 value per channel when training (PyTorch's rule in "
                        "the \"torch\" convention), got input shape " + shape_str(x.shape()) +
                        "; use a batch larger than 1, call with training=false, or use the \"keras\" convention");
     }
@@ -190,8 +182,8 @@ Json BatchNormalization::get_config() const {
   config["gamma_initializer"] = initializer_to_config(*options_.gamma_initializer);
   config["moving_mean_initializer"] = initializer_to_config(*options_.moving_mean_initializer);
   config["moving_variance_initializer"] = initializer_to_config(*options_.moving_variance_initializer);
-  config["beta_regularizer"] = regularizer_config(options_.beta_regularizer);
-  config["gamma_regularizer"] = regularizer_config(options_.gamma_regularizer);
+  config["beta_regularizer"] = regularizer_to_config(options_.beta_regularizer);
+  config["gamma_regularizer"] = regularizer_to_config(options_.gamma_regularizer);
   config["convention"] = convention_name(options_.convention);
   return config;
 }

@@ -16,13 +16,6 @@ std::string pair_text(const std::vector<int64_t>& v) {
   return out + ")";
 }
 
-Json regularizer_config(const std::shared_ptr<Regularizer>& r) {
-  if (!r) return Json();
-  Json out = Json::object();
-  out["class_name"] = r->class_name();
-  out["config"] = r->get_config();
-  return out;
-}
 
 }  // namespace
 
@@ -137,8 +130,8 @@ Json Conv2D::get_config() const {
   config["use_bias"] = conv_.use_bias;
   config["kernel_initializer"] = initializer_to_config(*conv_.kernel_initializer);
   config["bias_initializer"] = initializer_to_config(*conv_.bias_initializer);
-  config["kernel_regularizer"] = regularizer_config(conv_.kernel_regularizer);
-  config["bias_regularizer"] = regularizer_config(conv_.bias_regularizer);
+  config["kernel_regularizer"] = regularizer_to_config(conv_.kernel_regularizer);
+  config["bias_regularizer"] = regularizer_to_config(conv_.bias_regularizer);
   return config;
 }
 

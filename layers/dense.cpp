@@ -58,15 +58,8 @@ Json Dense::get_config() const {
   config["use_bias"] = dense_.use_bias;
   config["kernel_initializer"] = initializer_to_config(*dense_.kernel_initializer);
   config["bias_initializer"] = initializer_to_config(*dense_.bias_initializer);
-  auto regularizer_config = [](const std::shared_ptr<Regularizer>& r) {
-    if (!r) return Json();
-    Json out = Json::object();
-    out["class_name"] = r->class_name();
-    out["config"] = r->get_config();
-    return out;
-  };
-  config["kernel_regularizer"] = regularizer_config(dense_.kernel_regularizer);
-  config["bias_regularizer"] = regularizer_config(dense_.bias_regularizer);
+  config["kernel_regularizer"] = regularizer_to_config(dense_.kernel_regularizer);
+  config["bias_regularizer"] = regularizer_to_config(dense_.bias_regularizer);
   return config;
 }
 

@@ -12,15 +12,7 @@ namespace pitfall {
 
 namespace {
 
-std::string where(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.class_name() + ")"; }
 
-Json regularizer_config(const std::shared_ptr<Regularizer>& regularizer) {
-  if (!regularizer) return Json();
-  Json out;
-  out["class_name"] = regularizer->class_name();
-  out["config"] = regularizer->get_config();
-  return out;
-}
 
 std::string position_str(const Shape& shape, int64_t flat) {
   std::vector<int64_t> index(shape.size());
@@ -40,11 +32,11 @@ Embedding::Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptio
     : Layer("Embedding", options), input_dim_(input_dim), output_dim_(output_dim),
       embedding_options_(embedding_options) {
   if (input_dim <= 0 || output_dim <= 0) {
-    throw ValueError(where(*this) + ": input_dim and output_dim must be positive integers. Received: input_dim=" +
+    throw ValueError(describe() + ": input_dim and output_dim must be positive integers. Received: input_dim=" +
                      std::to_string(input_dim) + ", output_dim=" + std::to_string(output_dim));
   }
   if (embedding_options.mask_zero) {
-    throw NotImplementedError(where(*this) +
+    throw NotImplementedError(describe() +
                               ": mask_zero=true is not supported (pitfall has no masks); pass mask_zero=false and "
                               "handle padding index 0 in the loss or with sample weights");
   }
@@ -74,7 +66,7 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
   const Tensor& x = inputs.at(0);
   const DType in = x.dtype();
   if (in == DType::bool_) {
-    throw DTypeError(where(*this) + ": indices must be integers, got dtype bool with shape " + shape_str(x.shape()) +
+    throw DTypeError(describe() + ": indices must be integers, got dtype bool with shape " + shape_str(x.shape()) +
                      "; cast them to int32 or int64");
   }
   Tensor indices = x.detach();
@@ -84,7 +76,7 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
     const auto values = cast(indices, DType::float64).to_vector<double>();
     for (size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i]) || values[i] != std::floor(values[i])) {
-        throw ValueError(where(*this) + ": got " + std::string(dtype_name(in)) + " indices with the non-integral " +
+        throw ValueError(describe() + ": got " + std::string(dtype_name(in)) + " indices with the non-integral " +
                          "value " + std::to_string(values[i]) + " at position " +
                          position_str(x.shape(), static_cast<int64_t>(i)) + " of shape " + shape_str(x.shape()) +
                          "; embedding indices must be whole numbers: round them or cast to int32/int64");
@@ -100,7 +92,7 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
     for (size_t i = 0; i < values.size(); ++i) {
       const int64_t v = static_cast<int64_t>(values[i]);
       if (v < 0 || v >= input_dim_) {
-        throw IndexError(where(*this) + ": index " + std::to_string(v) + " at position " +
+        throw IndexError(describe() + ": index " + std::to_string(v) + " at position " +
                          position_str(x.shape(), static_cast<int64_t>(i)) + " of the input (shape " +
                          shape_str(x.shape()) + ") is out of range for input_dim=" + std::to_string(input_dim_) +
                          " (valid indices: 0 to " + std::to_string(input_dim_ - 1) +
@@ -121,7 +113,7 @@ Json Embedding::get_config() const {
   config["input_dim"] = input_dim_;
   config["output_dim"] = output_dim_;
   config["embeddings_initializer"] = initializer_to_config(*embedding_options_.embeddings_initializer);
-  config["embeddings_regularizer"] = regularizer_config(embedding_options_.embeddings_regularizer);
+  config["embeddings_regularizer"] = regularizer_to_config(embedding_options_.embeddings_regularizer);
   config["mask_zero"] = embedding_options_.mask_zero;
   config["convention"] = convention_name(embedding_options_.convention);
   return config;

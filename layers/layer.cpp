@@ -72,23 +72,6 @@ uint64_t mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Keras prints unknown dimensions as None.
-std::string keras_shape_str(const Shape& shape) {
-  std::string out = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += shape[i] < 0 ? "None" : std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  return out + ")";
-}
-
-std::string shapes_str(const std::vector<Shape>& shapes) {
-  if (shapes.size() == 1) return keras_shape_str(shapes[0]);
-  std::string out = "[";
-  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + keras_shape_str(shapes[i]);
-  return out + "]";
-}
 
 Shape with_unknown_batch(Shape shape) {
   if (!shape.empty()) shape[0] = -1;
@@ -337,7 +320,7 @@ void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
     std::vector<Shape> got_display;
     for (const auto& s : input_shapes) got_display.push_back(s);
     throw ShapeError("layer '" + name_ + "' (" + class_name_ + ") expected input shape " +
-                     shapes_str(built_input_shapes_) + " but got " + shapes_str(got_display) +
+                     keras_shapes_str(built_input_shapes_) + " but got " + keras_shapes_str(got_display) +
                      "; a layer's weights are created for the shape of its first input, so only the batch "
                      "dimension may change between calls (reshape the input, or use a new layer)");
   }
@@ -530,6 +513,23 @@ RandomKey Layer::next_random_key() {
 void Layer::set_seed(uint64_t seed) {
   generator_.reset(seed);
   seeded_ = true;
+}
+
+std::string keras_shape_str(const Shape& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += shape[i] < 0 ? "None" : std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  return out + ")";
+}
+
+std::string keras_shapes_str(const std::vector<Shape>& shapes) {
+  if (shapes.size() == 1) return keras_shape_str(shapes[0]);
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + keras_shape_str(shapes[i]);
+  return out + "]";
 }
 
 }  // namespace pitfall

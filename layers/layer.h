@@ -90,6 +90,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // ---- identity and state
   const std::string& name() const { return name_; }
   const std::string& class_name() const { return class_name_; }
+  // "layer 'dense_2' (Dense)": how errors name a layer.
+  std::string describe() const { return "layer '" + name_ + "' (" + class_name_ + ")"; }
   bool built() const { return built_; }
   // Builds if not built yet; checks shapes against the built ones when built.
   void ensure_built(const std::vector<Shape>& input_shapes);
@@ -146,6 +148,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // global generator lazily, so constructing a layer never shifts the keys later weights draw.
   bool seeded_ = false;
 };
+
+// Shapes as Keras prints them: unknown dims as None, "(None, 784)"; several as "[(...), (...)]".
+std::string keras_shape_str(const Shape& shape);
+std::string keras_shapes_str(const std::vector<Shape>& shapes);
 
 // A unique name for a class: "Dense" -> "dense", then "dense_1", ... (like keras.backend).
 std::string unique_layer_name(const std::string& class_name);

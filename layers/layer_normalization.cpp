@@ -12,15 +12,7 @@ namespace pitfall {
 
 namespace {
 
-std::string where(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.class_name() + ")"; }
 
-Json regularizer_config(const std::shared_ptr<Regularizer>& regularizer) {
-  if (!regularizer) return Json();
-  Json out;
-  out["class_name"] = regularizer->class_name();
-  out["config"] = regularizer->get_config();
-  return out;
-}
 
 bool is_half(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
 
@@ -35,10 +27,10 @@ std::string axes_str(const std::vector<int64_t>& axes) {
 LayerNormalization::LayerNormalization(const LayerNormalizationOptions& ln_options, const LayerOptions& options)
     : Layer("LayerNormalization", options), options_(ln_options) {
   if (options_.axis.empty()) {
-    throw ValueError(where(*this) + ": axis must name at least one axis to normalize over, got []; the default is -1");
+    throw ValueError(describe() + ": axis must name at least one axis to normalize over, got []; the default is -1");
   }
   if (!(options_.epsilon > 0.0)) {
-    throw ValueError(where(*this) + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
+    throw ValueError(describe() + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
                      "epsilon=" + std::to_string(options_.epsilon));
   }
   if (!options_.beta_initializer) options_.beta_initializer = zeros_initializer();
@@ -51,7 +43,7 @@ void LayerNormalization::build(const std::vector<Shape>& input_shapes) {
   axes_.clear();
   for (int64_t a : options_.axis) {
     if (a < -rank || a >= rank) {
-      throw AxisError(where(*this) + ": axis " + std::to_string(a) + " (of axis=" + axes_str(options_.axis) +
+      throw AxisError(describe() + ": axis " + std::to_string(a) + " (of axis=" + axes_str(options_.axis) +
                       ") is out of range for an input of shape " + shape_str(shape) + " (rank " +
                       std::to_string(rank) + "); use axes in [" + std::to_string(-rank) + ", " +
                       std::to_string(rank - 1) + "]");
@@ -60,13 +52,13 @@ void LayerNormalization::build(const std::vector<Shape>& input_shapes) {
   }
   std::sort(axes_.begin(), axes_.end());
   if (std::adjacent_find(axes_.begin(), axes_.end()) != axes_.end()) {
-    throw AxisError(where(*this) + ": axis=" + axes_str(options_.axis) + " names the same axis twice for an input of "
+    throw AxisError(describe() + ": axis=" + axes_str(options_.axis) + " names the same axis twice for an input of "
                     "rank " + std::to_string(rank) + "; list each axis once");
   }
   Shape param_shape;
   for (int64_t a : axes_) {
     if (shape[a] < 0) {
-      throw ValueError(where(*this) + ": normalized axis " + std::to_string(a) + " must have a defined size, but the "
+      throw ValueError(describe() + ": normalized axis " + std::to_string(a) + " must have a defined size, but the "
                        "input shape is " + shape_str(shape) + "; give Input a shape with that dimension known");
     }
     param_shape.push_back(shape[a]);
@@ -92,12 +84,12 @@ std::vector<Tensor> LayerNormalization::call(const std::vector<Tensor>& inputs, 
   const Tensor& x = inputs.at(0);
   const DType weight_dtype = dtype();
   if (!is_floating(x.dtype())) {
-    throw DTypeError(where(*this) + ": expects a floating input, got " + std::string(dtype_name(x.dtype())) +
+    throw DTypeError(describe() + ": expects a floating input, got " + std::string(dtype_name(x.dtype())) +
                      " with shape " + shape_str(x.shape()) + "; cast it to " + std::string(dtype_name(weight_dtype)));
   }
   const DType compute = is_half(x.dtype()) ? DType::float32 : x.dtype();
   if (!is_half(x.dtype()) && (options_.scale || options_.center) && x.dtype() != weight_dtype) {
-    throw DTypeError(where(*this) + ": input dtype " + std::string(dtype_name(x.dtype())) +
+    throw DTypeError(describe() + ": input dtype " + std::string(dtype_name(x.dtype())) +
                      " differs from the layer's weights (" + std::string(dtype_name(weight_dtype)) +
                      "); cast the input or create the layer with dtype=" + std::string(dtype_name(x.dtype())));
   }
@@ -124,8 +116,8 @@ Json LayerNormalization::get_config() const {
   config["scale"] = options_.scale;
   config["beta_initializer"] = initializer_to_config(*options_.beta_initializer);
   config["gamma_initializer"] = initializer_to_config(*options_.gamma_initializer);
-  config["beta_regularizer"] = regularizer_config(options_.beta_regularizer);
-  config["gamma_regularizer"] = regularizer_config(options_.gamma_regularizer);
+  config["beta_regularizer"] = regularizer_to_config(options_.beta_regularizer);
+  config["gamma_regularizer"] = regularizer_to_config(options_.gamma_regularizer);
   return config;
 }
 

@@ -8,12 +8,11 @@ namespace pitfall {
 
 namespace {
 
-std::string where(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.class_name() + ")"; }
 
 // Keras: "A merge layer should be called on a list of at least 2 inputs."
 void check_at_least_two(const Layer& layer, size_t count) {
   if (count < 2) {
-    throw ValueError(where(layer) + " must be called on a list of at least 2 inputs, got " + std::to_string(count) +
+    throw ValueError(layer.describe() + " must be called on a list of at least 2 inputs, got " + std::to_string(count) +
                      "; pass every tensor to merge in one call, e.g. add_layer({a, b})");
   }
 }
@@ -21,7 +20,7 @@ void check_at_least_two(const Layer& layer, size_t count) {
 void check_same_rank(const Layer& layer, const std::vector<Shape>& shapes) {
   for (size_t i = 1; i < shapes.size(); ++i) {
     if (shapes[i].size() != shapes[0].size()) {
-      throw ShapeError(where(layer) + ": input " + std::to_string(i) + " has shape " + shape_str(shapes[i]) +
+      throw ShapeError(layer.describe() + ": input " + std::to_string(i) + " has shape " + shape_str(shapes[i]) +
                        " (rank " + std::to_string(shapes[i].size()) + ") but input 0 has shape " +
                        shape_str(shapes[0]) + " (rank " + std::to_string(shapes[0].size()) +
                        "); all inputs need the same rank: reshape or expand_dims the inputs first");
@@ -48,7 +47,7 @@ Shape elementwise_merge_shape(const Layer& layer, const std::vector<Shape>& shap
         merged[d] = (a == 1) ? b : a;
         continue;
       }
-      throw ShapeError(where(layer) + ": input " + std::to_string(i) + " has shape " + shape_str(s) +
+      throw ShapeError(layer.describe() + ": input " + std::to_string(i) + " has shape " + shape_str(s) +
                        ", incompatible with input 0's shape " + shape_str(shapes[0]) + " at axis " +
                        std::to_string(d) + " (" + std::to_string(b) + " vs " + std::to_string(a) +
                        (d == 0 ? "; the batch sizes must be equal" : "; sizes must be equal or 1") +
@@ -61,7 +60,7 @@ Shape elementwise_merge_shape(const Layer& layer, const std::vector<Shape>& shap
 void check_same_dtype(const Layer& layer, const std::vector<Tensor>& inputs) {
   for (size_t i = 1; i < inputs.size(); ++i) {
     if (inputs[i].dtype() != inputs[0].dtype()) {
-      throw DTypeError(where(layer) + ": input " + std::to_string(i) + " has dtype " +
+      throw DTypeError(layer.describe() + ": input " + std::to_string(i) + " has dtype " +
                        std::string(dtype_name(inputs[i].dtype())) + " but input 0 has dtype " +
                        std::string(dtype_name(inputs[0].dtype())) + "; cast the inputs to one dtype first");
     }
@@ -110,7 +109,7 @@ Shape concatenate_shape(const Layer& layer, int64_t axis, const std::vector<Shap
   check_same_rank(layer, shapes);
   const int64_t rank = static_cast<int64_t>(shapes[0].size());
   if (rank == 0 || axis < -rank || axis >= rank) {
-    throw AxisError(where(layer) + ": axis " + std::to_string(axis) + " is out of range for inputs of rank " +
+    throw AxisError(layer.describe() + ": axis " + std::to_string(axis) + " is out of range for inputs of rank " +
                     std::to_string(rank) + " (shape " + shape_str(shapes[0]) + "); use an axis in [" +
                     std::to_string(-rank) + ", " + std::to_string(rank - 1) + "]");
   }
@@ -125,7 +124,7 @@ Shape concatenate_shape(const Layer& layer, int64_t axis, const std::vector<Shap
       }
       if (merged[d] == -1) merged[d] = s[d];
       if (s[d] == -1 || s[d] == merged[d]) continue;
-      throw ShapeError(where(layer) + ": input " + std::to_string(i) + " has shape " + shape_str(s) +
+      throw ShapeError(layer.describe() + ": input " + std::to_string(i) + " has shape " + shape_str(s) +
                        " but input 0 has shape " + shape_str(shapes[0]) + "; they differ at axis " +
                        std::to_string(d) + ", and only the concatenation axis " + std::to_string(a) +
                        " may differ. Reshape the inputs or concatenate along axis " + std::to_string(d));

@@ -24,23 +24,6 @@ namespace pitfall {
 
 namespace model_internal {
 
-std::string keras_shape(const Shape& shape) {
-  std::string out = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += shape[i] < 0 ? "None" : std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  return out + ")";
-}
-
-std::string keras_shapes(const std::vector<Shape>& shapes) {
-  if (shapes.size() == 1) return keras_shape(shapes[0]);
-  std::string out = "[";
-  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + keras_shape(shapes[i]);
-  return out + "]";
-}
-
 std::string where(const Layer& model) { return "model '" + model.name() + "' (" + model.class_name() + ")"; }
 
 bool is_input_layer(const Layer& layer) { return layer.class_name() == "InputLayer"; }
@@ -77,7 +60,7 @@ using namespace model_internal;
 KerasTensor Input(const Shape& shape, DType dtype, const std::string& name) {
   for (int64_t d : shape) {
     if (d < -1 || d == 0) {
-      throw ShapeError("Input: shape " + keras_shape(shape) +
+      throw ShapeError("Input: shape " + keras_shape_str(shape) +
                        " has an invalid dimension; use positive sizes, or -1 for an unknown one");
     }
   }
@@ -175,9 +158,9 @@ void Model::check_inputs(const std::vector<Tensor>& xs) const {
     for (size_t d = 1; ok && d < want.size(); ++d) ok = want[d] < 0 || want[d] == x.shape()[d];
     if (!ok) {
       throw ShapeError(where(*this) + ": input " + std::to_string(i) + " ('" + inputs_[i].node->layer->name() +
-                       "') expects shape " + keras_shape(want) + " but got data of shape " +
-                       keras_shape(x.shape()) + "; reshape the data, or build the model with Input(shape=" +
-                       keras_shape(Shape(x.shape().begin() + std::min<int64_t>(1, x.ndim()), x.shape().end())) +
+                       "') expects shape " + keras_shape_str(want) + " but got data of shape " +
+                       keras_shape_str(x.shape()) + "; reshape the data, or build the model with Input(shape=" +
+                       keras_shape_str(Shape(x.shape().begin() + std::min<int64_t>(1, x.ndim()), x.shape().end())) +
                        ")");
     }
   }
@@ -315,8 +298,8 @@ void Model::set_weights(const std::vector<Tensor>& values) {
     const Tensor& w = ws[i]->value;
     if (!v.defined() || v.shape() != w.shape()) {
       throw ValueError(where(*this) + ": set_weights: weight " + std::to_string(i) + " '" + ws[i]->path +
-                       "' has shape " + keras_shape(w.shape()) + " but the array given has shape " +
-                       (v.defined() ? keras_shape(v.shape()) : std::string("(undefined)")) +
+                       "' has shape " + keras_shape_str(w.shape()) + " but the array given has shape " +
+                       (v.defined() ? keras_shape_str(v.shape()) : std::string("(undefined)")) +
                        "; arrays must follow get_weights() order and shapes");
     }
     if (v.dtype() != w.dtype() && !(is_floating(v.dtype()) || is_integral(v.dtype()))) {
@@ -399,7 +382,7 @@ std::string Model::summary(int line_length) const {
       row.params = layer->count_params();
       for (const auto& node : nodes_) {
         if (node->layer != layer) continue;
-        const std::string shape = keras_shapes(node->output_shapes);
+        const std::string shape = keras_shapes_str(node->output_shapes);
         row.shape = row.shape.empty() || row.shape == shape ? shape : "multiple";
         for (const auto& t : node->inputs) {
           row.connected.push_back(t.node->layer->name() + "[" + std::to_string(node_index[t.node.get()]) + "][" +
@@ -413,7 +396,7 @@ std::string Model::summary(int line_length) const {
     rows.clear();
     chain = true;
     std::map<const Layer*, std::string> shapes;
-    for (const auto& node : nodes_) shapes[node->layer.get()] = keras_shapes(node->output_shapes);
+    for (const auto& node : nodes_) shapes[node->layer.get()] = keras_shapes_str(node->output_shapes);
     for (const auto& layer : layers()) {
       Row row;
       row.name = layer->name() + " (" + layer->class_name() + ")";

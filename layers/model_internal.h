@@ -8,9 +8,6 @@
 
 namespace pitfall::model_internal {
 
-// Keras spelling of shapes: "(None, 784)"; several: "[(None, 2), (None, 3)]".
-std::string keras_shape(const Shape& shape);
-std::string keras_shapes(const std::vector<Shape>& shapes);
 // "model 'sequential' (Sequential)"
 std::string where(const Layer& model);
 bool is_input_layer(const Layer& layer);

@@ -340,7 +340,7 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
   const int64_t rows = common_rows("fit", x, y, options.sample_weight);
   if (options.sample_weight.defined() && options.sample_weight.ndim() != 1) {
     throw ShapeError(where(*this) + ": fit: sample_weight must have shape (samples,), got " +
-                     keras_shape(options.sample_weight.shape()));
+                     keras_shape_str(options.sample_weight.shape()));
   }
   std::vector<Tensor> train_x = x, train_y = y;
   Tensor train_w = options.sample_weight;

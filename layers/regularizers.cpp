@@ -91,4 +91,12 @@ std::shared_ptr<Regularizer> regularizer_from_config(const Json& config) {
   throw ValueError("unknown regularizer class '" + name + "'; " + did_you_mean(name, known));
 }
 
+Json regularizer_to_config(const std::shared_ptr<Regularizer>& regularizer) {
+  if (!regularizer) return Json();
+  Json out = Json::object();
+  out["class_name"] = regularizer->class_name();
+  out["config"] = regularizer->get_config();
+  return out;
+}
+
 }  // namespace pitfall

@@ -26,6 +26,8 @@ class Regularizer {
 std::shared_ptr<Regularizer> l1_regularizer(double l1 = 0.01);
 std::shared_ptr<Regularizer> l2_regularizer(double l2 = 0.01);
 std::shared_ptr<Regularizer> l1_l2_regularizer(double l1 = 0.01, double l2 = 0.01);
+// {"class_name", "config"} of a regularizer; null for nullptr (how layer configs store them).
+Json regularizer_to_config(const std::shared_ptr<Regularizer>& regularizer);
 // "l1", "l2", "l1_l2" or {"class_name", "config"}; null -> nullptr.
 std::shared_ptr<Regularizer> regularizer_from_config(const Json& config);
 
