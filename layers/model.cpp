@@ -338,7 +338,7 @@ std::string with_commas(int64_t n) {
 
 // keras.src.utils.summary_utils.readable_memory_size
 std::string readable_size(double bytes) {
-  const char* units[] = {"Byte", "KB", "MB", "GB", "TB", "PB"};
+  const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
   for (const char* unit : units) {
     if (bytes / 1024.0 < 1.0) {
       char buf[64];

@@ -267,7 +267,7 @@ TEST_CASE("model: summary lists rows, shapes and parameter totals") {
   CHECK(contains(text, "1290"));
   CHECK(contains(text, "Total params: 101,770 (397.54 KB)"));
   CHECK(contains(text, "Trainable params: 101,770 (397.54 KB)"));
-  CHECK(contains(text, "Non-trainable params: 0 (0.00 Byte)"));
+  CHECK(contains(text, "Non-trainable params: 0 (0.00 B)"));
   CHECK_FALSE(contains(text, "InputLayer"));
 
   model.layers()[1]->set_trainable(false);
@@ -281,7 +281,7 @@ TEST_CASE("model: summary lists rows, shapes and parameter totals") {
   Model fn({in}, {(*std::make_shared<Dense>(2))(in)});
   const std::string fn_text = fn.summary();
   CHECK(contains(fn_text, "input_layer (InputLayer)"));
-  CHECK(contains(fn_text, "Total params: 10 (40.00 Byte)"));
+  CHECK(contains(fn_text, "Total params: 10 (40.00 B)"));
 }
 
 TEST_CASE("model: get_weights and set_weights round trip, mismatches name the weight and shapes") {
@@ -420,5 +420,5 @@ TEST_CASE("model: summary of an unbuilt Sequential shows unknown shapes") {
   const std::string text = model.summary();
   CHECK(contains(text, "dense (Dense)"));
   CHECK(contains(text, "?"));
-  CHECK(contains(text, "Total params: 0 (0.00 Byte)"));
+  CHECK(contains(text, "Total params: 0 (0.00 B)"));
 }
