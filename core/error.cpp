@@ -51,4 +51,18 @@ std::string current_layer_path() {
   return out;
 }
 
+void throw_error(ErrorKind kind, const std::string& message) {
+  switch (kind) {
+    case ErrorKind::value: throw ValueError(message);
+    case ErrorKind::shape: throw ShapeError(message);
+    case ErrorKind::dtype: throw DTypeError(message);
+    case ErrorKind::axis: throw AxisError(message);
+    case ErrorKind::index: throw IndexError(message);
+    case ErrorKind::numeric: throw NumericError(message);
+    case ErrorKind::not_implemented: throw NotImplementedError(message);
+    case ErrorKind::runtime: break;
+  }
+  throw RuntimeError(message);
+}
+
 }  // namespace pitfall

@@ -58,6 +58,10 @@ class LayerScope {
   LayerScope& operator=(const LayerScope&) = delete;
 };
 
+// Throws a new error of `kind` with `message` (used to add context to an error and rethrow it as
+// the same Python exception type).
+[[noreturn]] void throw_error(ErrorKind kind, const std::string& message);
+
 std::string current_op_chain();
 std::string current_layer_path();
 

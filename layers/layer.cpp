@@ -78,20 +78,6 @@ Shape with_unknown_batch(Shape shape) {
   return shape;
 }
 
-[[noreturn]] void throw_kind(ErrorKind kind, const std::string& message) {
-  switch (kind) {
-    case ErrorKind::value: throw ValueError(message);
-    case ErrorKind::shape: throw ShapeError(message);
-    case ErrorKind::dtype: throw DTypeError(message);
-    case ErrorKind::axis: throw AxisError(message);
-    case ErrorKind::index: throw IndexError(message);
-    case ErrorKind::numeric: throw NumericError(message);
-    case ErrorKind::not_implemented: throw NotImplementedError(message);
-    case ErrorKind::runtime: break;
-  }
-  throw RuntimeError(message);
-}
-
 // The error's text without the layer path the LayerScope added (we restate it with the class).
 std::string without_layer_prefix(const Error& e) {
   std::string text = e.what();
@@ -357,7 +343,7 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
       where += std::string(i ? "," : "") + " " + keras_shape_str(xs[i].shape()) + " " +
                std::string(dtype_name(xs[i].dtype()));
     }
-    throw_kind(e.kind(), where + ": " + without_layer_prefix(e));
+    throw_error(e.kind(), where + ": " + without_layer_prefix(e));
   }
 }
 
@@ -391,7 +377,7 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
       where += std::string(i ? "," : "") + " " + keras_shape_str(xs[i].shape) + " " +
                std::string(dtype_name(xs[i].dtype));
     }
-    throw_kind(e.kind(), where + ": " + without_layer_prefix(e));
+    throw_error(e.kind(), where + ": " + without_layer_prefix(e));
   }
   node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? dtype_ : node->output_dtypes[0]);
   node->layer = shared_from_this();

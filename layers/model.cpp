@@ -38,20 +38,7 @@ KerasTensor input_tensor_of(const std::shared_ptr<Layer>& input_layer) {
   return input->output();
 }
 
-void rethrow_with_context(const Error& e, const std::string& prefix) {
-  const std::string message = prefix + e.what();
-  switch (e.kind()) {
-    case ErrorKind::value: throw ValueError(message);
-    case ErrorKind::shape: throw ShapeError(message);
-    case ErrorKind::dtype: throw DTypeError(message);
-    case ErrorKind::axis: throw AxisError(message);
-    case ErrorKind::index: throw IndexError(message);
-    case ErrorKind::numeric: throw NumericError(message);
-    case ErrorKind::not_implemented: throw NotImplementedError(message);
-    case ErrorKind::runtime: break;
-  }
-  throw RuntimeError(message);
-}
+void rethrow_with_context(const Error& e, const std::string& prefix) { throw_error(e.kind(), prefix + e.what()); }
 
 }  // namespace model_internal
 
