@@ -203,14 +203,10 @@ void register_batch_normalization_layer() {
     if (!epsilon.is_null()) o.epsilon = epsilon.as_double();
     o.center = config.get("center", Json(true)).as_bool();
     o.scale = config.get("scale", Json(true)).as_bool();
-    const auto init = [&](const char* key) -> std::shared_ptr<Initializer> {
-      const Json value = config.get(key, Json());
-      return value.is_null() ? nullptr : initializer_from_config(value);
-    };
-    o.beta_initializer = init("beta_initializer");
-    o.gamma_initializer = init("gamma_initializer");
-    o.moving_mean_initializer = init("moving_mean_initializer");
-    o.moving_variance_initializer = init("moving_variance_initializer");
+    o.beta_initializer = initializer_from_config(config.get("beta_initializer", Json()));
+    o.gamma_initializer = initializer_from_config(config.get("gamma_initializer", Json()));
+    o.moving_mean_initializer = initializer_from_config(config.get("moving_mean_initializer", Json()));
+    o.moving_variance_initializer = initializer_from_config(config.get("moving_variance_initializer", Json()));
     o.beta_regularizer = regularizer_from_config(config.get("beta_regularizer", Json()));
     o.gamma_regularizer = regularizer_from_config(config.get("gamma_regularizer", Json()));
     return std::make_shared<BatchNormalization>(o, layer_options_from_config(config));

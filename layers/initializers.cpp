@@ -309,6 +309,7 @@ std::shared_ptr<Initializer> get_initializer(const std::string& name) {
 }
 
 std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
+  if (config.is_null()) return nullptr;  // "use the layer's default", as regularizer_from_config
   if (config.is_string()) return get_initializer(config.as_string());
   if (!config.is_object() || !config.contains("class_name")) {
     throw ValueError("initializer_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +

@@ -48,7 +48,7 @@ std::shared_ptr<Initializer> function_initializer(
 // "lecun_normal", "random_normal", "random_uniform", "truncated_normal", "zeros", "ones",
 // "orthogonal", "torch_kernel" (and CamelCase class names). Unknown names: ValueError with "did you mean".
 std::shared_ptr<Initializer> get_initializer(const std::string& name);
-// From {"class_name": ..., "config": {...}} or a bare name string.
+// From {"class_name": ..., "config": {...}} or a bare name string; null -> nullptr (the layer's default).
 std::shared_ptr<Initializer> initializer_from_config(const Json& config);
 Json initializer_to_config(const Initializer& initializer);  // {"class_name", "config"}
 

@@ -129,12 +129,8 @@ void register_layer_normalization_layer() {
     o.epsilon = config.get("epsilon", Json(1e-3)).as_double();
     o.center = config.get("center", Json(true)).as_bool();
     o.scale = config.get("scale", Json(true)).as_bool();
-    const auto init = [&](const char* key) -> std::shared_ptr<Initializer> {
-      const Json value = config.get(key, Json());
-      return value.is_null() ? nullptr : initializer_from_config(value);
-    };
-    o.beta_initializer = init("beta_initializer");
-    o.gamma_initializer = init("gamma_initializer");
+    o.beta_initializer = initializer_from_config(config.get("beta_initializer", Json()));
+    o.gamma_initializer = initializer_from_config(config.get("gamma_initializer", Json()));
     o.beta_regularizer = regularizer_from_config(config.get("beta_regularizer", Json()));
     o.gamma_regularizer = regularizer_from_config(config.get("gamma_regularizer", Json()));
     return std::make_shared<LayerNormalization>(o, layer_options_from_config(config));
