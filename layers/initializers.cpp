@@ -257,11 +257,38 @@ std::string canonical_name(const std::string& name) {
   return it == aliases.end() ? snake : it->second;
 }
 
+// Initializers registered by name at run time (custom functions from the Python API).
+std::map<std::string, std::shared_ptr<Initializer>>& custom_initializers() {
+  static std::map<std::string, std::shared_ptr<Initializer>> table;
+  return table;
+}
+
 std::vector<std::string> known_names() {
   std::vector<std::string> names;
   for (const auto& [name, factory] : named_initializers()) names.push_back(name);
+  for (const auto& [name, initializer] : custom_initializers()) names.push_back(name);
   return names;
 }
+
+// Keras's `seed=` argument: every call draws with the same key, so two weights initialized by
+// the same seeded object get the same values (as in Keras 3).
+class Seeded : public Initializer {
+ public:
+  Seeded(std::shared_ptr<Initializer> base, uint64_t seed) : base_(std::move(base)), seed_(seed) {}
+  Tensor operator()(const Shape& shape, DType dtype, RandomKey) const override {
+    return (*base_)(shape, dtype, RandomKey{seed_, 0});
+  }
+  std::string class_name() const override { return base_->class_name(); }
+  Json get_config() const override {
+    Json config = base_->get_config();
+    config["seed"] = static_cast<int64_t>(seed_);
+    return config;
+  }
+
+ private:
+  std::shared_ptr<Initializer> base_;
+  uint64_t seed_;
+};
 
 }  // namespace
 
@@ -299,7 +326,18 @@ std::shared_ptr<Initializer> function_initializer(std::string name,
   return std::make_shared<FunctionInitializer>(std::move(name), std::move(fn));
 }
 
+std::shared_ptr<Initializer> seeded_initializer(std::shared_ptr<Initializer> base, uint64_t seed) {
+  return std::make_shared<Seeded>(std::move(base), seed);
+}
+
+void register_initializer(const std::string& name, std::shared_ptr<Initializer> initializer) {
+  custom_initializers()[name] = std::move(initializer);
+}
+
 std::shared_ptr<Initializer> get_initializer(const std::string& name) {
+  if (const auto custom = custom_initializers().find(name); custom != custom_initializers().end()) {
+    return custom->second;
+  }
   const auto& table = named_initializers();
   const auto it = table.find(canonical_name(name));
   if (it == table.end()) {
@@ -317,6 +355,11 @@ std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
   }
   const std::string class_name = config.at("class_name").as_string();
   const Json args = config.get("config", Json::object());
+  if (args.is_object() && !args.get("seed", Json()).is_null()) {
+    Json unseeded = config;
+    unseeded["config"]["seed"] = Json();
+    return seeded_initializer(initializer_from_config(unseeded), static_cast<uint64_t>(args.at("seed").as_int()));
+  }
   const std::string name = canonical_name(class_name);
   if (name == "constant") return constant_initializer(args.get("value", 0.0).as_double());
   if (name == "random_normal") {

@@ -44,6 +44,12 @@ std::shared_ptr<Initializer> torch_bias_initializer(double fan_in);
 std::shared_ptr<Initializer> function_initializer(
     std::string name, std::function<Tensor(const Shape&, DType, RandomKey)> fn);
 
+// Keras's `seed=`: every call draws with RandomKey{seed, 0}; the config records the seed.
+std::shared_ptr<Initializer> seeded_initializer(std::shared_ptr<Initializer> base, uint64_t seed);
+// Makes `name` resolvable by get_initializer / initializer_from_config (custom objects, e.g. a
+// Python function passed as kernel_initializer). A later registration under the same name replaces it.
+void register_initializer(const std::string& name, std::shared_ptr<Initializer> initializer);
+
 // By Keras name: "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
 // "lecun_normal", "random_normal", "random_uniform", "truncated_normal", "zeros", "ones",
 // "orthogonal", "torch_kernel" (and CamelCase class names). Unknown names: ValueError with "did you mean".

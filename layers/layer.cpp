@@ -60,6 +60,8 @@ void register_builtin_layers() {
     register_max_pooling2d_layer();
     register_average_pooling2d_layer();
     register_global_average_pooling2d_layer();
+    register_simple_rnn_layer();
+    register_lstm_layer();
     register_model_classes();
   });
 }

@@ -34,6 +34,11 @@ class Callback {
   virtual void on_train_end(const Logs&) {}
   virtual void on_epoch_begin(int, const Logs&) {}
   virtual void on_epoch_end(int, const Logs&) {}
+  // fit() calls this at the end of an epoch. A Keras callback may add entries to the epoch logs
+  // that the callbacks after it then see (ReduceLROnPlateau and LearningRateScheduler add
+  // "learning_rate", which History records); the default forwards to on_epoch_end, which is what
+  // read-only callbacks override.
+  virtual void on_epoch_end_with_logs(int epoch, Logs& logs) { on_epoch_end(epoch, logs); }
   virtual void on_train_batch_begin(int64_t, const Logs&) {}
   virtual void on_train_batch_end(int64_t, const Logs&) {}
 
@@ -87,6 +92,10 @@ class Model : public Layer {
   void compile_by_name(std::shared_ptr<Optimizer> optimizer, const std::vector<std::string>& losses,
                        const std::vector<std::string>& metrics = {}, std::vector<double> loss_weights = {});
   bool compiled() const { return optimizer_ != nullptr; }
+  // The metric a compile() identifier means for output `output` ("accuracy" resolved from that
+  // output's loss in `losses` and its shape, as compile_by_name does).
+  std::shared_ptr<Metric> metric_for_output(const std::string& name, size_t output,
+                                            const std::vector<std::shared_ptr<Loss>>& losses) const;
   // Resets the loss trackers and every compiled metric (fit/evaluate do it; *_on_batch do not,
   // as in Keras 3, so their logs are running values until this is called).
   void reset_metrics();
@@ -101,6 +110,9 @@ class Model : public Layer {
   bool stop_training = false;  // set by callbacks (EarlyStopping, TerminateOnNaN)
   const std::shared_ptr<Optimizer>& optimizer() const { return optimizer_; }
   const std::vector<std::shared_ptr<Loss>>& compiled_losses() const { return losses_; }
+  const std::vector<double>& compiled_loss_weights() const { return loss_weights_; }
+  // One list per output (empty before compile or without metrics).
+  const std::vector<std::vector<std::shared_ptr<Metric>>>& compiled_metrics() const { return metrics_; }
 
   // ---- inspection
   std::string summary(int line_length = 80) const;  // Keras-like table: layer (type), output shape, params

@@ -167,14 +167,19 @@ void Model::compile_by_name(std::shared_ptr<Optimizer> optimizer, const std::vec
   std::vector<std::vector<std::shared_ptr<Metric>>> metric_objects;
   if (!metrics.empty()) {
     for (size_t i = 0; i < outputs; ++i) {
-      const Loss* loss = loss_objects.empty() ? nullptr : loss_objects[loss_objects.size() == 1 ? 0 : std::min(i, loss_objects.size() - 1)].get();
-      const Shape shape = is_functional() ? outputs_[i].shape : Shape{};
       std::vector<std::shared_ptr<Metric>> list;
-      for (const auto& name : metrics) list.push_back(get_metric(name, loss, shape));
+      for (const auto& name : metrics) list.push_back(metric_for_output(name, i, loss_objects));
       metric_objects.push_back(std::move(list));
     }
   }
   compile(std::move(optimizer), std::move(loss_objects), std::move(metric_objects), std::move(loss_weights));
+}
+
+std::shared_ptr<Metric> Model::metric_for_output(const std::string& name, size_t output,
+                                                 const std::vector<std::shared_ptr<Loss>>& losses) const {
+  const Loss* loss = losses.empty() ? nullptr : losses[losses.size() == 1 ? 0 : std::min(output, losses.size() - 1)].get();
+  const Shape shape = is_functional() && output < outputs_.size() ? outputs_[output].shape : Shape{};
+  return get_metric(name, loss, shape);
 }
 
 void Model::check_compiled(const char* where_called) const {
@@ -242,8 +247,12 @@ Tensor Model::compute_loss(const std::vector<Tensor>& y, const std::vector<Tenso
     try {
       value = loss(y[i], y_pred[i], sample_weight);
     } catch (const Error& e) {
+      // The loss's own messages start with "loss 'name'", so the prefix names only the output.
+      const std::string loss_prefix = "loss '" + loss.name() + "'";
+      const bool names_loss = std::string(e.message()).rfind(loss_prefix, 0) == 0;
       rethrow_with_context(e, where(*this) + ", output " + std::to_string(i) + " ('" +
-                                  (i < names.size() ? names[i] : std::string("?")) + "'), loss '" + loss.name() + "': ");
+                                  (i < names.size() ? names[i] : std::string("?")) + "'), " +
+                                  (names_loss ? std::string() : loss_prefix + ": "));
     }
     if (per_output_loss) {
       NoGradGuard no_grad;
@@ -426,7 +435,7 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
       const Logs val_logs = evaluate_arrays(val_x, val_y, val_w, options.batch_size, 0);
       for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
     }
-    callbacks.each([&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
+    callbacks.each([&](Callback& c) { c.on_epoch_end_with_logs(epoch, epoch_logs); });
     if (stop_training) break;
   }
   callbacks.each([&](Callback& c) { c.on_train_end(epoch_logs); });

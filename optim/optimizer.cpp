@@ -41,7 +41,7 @@ struct OptimizerEntry {
 const std::vector<OptimizerEntry>& optimizer_table() {
   static const std::vector<OptimizerEntry> table = {
       {"sgd", "SGD", [] { return sgd_optimizer(); }},
-      {"adam", "Adam", nullptr},
+      {"adam", "Adam", [] { return adam_optimizer(); }},
       {"adamw", "AdamW", nullptr},
       {"rmsprop", "RMSprop", nullptr},
       {"adagrad", "Adagrad", nullptr},
@@ -115,7 +115,7 @@ std::shared_ptr<Optimizer> get_optimizer(const std::string& name) {
     if (key == entry.name || key == lower(entry.class_name)) {
       if (!entry.make) {
         throw NotImplementedError("optimizer '" + name + "' (keras.optimizers." + entry.class_name +
-                                  ") is not implemented in pitfall yet; use 'sgd' for now");
+                                  ") is not implemented in pitfall yet; use 'sgd' or 'adam' for now");
       }
       return entry.make();
     }

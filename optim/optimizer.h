@@ -35,7 +35,12 @@ class Optimizer {
 // Keras SGD: v = momentum * v - lr * g; w += v (plain w -= lr * g when momentum is 0);
 // nesterov: w += momentum * v - lr * g.
 std::shared_ptr<Optimizer> sgd_optimizer(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false);
-// By name ("sgd"); unknown names raise ValueError with "did you mean".
+// Keras Adam: m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2);
+// w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon), t = iterations + 1
+// (epsilon outside the square root of the uncorrected v); amsgrad uses max over steps of v instead.
+std::shared_ptr<Optimizer> adam_optimizer(double learning_rate = 0.001, double beta_1 = 0.9, double beta_2 = 0.999,
+                                          double epsilon = 1e-7, bool amsgrad = false);
+// By name ("sgd", "adam"); unknown names raise ValueError with "did you mean".
 std::shared_ptr<Optimizer> get_optimizer(const std::string& name);
 
 }  // namespace pitfall

@@ -16,11 +16,16 @@ _tensor.install()
 from . import backend, config, datasets, ops, random, utils  # noqa: E402
 from .autograd import GradientTape, no_grad  # noqa: E402
 from .variables import Variable  # noqa: E402
+from . import activations, initializers, regularizers, losses, metrics, optimizers, callbacks  # noqa: E402
+from . import layers, models  # noqa: E402
+from .layers import Input  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Variable", "GradientTape", "no_grad", "tensor", "ops", "random", "utils", "config",
-           "backend", "datasets"]
+           "backend", "datasets", "layers", "models", "Model", "Sequential", "Input", "losses", "metrics",
+           "optimizers", "callbacks", "initializers", "regularizers", "activations"]
 
 
 def tensor(data, dtype=None, requires_grad=False):

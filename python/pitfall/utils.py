@@ -14,3 +14,20 @@ def set_random_seed(seed):
     _C.set_random_seed(seed)
     _python_random.seed(seed)
     np.random.seed(seed % 2**32)  # NumPy's legacy seeding takes 32 bits
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot float32 rows for integer class labels (keras.utils.to_categorical)."""
+    labels = np.asarray(x)
+    if labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0):
+        raise ValueError(f"to_categorical: labels must be non-negative integers, got dtype {labels.dtype} "
+                         f"with minimum {labels.min()}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and labels.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {int(labels.max())} is out of range for num_classes={num_classes}")
+    out = np.zeros(labels.shape + (num_classes,), dtype=np.float32)
+    np.put_along_axis(out, labels[..., None].astype(np.int64), 1.0, axis=-1)
+    return out

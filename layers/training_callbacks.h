@@ -1,0 +1,209 @@
+// The Keras 3 training callbacks: EarlyStopping, ReduceLROnPlateau, LearningRateScheduler,
+// TerminateOnNaN, CSVLogger and LambdaCallback. Each follows keras.callbacks exactly: the same
+// counters, the same order of checks, the same messages (printed to `out`, std::cout by default,
+// when verbose > 0), the same warning when the monitored quantity is missing from the logs.
+//
+//   auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.patience = 2, .restore_best_weights = true});
+//   options.callbacks = {stop, std::make_shared<CSVLogger>("train.csv")};
+#pragma once
+#include <fstream>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pitfall/layers/model.h"
+
+namespace pitfall {
+
+// ---------------------------------------------------------------- EarlyStopping
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  // An improvement must beat the best value by more than |min_delta|.
+  double min_delta = 0.0;
+  // Epochs without improvement after which training stops.
+  int patience = 0;
+  int verbose = 0;
+  // "min", "max", or "auto": "loss"/"val_loss" are minimised, a compiled metric goes the way its
+  // kind says (accuracy, precision, recall, auc up; mean_squared_error, mean_absolute_error down),
+  // anything else raises ValueError at the first epoch end. Unknown modes warn and use "auto".
+  std::string mode = "auto";
+  // When set, `wait` is reset only by epochs that also beat the baseline.
+  std::optional<double> baseline = std::nullopt;
+  // Restore the weights of the best epoch at the end of training, whether or not training was
+  // stopped early (Keras 3).
+  bool restore_best_weights = false;
+  // Epochs (counted from 0) ignored before monitoring starts.
+  int start_from_epoch = 0;
+};
+
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(EarlyStoppingOptions options = {}, std::ostream* out = nullptr);
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
+
+  const EarlyStoppingOptions& options() const { return options_; }
+  int wait() const { return wait_; }
+  // The epoch (from 0) at which training was stopped; 0 when it was not.
+  int stopped_epoch() const { return stopped_epoch_; }
+  int best_epoch() const { return best_epoch_; }
+  // Best monitored value so far (+-inf before the first monitored epoch). As in Keras it is not
+  // reset by on_train_begin, so a reused callback keeps the best value of its previous fit.
+  double best() const { return best_; }
+  const std::optional<std::vector<Tensor>>& best_weights() const { return best_weights_; }
+
+ private:
+  // Chooses the comparison on the first epoch end, when the model's metrics are known.
+  void set_monitor_direction();
+  bool is_improvement(double value, double reference) const;
+
+  EarlyStoppingOptions options_;
+  std::ostream* out_;
+  enum class Direction { unset, minimize, maximize } direction_ = Direction::unset;
+  double min_delta_;  // signed once the direction is known: negative when minimising
+  double best_ = 0.0;
+  int wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
+  std::optional<std::vector<Tensor>> best_weights_;
+};
+
+// ---------------------------------------------------------------- ReduceLROnPlateau
+
+struct ReduceLROnPlateauOptions {
+  std::string monitor = "val_loss";
+  // new_lr = lr * factor; must be < 1.
+  double factor = 0.1;
+  int patience = 10;
+  int verbose = 0;
+  // "min", "max", or "auto": maximise when the monitor's name contains "acc", else minimise.
+  std::string mode = "auto";
+  // Improvement threshold: min mode needs current < best - min_delta.
+  double min_delta = 1e-4;
+  // Epochs after a reduction during which `wait` is held at 0.
+  int cooldown = 0;
+  // Lower bound on the learning rate; no reduction once lr <= min_lr (compared in float32, as Keras).
+  double min_lr = 0.0;
+};
+
+// Sets logs["learning_rate"] at every epoch end (visible to History and the callbacks after it).
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {}, std::ostream* out = nullptr);
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end_with_logs(int epoch, Logs& logs) override;
+
+  const ReduceLROnPlateauOptions& options() const { return options_; }
+  int wait() const { return wait_; }
+  int cooldown_counter() const { return cooldown_counter_; }
+  double best() const { return best_; }
+  bool in_cooldown() const { return cooldown_counter_ > 0; }
+
+ private:
+  void reset();
+  bool is_improvement(double current, double best) const;
+
+  ReduceLROnPlateauOptions options_;
+  std::ostream* out_;
+  bool maximize_ = false;
+  double best_ = 0.0;
+  int wait_ = 0, cooldown_counter_ = 0;
+};
+
+// ---------------------------------------------------------------- LearningRateScheduler
+
+// schedule(epoch, current_lr) -> new lr, epoch counted from 0.
+using LearningRateSchedule = std::function<double(int epoch, double learning_rate)>;
+
+// Sets the optimizer's learning rate from schedule at every epoch begin, and logs["learning_rate"]
+// at every epoch end.
+class LearningRateScheduler : public Callback {
+ public:
+  explicit LearningRateScheduler(LearningRateSchedule schedule, int verbose = 0, std::ostream* out = nullptr);
+  void on_epoch_begin(int epoch, const Logs& logs) override;
+  void on_epoch_end_with_logs(int epoch, Logs& logs) override;
+
+ private:
+  LearningRateSchedule schedule_;
+  int verbose_;
+  std::ostream* out_;
+};
+
+// ---------------------------------------------------------------- TerminateOnNaN
+
+// Stops training (model->stop_training) at the end of the first train batch whose logged loss, the
+// epoch's running mean, is NaN or infinite; prints "Batch N: Invalid loss, terminating training".
+// The epoch still ends normally (validation, on_epoch_end) and on_train_end runs. With raise_error
+// it throws RuntimeError instead, so on_train_end does not run.
+class TerminateOnNaN : public Callback {
+ public:
+  explicit TerminateOnNaN(bool raise_error = false, std::ostream* out = nullptr);
+  void on_train_batch_end(int64_t batch, const Logs& logs) override;
+
+ private:
+  bool raise_error_;
+  std::ostream* out_;
+};
+
+// ---------------------------------------------------------------- CSVLogger
+
+// Streams one row per epoch to a CSV file: "epoch" then the log keys in sorted order (fixed by the
+// first epoch; a key missing later is written "NA"), floats as Python writes them (shortest
+// round-trip repr), rows ended by "\r\n" (Python's csv dialect). Each row is flushed as soon as the
+// epoch ends, so a crash leaves a valid file of the completed epochs. With append, rows are added
+// to an existing file and the header is written only when the file is empty or new.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false);
+  ~CSVLogger() override;
+  void on_train_begin(const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
+
+  const std::string& filename() const { return filename_; }
+
+ private:
+  std::string field(const std::string& text) const;  // quoted when it holds the separator, '"' or a newline
+
+  std::string filename_, separator_;
+  bool append_;
+  bool append_header_ = true;
+  std::ofstream file_;
+  std::optional<std::vector<std::string>> keys_;
+  bool header_done_ = false;
+};
+
+// ---------------------------------------------------------------- LambdaCallback
+
+struct LambdaCallbackHooks {
+  std::function<void(int epoch, const Logs& logs)> on_epoch_begin = nullptr;
+  std::function<void(int epoch, const Logs& logs)> on_epoch_end = nullptr;
+  std::function<void(const Logs& logs)> on_train_begin = nullptr;
+  std::function<void(const Logs& logs)> on_train_end = nullptr;
+  std::function<void(int64_t batch, const Logs& logs)> on_train_batch_begin = nullptr;
+  std::function<void(int64_t batch, const Logs& logs)> on_train_batch_end = nullptr;
+};
+
+// Calls the hooks that are set; the others do nothing.
+//   LambdaCallback({.on_epoch_end = [](int epoch, const Logs& logs) { ... }})
+class LambdaCallback : public Callback {
+ public:
+  explicit LambdaCallback(LambdaCallbackHooks hooks);
+  void on_epoch_begin(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_train_begin(const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
+  void on_train_batch_begin(int64_t batch, const Logs& logs) override;
+  void on_train_batch_end(int64_t batch, const Logs& logs) override;
+
+ private:
+  LambdaCallbackHooks hooks_;
+};
+
+// A double as Python's repr() writes it ("0.1", "1e-05", "nan", "inf"): the messages and CSV rows
+// above use it so they read exactly as Keras's.
+std::string python_float_repr(double value);
+
+}  // namespace pitfall

@@ -1,0 +1,379 @@
+// pf.layers: the Layer base (subclassable from Python), the built-in layers, KerasTensor and Input.
+//
+// Built-in layers are constructed from their Keras arguments through their config: the Python
+// function pitfall.layers._config_from_arguments checks the arguments against the Keras signature
+// (unknown keywords raise with "did you mean") and returns the config, and the C++ layer registry
+// builds the layer from it. So a layer made in Python and one loaded from a file take the same path.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include "python_layer.h"
+
+namespace pitfall_python {
+
+using pitfall::Json;
+using pitfall::KerasTensor;
+using pitfall::Layer;
+using pitfall::Shape;
+using pitfall::Tensor;
+
+// ---------------------------------------------------------------- shapes and outputs
+
+py::object shapes_to_python(const std::vector<Shape>& shapes) {
+  auto one = [](const Shape& shape) {
+    py::tuple out(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) out[i] = shape[i] < 0 ? py::object(py::none()) : py::int_(shape[i]);
+    return out;
+  };
+  if (shapes.size() == 1) return one(shapes[0]);
+  py::list out;
+  for (const auto& s : shapes) out.append(one(s));
+  return out;
+}
+
+Shape shape_from_python(const py::handle& shape, const std::string& where) {
+  if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
+  if (!py::isinstance<py::sequence>(shape) || py::isinstance<py::str>(shape)) {
+    throw py::type_error(where + ": expected a shape tuple such as (None, 784), got " +
+                         py::repr(shape).cast<std::string>());
+  }
+  Shape out;
+  for (const auto& d : shape) {
+    if (d.is_none()) {
+      out.push_back(-1);
+    } else if (py::isinstance<py::int_>(d) || py::hasattr(d, "__index__")) {
+      out.push_back(d.attr("__index__")().cast<int64_t>());
+    } else {
+      throw py::type_error(where + ": shape dimensions must be ints or None, got " + py::repr(shape).cast<std::string>());
+    }
+  }
+  return out;
+}
+
+std::vector<Shape> shapes_from_python(const py::handle& shapes, const std::string& where) {
+  std::vector<Shape> out;
+  for (const auto& s : shapes) out.push_back(shape_from_python(s, where));
+  return out;
+}
+
+std::vector<Tensor> call_outputs_from_python(const py::handle& result) {
+  auto one = [&](const py::handle& value) {
+    if (py::isinstance<Tensor>(value)) return value.cast<Tensor>();
+    const std::string type = py::str(value.get_type().attr("__module__")).cast<std::string>() + "." +
+                             py::str(value.get_type().attr("__name__")).cast<std::string>();
+    if (type.rfind("numpy.", 0) == 0) {
+      throw pitfall::DTypeError(
+          "call() returned a NumPy array (" + type + "); gradients cannot flow through NumPy, "
+          "so the weights before it would never train. Compute with pf.ops (pf.ops.matmul, pf.ops.relu, ...) "
+          "on the input tensors instead of np.* functions or .numpy()");
+    }
+    throw pitfall::DTypeError("call() must return a tensor or a list of tensors, got " + type);
+  };
+  std::vector<Tensor> out;
+  if (py::isinstance<py::list>(result) || py::isinstance<py::tuple>(result)) {
+    for (const auto& item : result) out.push_back(one(item));
+  } else {
+    out.push_back(one(result));
+  }
+  return out;
+}
+
+bool accepts_training(const py::handle& function) {
+  const py::object parameters = py::module_::import("inspect").attr("signature")(function).attr("parameters");
+  if (parameters.contains("training")) return true;
+  for (const auto& p : parameters.attr("values")()) {
+    if (py::str(p.attr("kind")).cast<std::string>() == "VAR_KEYWORD") return true;
+  }
+  return false;
+}
+
+namespace {
+
+// ---------------------------------------------------------------- base-layer keyword arguments
+
+const std::vector<std::string> kBaseKeywords = {"name", "trainable", "dtype", "input_shape", "input_dim",
+                                                "batch_input_shape"};
+
+pitfall::LayerOptions base_options(const std::string& class_name, const py::kwargs& kwargs,
+                                   const std::vector<std::string>& extra_allowed = {}) {
+  pitfall::LayerOptions options;
+  for (const auto& [key, value] : kwargs) {
+    const std::string k = py::str(key).cast<std::string>();
+    if (std::find(extra_allowed.begin(), extra_allowed.end(), k) != extra_allowed.end()) continue;
+    if (std::find(kBaseKeywords.begin(), kBaseKeywords.end(), k) == kBaseKeywords.end()) {
+      std::vector<std::string> accepted = kBaseKeywords;
+      accepted.insert(accepted.end(), extra_allowed.begin(), extra_allowed.end());
+      throw py::type_error(class_name + ".__init__() got an unexpected keyword argument '" + k + "'; " +
+                           pitfall::did_you_mean(k, accepted));
+    }
+    if (value.is_none()) continue;
+    const std::string where = class_name + "(" + k + "=...)";
+    if (k == "name") options.name = value.cast<std::string>();
+    if (k == "trainable") options.trainable = value.cast<bool>();
+    if (k == "dtype") {
+      options.dtype = pitfall::parse_dtype(py::module_::import("pitfall._convert").attr("standardize_dtype")(value).cast<std::string>());
+    }
+    if (k == "input_shape") options.input_shape = shape_from_python(value, where);
+    if (k == "input_dim") options.input_shape = Shape{value.cast<int64_t>()};
+    if (k == "batch_input_shape") {
+      Shape shape = shape_from_python(value, where);
+      options.input_shape = Shape(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
+    }
+  }
+  return options;
+}
+
+std::string python_class_name(const py::detail::value_and_holder& v_h) {
+  return py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst))))
+      .attr("__name__")
+      .cast<std::string>();
+}
+
+template <class Alias>
+void keep_python_self(const py::detail::value_and_holder& v_h, Alias* alias) {
+  alias->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+}
+
+// ---------------------------------------------------------------- calling a layer from Python
+
+std::vector<Tensor> tensors_from_python(const py::handle& value) {
+  const py::object convert = py::module_::import("pitfall._convert").attr("convert_to_tensor");
+  std::vector<Tensor> out;
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    for (const auto& item : value) out.push_back(convert(item).cast<Tensor>());
+  } else {
+    out.push_back(convert(value).cast<Tensor>());
+  }
+  return out;
+}
+
+bool is_symbolic(const py::handle& value) {
+  if (py::isinstance<KerasTensor>(value)) return true;
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    for (const auto& item : value) {
+      if (py::isinstance<KerasTensor>(item)) return true;
+    }
+  }
+  return false;
+}
+
+py::object call_layer(Layer& layer, const py::object& inputs, const py::object& training) {
+  const bool several = py::isinstance<py::list>(inputs) || py::isinstance<py::tuple>(inputs);
+  if (is_symbolic(inputs)) {
+    std::vector<KerasTensor> xs;
+    if (several) {
+      for (const auto& item : inputs) {
+        if (!py::isinstance<KerasTensor>(item)) {
+          throw py::type_error(layer.describe() + ": cannot mix symbolic tensors (pf.Input) with concrete values in one call");
+        }
+        xs.push_back(item.cast<KerasTensor>());
+      }
+    } else {
+      xs.push_back(inputs.cast<KerasTensor>());
+    }
+    std::vector<KerasTensor> out;
+    {
+      py::gil_scoped_release release;
+      out = layer(xs);
+    }
+    if (out.size() == 1) return py::cast(out[0]);
+    return py::cast(out);
+  }
+  const std::vector<Tensor> xs = tensors_from_python(inputs);
+  const bool is_training = !training.is_none() && training.cast<bool>();
+  std::vector<Tensor> out;
+  {
+    py::gil_scoped_release release;
+    out = layer(xs, is_training);
+  }
+  if (out.size() == 1) return py::cast(out[0]);
+  return py::cast(out);
+}
+
+std::shared_ptr<pitfall::Initializer> initializer_from_python(const py::handle& value, const std::string& where) {
+  if (value.is_none()) return pitfall::get_initializer("glorot_uniform");
+  if (py::isinstance<py::str>(value)) return pitfall::get_initializer(value.cast<std::string>());
+  if (py::isinstance<pitfall::Initializer>(value)) return value.cast<std::shared_ptr<pitfall::Initializer>>();
+  if (PyCallable_Check(value.ptr())) {
+    return py::module_::import("pitfall.initializers").attr("_from_callable")(value).cast<std::shared_ptr<pitfall::Initializer>>();
+  }
+  throw py::type_error(where + ": initializer must be a name, a pf.initializers object or a callable, got " +
+                       py::repr(value).cast<std::string>());
+}
+
+template <class T>
+using LayerClass = py::class_<T, Layer, std::shared_ptr<T>>;
+
+// A built-in layer class: constructed from its Keras arguments through its config.
+template <class T>
+LayerClass<T> bind_builtin(py::module_& m, const char* class_name) {
+  LayerClass<T> cls(m, class_name);
+  cls.def(py::init([class_name](py::args args, py::kwargs kwargs) {
+    const py::object config =
+        py::module_::import("pitfall.layers").attr("_config_from_arguments")(class_name, args, kwargs);
+    Json entry = Json::object();
+    entry["class_name"] = class_name;
+    entry["config"] = to_json(config, class_name);
+    auto layer = std::dynamic_pointer_cast<T>(pitfall::layer_from_config(entry));
+    if (!layer) throw pitfall::RuntimeError(std::string(class_name) + ": the registry built another class");
+    return layer;
+  }));
+  return cls;
+}
+
+}  // namespace
+
+void bind_layers(py::module_& m) {
+  // ---- KerasTensor and Input
+  py::class_<KerasTensor>(m, "KerasTensor", "A symbolic tensor of the functional API (what pf.Input returns).")
+      .def_property_readonly("shape", [](const KerasTensor& t) { return shapes_to_python({t.shape}); })
+      .def_property_readonly("dtype", [](const KerasTensor& t) { return std::string(pitfall::dtype_name(t.dtype)); })
+      .def_property_readonly("ndim", [](const KerasTensor& t) { return t.shape.size(); })
+      .def_property_readonly("name", [](const KerasTensor& t) { return t.node ? t.node->layer->name() : std::string(); })
+      .def("__repr__", &KerasTensor::str);
+
+  m.def(
+      "Input",
+      [](const py::object& shape, const py::object& dtype, const std::string& name) {
+        const std::string dtype_name =
+            dtype.is_none() ? std::string(pitfall::dtype_name(pitfall::floatx()))
+                            : py::module_::import("pitfall._convert").attr("standardize_dtype")(dtype).cast<std::string>();
+        return pitfall::Input(shape_from_python(shape, "Input(shape=...)"), pitfall::parse_dtype(dtype_name), name);
+      },
+      py::arg("shape"), py::arg("dtype") = py::none(), py::arg("name") = "");
+
+  // ---- Layer
+  py::class_<Layer, PythonLayer, std::shared_ptr<Layer>> layer(m, "Layer", py::dynamic_attr());
+  layer
+      .def("__init__",
+           [](py::detail::value_and_holder& v_h, py::args args, py::kwargs kwargs) {
+             const std::string class_name = python_class_name(v_h);
+             if (!args.empty()) {
+               throw py::type_error(class_name + ".__init__(): the Layer base takes keyword arguments only (name=, "
+                                    "trainable=, dtype=, input_shape=), got positional arguments");
+             }
+             auto layer = std::make_shared<PythonLayer>(class_name, base_options(class_name, kwargs));
+             keep_python_self(v_h, layer.get());
+             py::detail::initimpl::construct<py::class_<Layer, PythonLayer, std::shared_ptr<Layer>>>(
+                 v_h, std::shared_ptr<Layer>(layer), true);
+           },
+           py::detail::is_new_style_constructor())
+      .def_property_readonly("name", &Layer::name)
+      .def_property_readonly("class_name", &Layer::class_name)
+      .def_property("trainable", &Layer::trainable, &Layer::set_trainable)
+      .def_property_readonly("built", &Layer::built)
+      .def_property_readonly("dtype", [](const Layer& l) { return std::string(pitfall::dtype_name(l.dtype())); })
+      .def_property_readonly("weights", [](Layer& l) {
+        std::vector<Tensor> out;
+        for (auto* w : l.weights()) out.push_back(w->value);
+        return out;
+      })
+      .def_property_readonly("trainable_weights", &Layer::trainable_weights)
+      .def_property_readonly("non_trainable_weights", &Layer::non_trainable_weights)
+      .def_property_readonly("trainable_variables", &Layer::trainable_weights)
+      .def_property_readonly("losses", &Layer::losses)
+      .def("_weight_paths", [](Layer& l) {
+        std::vector<std::string> out;
+        for (auto* w : l.weights()) out.push_back(w->path);
+        return out;
+      })
+      .def("_weight_names", [](Layer& l) {
+        std::vector<std::string> out;
+        for (auto* w : l.weights()) out.push_back(w->name);
+        return out;
+      })
+      .def("count_params", &Layer::count_params)
+      .def(
+          "__call__",
+          [](Layer& l, const py::object& inputs, const py::object& training) { return call_layer(l, inputs, training); },
+          py::arg("inputs"), py::arg("training") = py::none())
+      .def("build", [](Layer& l, const py::object& input_shape) {
+        // Explicit build (model.build((None, 784)) / super().build(input_shape)): shapes only.
+        auto* python = dynamic_cast<PythonLayer*>(&l);
+        if (python) return;  // the Python subclass's own build() already ran
+        l.ensure_built(py::isinstance<py::list>(input_shape) ? shapes_from_python(input_shape, l.describe() + ".build")
+                                                             : std::vector<Shape>{shape_from_python(input_shape, l.describe() + ".build")});
+      }, py::arg("input_shape"))
+      .def("call", [](Layer& l, const py::object& inputs, bool training) {
+        if (dynamic_cast<PythonLayer*>(&l)) {
+          throw py::type_error(l.describe() + " defines no call(self, inputs); a layer subclass must implement call()");
+        }
+        std::vector<Tensor> out;
+        const std::vector<Tensor> xs = tensors_from_python(inputs);
+        {
+          py::gil_scoped_release release;
+          out = l.call(xs, training);
+        }
+        return out.size() == 1 ? py::cast(out[0]) : py::cast(out);
+      }, py::arg("inputs"), py::arg("training") = false)
+      .def("compute_output_shape", [](Layer& l, const py::object& input_shape) {
+        const bool several = py::isinstance<py::list>(input_shape) && py::len(input_shape) > 0 &&
+                             !py::isinstance<py::int_>(input_shape[py::int_(0)]) && !input_shape[py::int_(0)].is_none();
+        const std::vector<Shape> shapes = several ? shapes_from_python(input_shape, l.describe())
+                                                  : std::vector<Shape>{shape_from_python(input_shape, l.describe())};
+        // A Python subclass reaching this base method has no compute_output_shape of its own.
+        return shapes_to_python(dynamic_cast<PythonLayer*>(&l) ? l.Layer::compute_output_shape(shapes)
+                                                               : l.compute_output_shape(shapes));
+      }, py::arg("input_shape"))
+      .def("get_config", [](const Layer& l) {
+        // super().get_config() from a Python subclass gets the base config, not its own override.
+        if (dynamic_cast<const PythonLayer*>(&l)) return to_python(l.Layer::get_config());
+        if (auto* model = dynamic_cast<const PythonModel*>(&l)) return to_python(model->pitfall::Model::get_config());
+        return to_python(l.get_config());
+      })
+      .def(
+          "add_weight",
+          [](Layer& l, const py::object& shape, const py::object& initializer, const py::object& dtype, bool trainable,
+             const py::object& regularizer, const py::object& name) {
+            const std::string where = l.describe() + ".add_weight";
+            std::optional<pitfall::DType> weight_dtype;
+            if (!dtype.is_none()) {
+              weight_dtype = pitfall::parse_dtype(
+                  py::module_::import("pitfall._convert").attr("standardize_dtype")(dtype).cast<std::string>());
+            }
+            std::shared_ptr<pitfall::Regularizer> reg;
+            if (!regularizer.is_none()) {
+              reg = py::module_::import("pitfall.regularizers").attr("get")(regularizer).cast<std::shared_ptr<pitfall::Regularizer>>();
+            }
+            const Shape weight_shape = shape.is_none() ? Shape{} : shape_from_python(shape, where);
+            const auto init = initializer_from_python(initializer, where);
+            const std::string weight_name = name.is_none() ? "variable" : name.cast<std::string>();
+            py::gil_scoped_release release;
+            return l.add_weight(weight_name, weight_shape, init, trainable, reg, weight_dtype);
+          },
+          py::arg("shape") = py::none(), py::arg("initializer") = py::none(), py::arg("dtype") = py::none(),
+          py::arg("trainable") = true, py::arg("regularizer") = py::none(), py::arg("name") = py::none())
+      .def("add_loss", &Layer::add_loss, py::arg("loss"))
+      .def("_track", &Layer::track)
+      .def_property_readonly("_tracked_layers", &Layer::tracked_layers)
+      .def("_set_seed", &Layer::set_seed)
+      .def("__repr__", [](const Layer& l) { return "<" + l.class_name() + " name=" + l.name() + ", built=" +
+                                                   (l.built() ? "True" : "False") + ">"; });
+
+  // ---- built-in layers
+  bind_builtin<pitfall::InputLayer>(m, "InputLayer");
+  bind_builtin<pitfall::Dense>(m, "Dense");
+  bind_builtin<pitfall::Activation>(m, "Activation");
+  bind_builtin<pitfall::Dropout>(m, "Dropout");
+  bind_builtin<pitfall::Flatten>(m, "Flatten");
+  bind_builtin<pitfall::Reshape>(m, "Reshape");
+  bind_builtin<pitfall::Add>(m, "Add");
+  bind_builtin<pitfall::Concatenate>(m, "Concatenate");
+  bind_builtin<pitfall::Embedding>(m, "Embedding");
+  bind_builtin<pitfall::BatchNormalization>(m, "BatchNormalization");
+  bind_builtin<pitfall::LayerNormalization>(m, "LayerNormalization");
+  bind_builtin<pitfall::Conv2D>(m, "Conv2D");
+  bind_builtin<pitfall::MaxPooling2D>(m, "MaxPooling2D");
+  bind_builtin<pitfall::AveragePooling2D>(m, "AveragePooling2D");
+  bind_builtin<pitfall::GlobalAveragePooling2D>(m, "GlobalAveragePooling2D");
+  bind_builtin<pitfall::SimpleRNN>(m, "SimpleRNN");
+  bind_builtin<pitfall::LSTM>(m, "LSTM");
+
+  m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });
+  m.def("registered_layer_classes", &pitfall::registered_layer_classes);
+  m.def("clear_session", &pitfall::clear_session);
+  m.def("did_you_mean", &pitfall::did_you_mean);
+  m.def("activation_names", &pitfall::activation_names);
+}
+
+}  // namespace pitfall_python

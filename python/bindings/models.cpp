@@ -1,0 +1,230 @@
+// pf.Model (functional and subclassed) and pf.Sequential. The Keras argument handling (arrays,
+// dicts, defaults) is in python/pitfall/models.py; these are the entry points it calls, and every
+// one of them runs with the GIL released, so a training loop pays nothing for Python unless a layer,
+// loss, metric or callback is written in Python.
+#include <pybind11/stl.h>
+
+#include "python_layer.h"
+
+namespace pitfall_python {
+
+using pitfall::KerasTensor;
+using pitfall::Layer;
+using pitfall::Logs;
+using pitfall::Model;
+using pitfall::Sequential;
+using pitfall::Tensor;
+
+namespace {
+
+using Release = py::call_guard<py::gil_scoped_release>;
+
+std::vector<KerasTensor> keras_tensors(const py::handle& value, const std::string& what) {
+  std::vector<KerasTensor> out;
+  auto one = [&](const py::handle& item) {
+    if (!py::isinstance<KerasTensor>(item)) {
+      throw py::type_error("Model(" + what + "=...): expected tensors from pf.Input or from calling layers on them, got " +
+                           py::repr(item).cast<std::string>());
+    }
+    out.push_back(item.cast<KerasTensor>());
+  };
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    for (const auto& item : value) one(item);
+  } else if (py::isinstance<py::dict>(value)) {
+    for (const auto& [key, item] : value.cast<py::dict>()) one(item);
+  } else {
+    one(value);
+  }
+  return out;
+}
+
+py::dict logs_to_python(const Logs& logs) {
+  py::dict out;
+  for (const auto& [name, value] : pitfall::display_order(logs)) out[py::str(name)] = value;
+  return out;
+}
+
+std::shared_ptr<pitfall::Metric> metric_from_python(const py::handle& item, Model& model, size_t output,
+                                                    const std::vector<std::shared_ptr<pitfall::Loss>>& losses) {
+  if (py::isinstance<pitfall::Metric>(item)) return item.cast<std::shared_ptr<pitfall::Metric>>();
+  if (py::isinstance<py::str>(item)) return model.metric_for_output(item.cast<std::string>(), output, losses);
+  return py::module_::import("pitfall.metrics").attr("get")(item).cast<std::shared_ptr<pitfall::Metric>>();
+}
+
+// A layer, or a pf.Input (Keras 3 accepts keras.Input(...) as a Sequential's first entry).
+std::shared_ptr<Layer> layer_or_input(const py::handle& item) {
+  if (py::isinstance<KerasTensor>(item)) return item.cast<KerasTensor>().node->layer;
+  if (!py::isinstance<Layer>(item)) {
+    throw py::type_error("Sequential: expected a layer or pf.Input(...), got " + py::repr(item).cast<std::string>());
+  }
+  return item.cast<std::shared_ptr<Layer>>();
+}
+
+// Shared by the Model and Sequential constructors: base keyword arguments of a model.
+pitfall::LayerOptions model_options(const std::string& class_name, const py::kwargs& kwargs) {
+  pitfall::LayerOptions options;
+  for (const auto& [key, value] : kwargs) {
+    const std::string k = py::str(key).cast<std::string>();
+    if (value.is_none()) continue;
+    if (k == "name") {
+      options.name = value.cast<std::string>();
+    } else if (k == "trainable") {
+      options.trainable = value.cast<bool>();
+    } else {
+      throw py::type_error(class_name + "() got an unexpected keyword argument '" + k + "'; " +
+                           pitfall::did_you_mean(k, {"inputs", "outputs", "name", "trainable"}));
+    }
+  }
+  return options;
+}
+
+}  // namespace
+
+void bind_models(py::module_& m) {
+  using ModelClass = py::class_<Model, Layer, PythonModel, std::shared_ptr<Model>>;
+  ModelClass model(m, "Model", py::dynamic_attr());
+  model
+      .def("__init__",
+           [](py::detail::value_and_holder& v_h, py::args args, py::kwargs kwargs) {
+             const std::string class_name =
+                 py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst))))
+                     .attr("__name__")
+                     .cast<std::string>();
+             py::object inputs = args.size() > 0 ? py::object(args[0]) : py::object(py::none());
+             py::object outputs = args.size() > 1 ? py::object(args[1]) : py::object(py::none());
+             if (args.size() > 2) throw py::type_error("Model() takes at most 2 positional arguments (inputs, outputs)");
+             if (kwargs.contains("inputs")) inputs = kwargs.attr("pop")("inputs");
+             if (kwargs.contains("outputs")) outputs = kwargs.attr("pop")("outputs");
+             const pitfall::LayerOptions options = model_options(class_name, kwargs);
+             std::shared_ptr<PythonModel> instance;
+             if (inputs.is_none() != outputs.is_none()) {
+               throw py::type_error("Model(): a functional model needs both inputs= and outputs=");
+             }
+             if (inputs.is_none()) {
+               instance = std::make_shared<PythonModel>(options, class_name == "Model" ? "Model" : class_name);
+             } else {
+               instance = std::make_shared<PythonModel>(keras_tensors(inputs, "inputs"), keras_tensors(outputs, "outputs"), options);
+             }
+             instance->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             py::detail::initimpl::construct<ModelClass>(v_h, std::shared_ptr<Model>(instance), true);
+           },
+           py::detail::is_new_style_constructor())
+      .def_property_readonly("layers", &Model::layers)
+      .def("get_layer", &Model::get_layer, py::arg("name"))
+      .def_property_readonly("inputs", &Model::inputs)
+      .def_property_readonly("outputs", &Model::outputs)
+      .def_property_readonly("output_names", &Model::output_names)
+      .def_property_readonly("is_functional", &Model::is_functional)
+      .def_property_readonly("compiled", &Model::compiled)
+      .def_property_readonly("optimizer", &Model::optimizer)
+      .def_property_readonly("compiled_losses", &Model::compiled_losses)
+      .def_readwrite("stop_training", &Model::stop_training)
+      .def("summary_text", &Model::summary, py::arg("line_length") = 80)
+      .def("_get_weight_tensors", &Model::get_weights, Release())
+      .def("_set_weight_tensors", &Model::set_weights, py::arg("weights"), Release())
+      .def("reset_metrics", &Model::reset_metrics, Release())
+      .def(
+          "_compile",
+          [](Model& self, std::shared_ptr<pitfall::Optimizer> optimizer, std::vector<std::shared_ptr<pitfall::Loss>> losses,
+             const py::list& metrics, std::vector<double> loss_weights) {
+            std::vector<std::vector<std::shared_ptr<pitfall::Metric>>> metric_objects;
+            for (size_t output = 0; output < metrics.size(); ++output) {
+              std::vector<std::shared_ptr<pitfall::Metric>> list;
+              for (const auto& item : metrics[output]) list.push_back(metric_from_python(item, self, output, losses));
+              metric_objects.push_back(std::move(list));
+            }
+            py::gil_scoped_release release;
+            self.compile(std::move(optimizer), std::move(losses), std::move(metric_objects), std::move(loss_weights));
+          },
+          py::arg("optimizer"), py::arg("losses"), py::arg("metrics"), py::arg("loss_weights"))
+      .def(
+          "_fit",
+          [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int epochs,
+             int verbose, bool shuffle, double validation_split, const std::vector<Tensor>& val_x,
+             const std::vector<Tensor>& val_y, int initial_epoch, std::vector<std::shared_ptr<pitfall::Callback>> callbacks,
+             std::map<int64_t, double> class_weight, const std::optional<Tensor>& sample_weight) {
+            pitfall::FitOptions options;
+            options.batch_size = batch_size;
+            options.epochs = epochs;
+            options.verbose = verbose;
+            options.shuffle = shuffle;
+            options.validation_split = validation_split;
+            if (!val_x.empty()) options.validation_data = std::make_pair(val_x, val_y);
+            options.initial_epoch = initial_epoch;
+            options.callbacks = std::move(callbacks);
+            options.class_weight = std::move(class_weight);
+            options.sample_weight = sample_weight.value_or(Tensor());
+            pitfall::History history;
+            {
+              py::gil_scoped_release release;
+              history = self.fit(x, y, options);
+            }
+            return py::make_tuple(history.epoch, history.history);
+          })
+      .def("_evaluate",
+           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
+             Logs logs;
+             {
+               py::gil_scoped_release release;
+               logs = self.evaluate(x, y, batch_size, verbose);
+             }
+             return logs_to_python(logs);
+           })
+      .def("_predict", &Model::predict, Release())
+      .def("_train_on_batch",
+           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, const std::optional<Tensor>& w) {
+             Logs logs;
+             {
+               py::gil_scoped_release release;
+               logs = self.train_on_batch(x, y, w.value_or(Tensor()));
+             }
+             return logs_to_python(logs);
+           })
+      .def("_test_on_batch",
+           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, const std::optional<Tensor>& w) {
+             Logs logs;
+             {
+               py::gil_scoped_release release;
+               logs = self.test_on_batch(x, y, w.value_or(Tensor()));
+             }
+             return logs_to_python(logs);
+           })
+      .def("_predict_on_batch", &Model::predict_on_batch, Release())
+      .def("save", [](Model& self, const std::string& path) { pitfall::save_model(self, path); }, py::arg("filepath"), Release(),
+           "Config, compile config and weights in one checksummed file (docs/file-format.md), written atomically.")
+      .def("save_weights", [](Model& self, const std::string& path) { pitfall::save_weights(self, path); },
+           py::arg("filepath"), Release())
+      .def("load_weights", [](Model& self, const std::string& path) { pitfall::load_weights(self, path); },
+           py::arg("filepath"), Release());
+
+  m.def("load_model", &pitfall::load_model, py::arg("filepath"), py::arg("compile") = true, Release());
+  m.def("read_saved_header", [](const std::string& path) { return to_python(pitfall::read_saved_header(path)); });
+  m.def(
+      "register_python_layer_class",
+      [](const std::string& name, const py::object& cls) {
+        auto held = keep_python(cls);
+        pitfall::register_layer_class(name, [held, name](const pitfall::Json& config) {
+          py::gil_scoped_acquire gil;
+          py::object layer = py::handle(held.get()).attr("from_config")(to_python(config));
+          if (!py::isinstance<Layer>(layer)) {
+            throw pitfall::ValueError("custom object '" + name + "': from_config did not return a layer");
+          }
+          return layer.cast<std::shared_ptr<Layer>>();
+        });
+      },
+      py::arg("name"), py::arg("cls"), "Makes load_model / layer_from_config build `name` with cls.from_config(config).");
+
+  py::class_<Sequential, Model, std::shared_ptr<Sequential>>(m, "Sequential")
+      .def(py::init([](const py::object& layers, py::kwargs kwargs) {
+             auto model = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{}, model_options("Sequential", kwargs));
+             if (!layers.is_none()) {
+               for (const auto& layer : layers) model->add(layer_or_input(layer));
+             }
+             return model;
+           }),
+           py::arg("layers") = py::none())
+      .def("add", [](Sequential& self, const py::object& layer) { self.add(layer_or_input(layer)); }, py::arg("layer"))
+      .def("pop", &Sequential::pop);
+}
+
+}  // namespace pitfall_python

@@ -1,0 +1,151 @@
+// Layers and models written in Python: the C++ side of `class MyLayer(pf.layers.Layer)`.
+//
+// PythonOverrides<Base> forwards the virtual methods a Python subclass defines (build, call,
+// compute_output_shape, get_config) to Python, taking the GIL only around the Python code, so the
+// training loop itself runs without it. Errors raised by the Python code come back as pitfall errors
+// of the matching kind, so the layer wraps them with its name, class and input shapes like any other.
+#pragma once
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <type_traits>
+
+#include "bindings.h"
+
+namespace pitfall_python {
+
+// Keras input_shape conventions: (None, 784) for one input, [(None, 2), (None, 3)] for several.
+py::object shapes_to_python(const std::vector<pitfall::Shape>& shapes);
+pitfall::Shape shape_from_python(const py::handle& shape, const std::string& where);
+std::vector<pitfall::Shape> shapes_from_python(const py::handle& shapes, const std::string& where);
+
+// A Tensor (or list of them) a Python call() returned; NumPy arrays raise (the layer adds its name).
+std::vector<pitfall::Tensor> call_outputs_from_python(const py::handle& result);
+
+// "layer 'model/dense': add: ..." -> "add: ...": the path prefix an engine error got inside the
+// layer's scope (the layer adds its full context again when the error comes back to C++). A
+// prefix naming a class ("layer 'x' (Dense) ...") is an inner layer's own report and stays.
+inline std::string without_layer_path_prefix(std::string message) {
+  while (message.rfind("layer '", 0) == 0) {
+    const size_t end = message.find("': ", 7);
+    const size_t quote = message.find('\'', 7);
+    if (end == std::string::npos || quote != end) break;
+    message = message.substr(end + 3);
+  }
+  return message;
+}
+
+// Runs `fn` (which calls Python, GIL held) and converts a Python exception of a known kind into the
+// pitfall error of that kind (the layer then adds its context).
+template <class Fn>
+auto translate_python_errors(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (py::error_already_set& e) {
+    const std::string message = without_layer_path_prefix(py::str(e.value()).cast<std::string>());
+    if (e.matches(PyExc_ValueError)) throw pitfall::ValueError(message);
+    if (e.matches(PyExc_TypeError)) throw pitfall::DTypeError(message);
+    if (e.matches(PyExc_IndexError)) throw pitfall::IndexError(message);
+    if (e.matches(PyExc_FloatingPointError)) throw pitfall::NumericError(message);
+    if (e.matches(PyExc_NotImplementedError)) throw pitfall::NotImplementedError(message);
+    throw;
+  }
+}
+
+// Whether a Python `call` accepts a `training` keyword (Keras passes it only then).
+bool accepts_training(const py::handle& function);
+
+template <class Base>
+class PythonOverrides : public Base {
+ public:
+  using Base::Base;
+
+  // The Python object, kept alive as long as the C++ layer: a model holding only the C++ side of a
+  // Python layer must still reach its call().
+  py::object self;
+
+  void build(const std::vector<pitfall::Shape>& input_shapes) override {
+    {
+      py::gil_scoped_acquire gil;
+      if (py::function build = py::get_override(static_cast<const Base*>(this), "build")) {
+        translate_python_errors([&] { build(shapes_to_python(input_shapes)); });
+        return;
+      }
+    }
+    Base::build(input_shapes);
+  }
+
+  std::vector<pitfall::Tensor> call(const std::vector<pitfall::Tensor>& inputs, bool training) override {
+    {
+      py::gil_scoped_acquire gil;
+      if (py::function call = py::get_override(static_cast<const Base*>(this), "call")) {
+        return translate_python_errors([&] {
+          py::object arg = inputs.size() == 1 ? py::cast(inputs[0]) : py::cast(inputs);
+          if (!accepts_training_) accepts_training_ = accepts_training(call);
+          try {
+            py::object result = *accepts_training_ ? call(arg, py::arg("training") = training) : call(arg);
+            return call_outputs_from_python(result);
+          } catch (py::error_already_set& e) {
+            // np.sin(tensor) and friends: tensors refuse NumPy ufuncs so that gradients are never lost.
+            if (e.matches(PyExc_TypeError) && py::str(e.value()).cast<std::string>().find("ufunc") != std::string::npos) {
+              throw pitfall::DTypeError(
+                  "call() applied a NumPy function to a tensor (" + py::str(e.value()).cast<std::string>() +
+                  "); gradients cannot flow through NumPy, so the weights before it would never train. "
+                  "Use pf.ops (pf.ops.matmul, pf.ops.tanh, ...) instead of np.* inside call()");
+            }
+            throw;
+          }
+        });
+      }
+    }
+    if constexpr (std::is_abstract_v<Base>) {
+      throw pitfall::NotImplementedError("the class defines no call(self, inputs); a layer subclass must "
+                                         "implement call()");
+    } else {
+      return Base::call(inputs, training);
+    }
+  }
+
+  std::vector<pitfall::Shape> compute_output_shape(const std::vector<pitfall::Shape>& input_shapes) override {
+    {
+      py::gil_scoped_acquire gil;
+      if (py::function fn = py::get_override(static_cast<const Base*>(this), "compute_output_shape")) {
+        return translate_python_errors([&] {
+          py::object result = fn(shapes_to_python(input_shapes));
+          const bool several = py::isinstance<py::list>(result) && py::len(result) > 0 &&
+                               !py::isinstance<py::int_>(result[py::int_(0)]) && !result[py::int_(0)].is_none();
+          if (several) return shapes_from_python(result, this->describe() + ".compute_output_shape");
+          return std::vector<pitfall::Shape>{shape_from_python(result, this->describe() + ".compute_output_shape")};
+        });
+      }
+    }
+    return Base::compute_output_shape(input_shapes);
+  }
+
+  pitfall::Json get_config() const override {
+    {
+      py::gil_scoped_acquire gil;
+      if (py::function fn = py::get_override(static_cast<const Base*>(this), "get_config")) {
+        return translate_python_errors([&] { return to_json(fn(), this->describe() + ".get_config()"); });
+      }
+    }
+    return Base::get_config();
+  }
+
+  int num_inputs() const override {
+    // A Python call() takes whatever the user passes (one tensor or a list).
+    if constexpr (std::is_same_v<Base, pitfall::Layer>) {
+      return -1;
+    } else {
+      return this->is_functional() ? Base::num_inputs() : -1;
+    }
+  }
+
+ private:
+  mutable std::optional<bool> accepts_training_;
+};
+
+using PythonLayer = PythonOverrides<pitfall::Layer>;
+using PythonModel = PythonOverrides<pitfall::Model>;
+
+}  // namespace pitfall_python

@@ -1,0 +1,272 @@
+// What compile() and a custom training loop take: initializers, regularizers, losses, metrics,
+// optimizers and callbacks. Python functions and subclasses are wrapped so the C++ training loop
+// calls them with the GIL taken only for their duration.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include "python_layer.h"
+
+namespace pitfall_python {
+
+using pitfall::Json;
+using pitfall::Logs;
+using pitfall::Tensor;
+
+namespace {
+
+py::object config_entry(const std::string& class_name, const Json& config) {
+  py::dict out;
+  out["class_name"] = class_name;
+  out["config"] = to_python(config);
+  return out;
+}
+
+Tensor as_tensor(const py::handle& value) {
+  return py::module_::import("pitfall._convert").attr("convert_to_tensor")(value).cast<Tensor>();
+}
+
+// A loss given as a Python function fn(y_true, y_pred) -> per-sample (or scalar) losses, or a
+// Python subclass of pf.losses.Loss that defines call().
+class PythonLoss : public pitfall::Loss {
+ public:
+  PythonLoss(std::string class_name, std::string name, py::object fn = py::none())
+      : Loss(std::move(class_name), std::move(name)), fn_(keep_python(std::move(fn))) {}
+  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
+    py::gil_scoped_acquire gil;
+    py::object fn = py::reinterpret_borrow<py::object>(fn_.get());
+    if (fn.is_none()) fn = py::get_override(static_cast<const pitfall::Loss*>(this), "call");
+    if (!fn) throw pitfall::NotImplementedError("loss '" + name() + "' (" + class_name() + ") defines no call(y_true, y_pred)");
+    return translate_python_errors([&] {
+      const py::object result = fn(y_true, y_pred);
+      if (!py::isinstance<Tensor>(result)) {
+        throw pitfall::DTypeError("loss '" + name() + "' returned " + py::repr(result.get_type()).cast<std::string>() +
+                                  "; a loss must return a tensor computed with pf.ops so gradients can flow");
+      }
+      return result.cast<Tensor>();
+    });
+  }
+  Json get_config() const override {
+    Json config = Loss::get_config();
+    return config;
+  }
+  py::object self;
+
+ private:
+  std::shared_ptr<PyObject> fn_;
+};
+
+// A metric given as a Python function fn(y_true, y_pred): the weighted mean of its values (Keras's
+// MeanMetricWrapper).
+class FunctionMetric : public pitfall::Metric {
+ public:
+  FunctionMetric(std::string name, py::object fn) : Metric("MeanMetricWrapper", name), fn_(keep_python(std::move(fn))), mean_(name) {}
+  void update_state(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) override {
+    Tensor values;
+    {
+      py::gil_scoped_acquire gil;
+      values = translate_python_errors([&] { return as_tensor(py::handle(fn_.get())(y_true, y_pred)); });
+    }
+    mean_.update_state(values, Tensor(), sample_weight);
+  }
+  double result() const override { return mean_.result(); }
+  void reset_state() override { mean_.reset_state(); }
+
+ private:
+  std::shared_ptr<PyObject> fn_;
+  pitfall::Mean mean_;
+};
+
+// A callback written in Python (subclass of pf.callbacks.Callback).
+class PythonCallback : public pitfall::Callback {
+ public:
+  void on_train_begin(const Logs& logs) override { forward("on_train_begin", logs); }
+  void on_train_end(const Logs& logs) override { forward("on_train_end", logs); }
+  void on_epoch_begin(int epoch, const Logs& logs) override { forward("on_epoch_begin", logs, epoch); }
+  void on_epoch_end(int epoch, const Logs& logs) override { forward("on_epoch_end", logs, epoch); }
+  void on_train_batch_begin(int64_t batch, const Logs& logs) override { forward("on_train_batch_begin", logs, batch); }
+  void on_train_batch_end(int64_t batch, const Logs& logs) override { forward("on_train_batch_end", logs, batch); }
+  pitfall::Model* model() const { return model_; }
+  py::object self;
+
+ private:
+  void forward(const char* hook, const Logs& logs, std::optional<int64_t> index = std::nullopt) {
+    py::gil_scoped_acquire gil;
+    py::function fn = py::get_override(static_cast<const pitfall::Callback*>(this), hook);
+    if (!fn) return;
+    py::dict py_logs;
+    for (const auto& [name, value] : pitfall::display_order(logs)) py_logs[py::str(name)] = value;
+    if (index) {
+      fn(*index, py_logs);
+    } else {
+      fn(py_logs);
+    }
+  }
+};
+
+using Release = py::call_guard<py::gil_scoped_release>;
+
+}  // namespace
+
+void bind_training(py::module_& m) {
+  // ---- initializers
+  py::class_<pitfall::Initializer, std::shared_ptr<pitfall::Initializer>>(m, "Initializer")
+      .def(
+          "__call__",
+          [](const pitfall::Initializer& init, const py::object& shape, const py::object& dtype) {
+            const std::string name = dtype.is_none() ? std::string(pitfall::dtype_name(pitfall::floatx()))
+                                                     : py::module_::import("pitfall._convert").attr("standardize_dtype")(dtype).cast<std::string>();
+            const pitfall::Shape dims = shape_from_python(shape, init.class_name() + "(shape=...)");
+            py::gil_scoped_release release;
+            return init(dims, pitfall::parse_dtype(name), pitfall::next_random_key());
+          },
+          py::arg("shape"), py::arg("dtype") = py::none())
+      .def_property_readonly("class_name", &pitfall::Initializer::class_name)
+      .def("get_config", [](const pitfall::Initializer& i) { return to_python(i.get_config()); })
+      .def("_config_entry", [](const pitfall::Initializer& i) { return to_python(pitfall::initializer_to_config(i)); })
+      .def("__repr__", [](const pitfall::Initializer& i) { return "<Initializer " + i.class_name() + " " + i.get_config().dump() + ">"; });
+  m.def("get_initializer", &pitfall::get_initializer, py::arg("name"));
+  m.def("initializer_from_config", [](const py::object& entry) { return pitfall::initializer_from_config(to_json(entry, "initializer")); });
+  m.def(
+      "function_initializer",
+      [](const std::string& name, py::function function) {
+        auto held = keep_python(function);
+        return pitfall::function_initializer(name, [held](const pitfall::Shape& shape, pitfall::DType dtype, pitfall::RandomKey) {
+          py::gil_scoped_acquire gil;
+          py::handle fn(held.get());
+          py::tuple dims(shape.size());
+          for (size_t i = 0; i < shape.size(); ++i) dims[i] = shape[i];
+          const std::string dtype_name(pitfall::dtype_name(dtype));
+          return translate_python_errors([&] {
+            return py::module_::import("pitfall._convert").attr("convert_to_tensor")(fn(dims, dtype_name), dtype_name).cast<Tensor>();
+          });
+        });
+      },
+      py::arg("name"), py::arg("fn"));
+  m.def("register_initializer", &pitfall::register_initializer, py::arg("name"), py::arg("initializer"));
+
+  // ---- regularizers
+  py::class_<pitfall::Regularizer, std::shared_ptr<pitfall::Regularizer>>(m, "Regularizer")
+      .def("__call__", &pitfall::Regularizer::operator(), py::arg("x"), Release())
+      .def_property_readonly("l1", &pitfall::Regularizer::l1)
+      .def_property_readonly("l2", &pitfall::Regularizer::l2)
+      .def_property_readonly("class_name", &pitfall::Regularizer::class_name)
+      .def("get_config", [](const pitfall::Regularizer& r) { return to_python(r.get_config()); })
+      .def("_config_entry", [](const pitfall::Regularizer& r) { return config_entry(r.class_name(), r.get_config()); })
+      .def("__repr__", [](const pitfall::Regularizer& r) { return "<Regularizer " + r.class_name() + " " + r.get_config().dump() + ">"; });
+  m.def("regularizer_from_config", [](const py::object& entry) { return pitfall::regularizer_from_config(to_json(entry, "regularizer")); });
+
+  // ---- losses
+  py::class_<pitfall::Loss, PythonLoss, std::shared_ptr<pitfall::Loss>>(m, "Loss", py::dynamic_attr())
+      .def("__init__",
+           [](py::detail::value_and_holder& v_h, const py::object& name) {
+             const std::string class_name =
+                 py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst)))).attr("__name__").cast<std::string>();
+             auto loss = std::make_shared<PythonLoss>(class_name, name.is_none() ? pitfall::to_snake_case(class_name) : name.cast<std::string>());
+             loss->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             py::detail::initimpl::construct<py::class_<pitfall::Loss, PythonLoss, std::shared_ptr<pitfall::Loss>>>(
+                 v_h, std::shared_ptr<pitfall::Loss>(loss), true);
+           },
+           py::detail::is_new_style_constructor(), py::arg("name") = py::none())
+      .def(
+          "__call__",
+          [](const pitfall::Loss& loss, const py::object& y_true, const py::object& y_pred, const py::object& sample_weight) {
+            const Tensor t = as_tensor(y_true), p = as_tensor(y_pred);
+            const Tensor w = sample_weight.is_none() ? Tensor() : as_tensor(sample_weight);
+            py::gil_scoped_release release;
+            return loss(t, p, w);
+          },
+          py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
+      .def("call", [](const pitfall::Loss& loss, const py::object& y_true, const py::object& y_pred) {
+        const Tensor t = as_tensor(y_true), p = as_tensor(y_pred);
+        py::gil_scoped_release release;
+        return loss.call(t, p);
+      }, py::arg("y_true"), py::arg("y_pred"))
+      .def_property_readonly("name", &pitfall::Loss::name)
+      .def_property_readonly("class_name", &pitfall::Loss::class_name)
+      .def("get_config", [](const pitfall::Loss& l) { return to_python(l.get_config()); })
+      .def("_config_entry", [](const pitfall::Loss& l) { return config_entry(l.class_name(), l.get_config()); })
+      .def("__repr__", [](const pitfall::Loss& l) { return "<Loss " + l.class_name() + " " + l.get_config().dump() + ">"; });
+  m.def("get_loss", &pitfall::get_loss, py::arg("name"));
+  m.def("loss_from_config", [](const py::object& entry) { return pitfall::loss_from_config(to_json(entry, "loss")); });
+  m.def("function_loss", [](const std::string& name, py::function fn) -> std::shared_ptr<pitfall::Loss> {
+    return std::make_shared<PythonLoss>(name, name, fn);
+  });
+
+  // ---- metrics
+  py::class_<pitfall::Metric, std::shared_ptr<pitfall::Metric>>(m, "Metric")
+      .def(
+          "update_state",
+          [](pitfall::Metric& metric, const py::object& y_true, const py::object& y_pred, const py::object& sample_weight) {
+            const Tensor t = as_tensor(y_true), p = as_tensor(y_pred);
+            const Tensor w = sample_weight.is_none() ? Tensor() : as_tensor(sample_weight);
+            py::gil_scoped_release release;
+            metric.update_state(t, p, w);
+          },
+          py::arg("y_true"), py::arg("y_pred") = py::none(), py::arg("sample_weight") = py::none())
+      .def("result", [](const pitfall::Metric& metric) { return Tensor::full({}, metric.result(), pitfall::DType::float32); })
+      .def("reset_state", &pitfall::Metric::reset_state)
+      .def_property_readonly("name", &pitfall::Metric::name)
+      .def_property_readonly("class_name", &pitfall::Metric::class_name)
+      .def("get_config", [](const pitfall::Metric& metric) { return to_python(metric.get_config()); })
+      .def("__repr__", [](const pitfall::Metric& metric) { return "<Metric " + metric.class_name() + " name=" + metric.name() + ">"; });
+  m.def("get_metric", [](const std::string& name) { return pitfall::get_metric(name); }, py::arg("name"));
+  m.def("function_metric", [](const std::string& name, py::function fn) -> std::shared_ptr<pitfall::Metric> {
+    return std::make_shared<FunctionMetric>(name, fn);
+  });
+  m.def("mean_metric", [](const std::string& name) -> std::shared_ptr<pitfall::Metric> { return std::make_shared<pitfall::Mean>(name); });
+  m.def("binary_accuracy_metric", &pitfall::binary_accuracy_metric, py::arg("threshold") = 0.5);
+  m.def("top_k_categorical_accuracy_metric", &pitfall::top_k_categorical_accuracy_metric, py::arg("k") = 5);
+  m.def("precision_metric", &pitfall::precision_metric, py::arg("threshold") = 0.5);
+  m.def("recall_metric", &pitfall::recall_metric, py::arg("threshold") = 0.5);
+  m.def("auc_metric", &pitfall::auc_metric, py::arg("num_thresholds") = 200);
+
+  // ---- optimizers
+  py::class_<pitfall::Optimizer, std::shared_ptr<pitfall::Optimizer>>(m, "Optimizer")
+      .def(
+          "apply_gradients",
+          [](pitfall::Optimizer& opt, const py::iterable& grads_and_vars) {
+            std::vector<Tensor> grads, vars;
+            for (const auto& pair : grads_and_vars) {
+              const py::tuple gv = py::reinterpret_borrow<py::object>(pair).cast<py::tuple>();
+              grads.push_back(gv[0].is_none() ? Tensor() : gv[0].cast<Tensor>());
+              vars.push_back(gv[1].cast<Tensor>());
+            }
+            py::gil_scoped_release release;
+            opt.apply_gradients(grads, vars);
+          },
+          py::arg("grads_and_vars"))
+      .def_property("learning_rate", &pitfall::Optimizer::learning_rate, &pitfall::Optimizer::set_learning_rate)
+      .def_property_readonly("iterations", &pitfall::Optimizer::iterations)
+      .def_property_readonly("class_name", &pitfall::Optimizer::class_name)
+      .def("get_config", [](const pitfall::Optimizer& o) { return to_python(o.get_config()); })
+      .def("_config_entry", [](const pitfall::Optimizer& o) { return config_entry(o.class_name(), o.get_config()); })
+      .def("__repr__", [](const pitfall::Optimizer& o) { return "<Optimizer " + o.class_name() + " " + o.get_config().dump() + ">"; });
+  m.def("get_optimizer", &pitfall::get_optimizer, py::arg("name"));
+  m.def("sgd_optimizer", &pitfall::sgd_optimizer, py::arg("learning_rate"), py::arg("momentum"), py::arg("nesterov"));
+  m.def("adam_optimizer", &pitfall::adam_optimizer, py::arg("learning_rate"), py::arg("beta_1"), py::arg("beta_2"),
+        py::arg("epsilon"), py::arg("amsgrad"));
+
+  // ---- callbacks
+  py::class_<pitfall::Callback, PythonCallback, std::shared_ptr<pitfall::Callback>>(m, "Callback", py::dynamic_attr())
+      .def("__init__",
+           [](py::detail::value_and_holder& v_h) {
+             auto callback = std::make_shared<PythonCallback>();
+             callback->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             py::detail::initimpl::construct<py::class_<pitfall::Callback, PythonCallback, std::shared_ptr<pitfall::Callback>>>(
+                 v_h, std::shared_ptr<pitfall::Callback>(callback), true);
+           },
+           py::detail::is_new_style_constructor())
+      .def_property_readonly("model", [](const pitfall::Callback& c) -> py::object {
+        const auto* python = dynamic_cast<const PythonCallback*>(&c);
+        if (!python || !python->model()) return py::none();
+        return py::cast(python->model(), py::return_value_policy::reference);
+      })
+      .def("on_train_begin", [](pitfall::Callback&, const py::object&) {}, py::arg("logs") = py::none())
+      .def("on_train_end", [](pitfall::Callback&, const py::object&) {}, py::arg("logs") = py::none())
+      .def("on_epoch_begin", [](pitfall::Callback&, int, const py::object&) {}, py::arg("epoch"), py::arg("logs") = py::none())
+      .def("on_epoch_end", [](pitfall::Callback&, int, const py::object&) {}, py::arg("epoch"), py::arg("logs") = py::none())
+      .def("on_train_batch_begin", [](pitfall::Callback&, int64_t, const py::object&) {}, py::arg("batch"), py::arg("logs") = py::none())
+      .def("on_train_batch_end", [](pitfall::Callback&, int64_t, const py::object&) {}, py::arg("batch"), py::arg("logs") = py::none());
+}
+
+}  // namespace pitfall_python

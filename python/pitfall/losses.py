@@ -1,0 +1,88 @@
+"""pitfall.losses: Keras losses as classes (callable objects) and functions (per-sample values).
+
+Keras semantics: probabilities are clipped to [1e-7, 1 - 1e-7]; ``from_logits=True`` uses the stable
+logits formulas. Stricter than Keras on purpose: y_true and y_pred of shapes (N,) and (N, 1), which
+would broadcast to (N, N), raise naming both shapes, and label/loss mismatches name the loss to use.
+A custom loss is a function ``fn(y_true, y_pred)`` computed with pf.ops, or a subclass of
+``pf.losses.Loss`` defining ``call(self, y_true, y_pred)``.
+"""
+from . import _pitfall as _C
+from ._arguments import UNSUPPORTED, bind_arguments
+
+Loss = _C.Loss
+
+
+def _make(class_name, signature, args, kwargs):
+    config = bind_arguments(class_name, signature + [("reduction", "sum_over_batch_size"), ("name", None),
+                                                     ("dtype", UNSUPPORTED)], args, kwargs)
+    if config["reduction"] != "sum_over_batch_size":
+        raise NotImplementedError(f"{class_name}: reduction={config['reduction']!r} is not supported; "
+                                  "pitfall losses use 'sum_over_batch_size' (Keras's default)")
+    config = {k: v for k, v in config.items() if v is not None}
+    return _C.loss_from_config({"class_name": class_name, "config": config})
+
+
+def MeanSquaredError(*args, **kwargs):
+    return _make("MeanSquaredError", [], args, kwargs)
+
+
+def MeanAbsoluteError(*args, **kwargs):
+    return _make("MeanAbsoluteError", [], args, kwargs)
+
+
+def Huber(*args, **kwargs):
+    return _make("Huber", [("delta", 1.0)], args, kwargs)
+
+
+def BinaryCrossentropy(*args, **kwargs):
+    return _make("BinaryCrossentropy", [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)], args, kwargs)
+
+
+def CategoricalCrossentropy(*args, **kwargs):
+    return _make("CategoricalCrossentropy", [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)],
+                 args, kwargs)
+
+
+def SparseCategoricalCrossentropy(*args, **kwargs):
+    return _make("SparseCategoricalCrossentropy", [("from_logits", False), ("ignore_class", UNSUPPORTED)],
+                 args, kwargs)
+
+
+def _function(class_name, doc):
+    def loss(y_true, y_pred, **kwargs):
+        return globals()[class_name](**kwargs).call(y_true, y_pred)
+    loss.__doc__ = doc
+    return loss
+
+
+mean_squared_error = _function("MeanSquaredError", "Per-sample mean of squared errors over the last axis.")
+mean_absolute_error = _function("MeanAbsoluteError", "Per-sample mean of absolute errors over the last axis.")
+huber = _function("Huber", "Per-sample Huber loss (delta=1.0).")
+binary_crossentropy = _function("BinaryCrossentropy", "Per-sample binary crossentropy.")
+categorical_crossentropy = _function("CategoricalCrossentropy", "Per-sample categorical crossentropy.")
+sparse_categorical_crossentropy = _function("SparseCategoricalCrossentropy",
+                                            "Per-sample sparse categorical crossentropy.")
+mse, mae = mean_squared_error, mean_absolute_error
+for _f, _n in ((mean_squared_error, "mean_squared_error"), (mean_absolute_error, "mean_absolute_error"),
+               (huber, "huber"), (binary_crossentropy, "binary_crossentropy"),
+               (categorical_crossentropy, "categorical_crossentropy"),
+               (sparse_categorical_crossentropy, "sparse_categorical_crossentropy")):
+    _f.__name__ = _n
+_BUILTIN_FUNCTIONS = {f: f.__name__ for f in (mean_squared_error, mean_absolute_error, huber, binary_crossentropy,
+                                               categorical_crossentropy, sparse_categorical_crossentropy)}
+
+
+def get(identifier):
+    """A loss object from a name ('mse', 'sparse_categorical_crossentropy', ...), a loss, or a function."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        return _C.get_loss(identifier)
+    if isinstance(identifier, dict):
+        return _C.loss_from_config(identifier)
+    if identifier in _BUILTIN_FUNCTIONS:
+        return _C.get_loss(_BUILTIN_FUNCTIONS[identifier])
+    if callable(identifier):
+        return _C.function_loss(getattr(identifier, "__name__", "custom_loss"), identifier)
+    raise TypeError(f"cannot interpret {identifier!r} as a loss; pass a name such as 'mse', a pf.losses "
+                    "object or a function(y_true, y_pred)")

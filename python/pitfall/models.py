@@ -1,0 +1,228 @@
+"""pitfall.models: ``Sequential``, functional ``Model(inputs, outputs)`` and subclassed ``Model``.
+
+fit / evaluate / predict take NumPy arrays (or tensors), lists of them for several inputs or
+outputs, or dicts keyed by input/output names, with Keras's arguments and defaults. The loop runs
+in C++ with the GIL released; Python code runs only in Python layers, losses, metrics and callbacks.
+"""
+import sys
+
+import numpy as np
+
+from . import _pitfall as _C
+from . import losses as _losses
+from . import optimizers as _optimizers
+from ._convert import Tensor, convert_to_tensor
+from .callbacks import Callback, History
+
+Model = _C.Model
+Sequential = _C.Sequential
+
+
+def _is_sequence(value):
+    return isinstance(value, (list, tuple))
+
+
+def _as_list(data, names, what):
+    """Arrays for the model's inputs or outputs, in order, as tensors (dtypes kept)."""
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        missing = [n for n in names if n not in data]
+        if missing or len(data) != len(names):
+            raise ValueError(f"{what}: dict keys {sorted(data)} do not match the model's names {names}")
+        data = [data[n] for n in names]
+    if not _is_sequence(data):
+        data = [data]
+    return [convert_to_tensor(np.asarray(d) if not isinstance(d, Tensor) else d) for d in data]
+
+
+def _input_names(model):
+    return [t.name for t in model.inputs] if model.is_functional else []
+
+
+def _verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def _flush():
+    sys.stdout.flush()
+
+
+def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+             run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+    """Configures training: optimizer (name or object), loss per output, metrics, loss_weights."""
+    if weighted_metrics:
+        raise NotImplementedError("compile: weighted_metrics is not supported; metrics use sample_weight already")
+    if steps_per_execution != 1:
+        raise NotImplementedError("compile: steps_per_execution must be 1")
+    optimizer = _optimizers.get(optimizer)
+    names = list(self.output_names) if self.is_functional else []
+    if loss is None:
+        raise ValueError(f"model '{self.name}': compile() needs loss=, e.g. loss='sparse_categorical_crossentropy'")
+    if isinstance(loss, dict):
+        unknown = [k for k in loss if k not in names]
+        if unknown:
+            raise ValueError(f"compile: loss keys {unknown} are not output names; outputs are {names}")
+        loss = [loss.get(n) for n in names]
+    losses = [_losses.get(l) for l in loss] if _is_sequence(loss) else [_losses.get(loss)]
+    outputs = len(self.outputs) if self.is_functional else (1 if isinstance(self, Sequential) else len(losses))
+    if metrics is None:
+        metric_lists = []
+    elif isinstance(metrics, dict):
+        metric_lists = [list(metrics.get(n, []) if _is_sequence(metrics.get(n, [])) else [metrics[n]]) for n in names]
+    elif _is_sequence(metrics) and metrics and all(_is_sequence(m) for m in metrics):
+        metric_lists = [list(m) for m in metrics]
+    else:
+        metric_lists = [list(metrics) if _is_sequence(metrics) else [metrics] for _ in range(outputs)]
+    if isinstance(loss_weights, dict):
+        loss_weights = [float(loss_weights.get(n, 1.0)) for n in names]
+    self._compile(optimizer, losses, metric_lists, [float(w) for w in (loss_weights or [])])
+
+
+def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    """Trains for `epochs` epochs; returns a History (Keras semantics, see the module docstring)."""
+    if steps_per_epoch is not None or validation_steps is not None or validation_freq != 1:
+        raise NotImplementedError("fit: steps_per_epoch / validation_steps / validation_freq are not supported yet")
+    if y is None:
+        raise ValueError(f"model '{self.name}': fit() needs targets y (Dataset input is not supported yet)")
+    xs = _as_list(x, _input_names(self), "fit(x)")
+    ys = _as_list(y, list(self.output_names) if self.is_functional else [], "fit(y)")
+    val_x, val_y = [], []
+    if validation_data is not None:
+        if not _is_sequence(validation_data) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
+        if len(validation_data) == 3:
+            raise NotImplementedError("fit: validation sample weights are not supported yet")
+        val_x = _as_list(validation_data[0], _input_names(self), "validation_data x")
+        val_y = _as_list(validation_data[1], list(self.output_names) if self.is_functional else [], "validation_data y")
+    callbacks = list(callbacks or [])
+    for c in callbacks:
+        if not isinstance(c, Callback):
+            raise TypeError(f"fit: callbacks must be pf.callbacks.Callback objects, got {c!r}")
+    weights = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
+    verbose = _verbose(verbose)
+    epoch, history = self._fit(xs, ys, int(batch_size or 32), int(epochs), verbose, bool(shuffle),
+                               float(validation_split), val_x, val_y, int(initial_epoch), callbacks,
+                               {int(k): float(v) for k, v in (class_weight or {}).items()}, weights)
+    _flush()
+    params = {"verbose": verbose, "epochs": epochs, "steps": -(-(xs[0].shape[0] if xs else 0) // (batch_size or 32))}
+    result = History(epoch, history, params, self)
+    self.history = result
+    return result
+
+
+def _logs_result(logs, return_dict):
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+              callbacks=None, return_dict=False):
+    """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
+    if sample_weight is not None or steps is not None or callbacks:
+        raise NotImplementedError("evaluate: sample_weight / steps / callbacks are not supported yet")
+    xs = _as_list(x, _input_names(self), "evaluate(x)")
+    ys = _as_list(y, list(self.output_names) if self.is_functional else [], "evaluate(y)")
+    logs = self._evaluate(xs, ys, int(batch_size or 32), _verbose(verbose))
+    _flush()
+    return _logs_result(logs, return_dict)
+
+
+def _single_output(self):
+    outputs = getattr(self, "_keras_outputs_structure", None)
+    if outputs is not None:
+        return not _is_sequence(outputs)
+    return not self.is_functional or len(self.outputs) == 1
+
+
+def _numpy_outputs(self, outputs):
+    arrays = [np.asarray(o) for o in outputs]
+    return arrays[0] if len(arrays) == 1 and _single_output(self) else arrays
+
+
+def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    """Outputs for x as NumPy arrays, computed in batches of batch_size (32)."""
+    xs = _as_list(x, _input_names(self), "predict(x)")
+    return _numpy_outputs(self, self._predict(xs, int(batch_size or 32), 0 if verbose == "auto" else int(verbose)))
+
+
+def _train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    if class_weight is not None:
+        raise NotImplementedError("train_on_batch: class_weight is not supported; pass sample_weight")
+    xs = _as_list(x, _input_names(self), "train_on_batch(x)")
+    ys = _as_list(y, list(self.output_names) if self.is_functional else [], "train_on_batch(y)")
+    w = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
+    return _logs_result(self._train_on_batch(xs, ys, w), return_dict)
+
+
+def _test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    xs = _as_list(x, _input_names(self), "test_on_batch(x)")
+    ys = _as_list(y, list(self.output_names) if self.is_functional else [], "test_on_batch(y)")
+    w = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
+    return _logs_result(self._test_on_batch(xs, ys, w), return_dict)
+
+
+def _predict_on_batch(self, x):
+    return _numpy_outputs(self, self._predict_on_batch(_as_list(x, _input_names(self), "predict_on_batch(x)")))
+
+
+def _summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+             layer_range=None):
+    """Prints the Keras-style table (layer, output shape, params); print_fn receives it instead."""
+    text = self.summary_text(line_length or 80)
+    (print_fn or print)(text.rstrip("\n"))
+
+
+def _get_weights(self):
+    return [np.asarray(w) for w in self._get_weight_tensors()]
+
+
+def _set_weights(self, weights):
+    tensors = []
+    for value, current in zip(weights, self._get_weight_tensors()):
+        tensors.append(convert_to_tensor(np.asarray(value), current.dtype))
+    if len(weights) != len(tensors):
+        tensors = [convert_to_tensor(np.asarray(v)) for v in weights]
+    self._set_weight_tensors(tensors)
+
+
+def _call(self, inputs, training=None):
+    return _C.Layer.__call__(self, inputs, training)
+
+
+def _metrics_names(self):
+    names = ["loss"]
+    return names
+
+
+_METHODS = {
+    "compile": _compile, "fit": _fit, "evaluate": _evaluate, "predict": _predict,
+    "train_on_batch": _train_on_batch, "test_on_batch": _test_on_batch, "predict_on_batch": _predict_on_batch,
+    "summary": _summary,
+}
+for _name, _method in _METHODS.items():
+    setattr(Model, _name, _method)
+Model.get_weights = _get_weights
+Model.set_weights = _set_weights
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by model.save(): architecture, weights and (with compile=True) compile settings.
+
+    Custom Python layers are found through ``custom_objects={"MyLayer": MyLayer}``; their
+    ``from_config(config)`` (by default ``cls(**config)``) rebuilds them.
+    """
+    for name, obj in (custom_objects or {}).items():
+        if isinstance(obj, type) and issubclass(obj, _C.Layer):
+            _C.register_python_layer_class(name, obj)
+        else:
+            raise TypeError(f"load_model: custom_objects['{name}'] must be a Layer subclass, got {obj!r}")
+    return _C.load_model(str(filepath), compile)
