@@ -19,8 +19,12 @@
 //     in a training call (BatchNormalization's moving statistics), which must then change;
 //  5. serialization: get_config -> JSON text -> layer_from_config gives a layer with the same config
 //     and, after copying the weights, bitwise-identical outputs;
+//     the layer in a functional model also survives save_model / load_model with identical outputs;
 //  6. determinism: outputs and gradients are bitwise identical with 1 and 2 threads.
 #pragma once
+#include <unistd.h>
+
+#include <filesystem>
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -295,6 +299,26 @@ inline void check_config_round_trip(const std::function<std::shared_ptr<Layer>()
   for (size_t i = 0; i < outputs.size(); ++i) CHECK(bitwise_equal(again[i], outputs[i]));
 }
 
+// 5b. The layer inside a functional model survives save_model / load_model: same outputs, bitwise.
+inline void check_save_load_round_trip(const std::function<std::shared_ptr<Layer>()>& make,
+                                       const std::vector<Shape>& shapes, const LayerCheckOptions& options) {
+  auto layer = make();
+  const auto inputs = make_inputs(shapes, options, floatx(), 43);
+  std::vector<KerasTensor> symbolic;
+  for (const auto& x : inputs) symbolic.push_back(Input(Shape(x.shape().begin() + 1, x.shape().end()), x.dtype()));
+  auto model = std::make_shared<Model>(symbolic, (*layer)(symbolic));
+  const auto outputs = (*model)(inputs, false);
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("pitfall_layer_check_" + layer->name() + "_" + std::to_string(::getpid()) + ".pitfall"))
+                               .string();
+  save_model(*model, path);
+  auto loaded = load_model(path);
+  std::filesystem::remove(path);
+  const auto again = (*loaded)(inputs, false);
+  REQUIRE(again.size() == outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) CHECK(bitwise_equal(again[i], outputs[i]));
+}
+
 inline void check_thread_determinism(const std::function<std::shared_ptr<Layer>()>& make,
                                      const std::vector<Shape>& shapes, const LayerCheckOptions& options) {
   auto layer = make();
@@ -333,7 +357,10 @@ inline void check_layer(const std::function<std::shared_ptr<Layer>()>& make, con
   }
   if (options.gradcheck) detail::check_gradients(make, input_shapes, options);
   detail::check_training_step(make, input_shapes, options);
-  if (options.check_config) detail::check_config_round_trip(make, input_shapes, options);
+  if (options.check_config) {
+    detail::check_config_round_trip(make, input_shapes, options);
+    detail::check_save_load_round_trip(make, input_shapes, options);
+  }
   detail::check_thread_determinism(make, input_shapes, options);
 }
 
