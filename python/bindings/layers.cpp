@@ -123,17 +123,6 @@ pitfall::LayerOptions base_options(const std::string& class_name, const py::kwar
   return options;
 }
 
-std::string python_class_name(const py::detail::value_and_holder& v_h) {
-  return py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst))))
-      .attr("__name__")
-      .cast<std::string>();
-}
-
-template <class Alias>
-void keep_python_self(const py::detail::value_and_holder& v_h, Alias* alias) {
-  alias->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
-}
-
 // ---------------------------------------------------------------- calling a layer from Python
 
 std::vector<Tensor> tensors_from_python(const py::handle& value) {
@@ -253,7 +242,7 @@ void bind_layers(py::module_& m) {
                                     "trainable=, dtype=, input_shape=), got positional arguments");
              }
              auto layer = std::make_shared<PythonLayer>(class_name, base_options(class_name, kwargs));
-             keep_python_self(v_h, layer.get());
+             layer->self = python_instance(v_h);
              py::detail::initimpl::construct<py::class_<Layer, PythonLayer, std::shared_ptr<Layer>>>(
                  v_h, std::shared_ptr<Layer>(layer), true);
            },

@@ -51,6 +51,20 @@ std::shared_ptr<pitfall::Metric> metric_from_python(const py::handle& item, Mode
   return py::module_::import("pitfall.metrics").attr("get")(item).cast<std::shared_ptr<pitfall::Metric>>();
 }
 
+// train_on_batch / test_on_batch: run without the GIL, logs back as a dict.
+template <class Method>
+auto on_batch(Method method) {
+  return [method](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                  const std::optional<Tensor>& w) {
+    Logs logs;
+    {
+      py::gil_scoped_release release;
+      logs = (self.*method)(x, y, w.value_or(Tensor()));
+    }
+    return logs_to_python(logs);
+  };
+}
+
 // A layer, or a pf.Input (Keras 3 accepts keras.Input(...) as a Sequential's first entry).
 std::shared_ptr<Layer> layer_or_input(const py::handle& item) {
   if (py::isinstance<KerasTensor>(item)) return item.cast<KerasTensor>().node->layer;
@@ -86,10 +100,7 @@ void bind_models(py::module_& m) {
   model
       .def("__init__",
            [](py::detail::value_and_holder& v_h, py::args args, py::kwargs kwargs) {
-             const std::string class_name =
-                 py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst))))
-                     .attr("__name__")
-                     .cast<std::string>();
+             const std::string class_name = python_class_name(v_h);
              py::object inputs = args.size() > 0 ? py::object(args[0]) : py::object(py::none());
              py::object outputs = args.size() > 1 ? py::object(args[1]) : py::object(py::none());
              if (args.size() > 2) throw py::type_error("Model() takes at most 2 positional arguments (inputs, outputs)");
@@ -101,11 +112,11 @@ void bind_models(py::module_& m) {
                throw py::type_error("Model(): a functional model needs both inputs= and outputs=");
              }
              if (inputs.is_none()) {
-               instance = std::make_shared<PythonModel>(options, class_name == "Model" ? "Model" : class_name);
+               instance = std::make_shared<PythonModel>(options, class_name);
              } else {
                instance = std::make_shared<PythonModel>(keras_tensors(inputs, "inputs"), keras_tensors(outputs, "outputs"), options);
              }
-             instance->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             instance->self = python_instance(v_h);
              py::detail::initimpl::construct<ModelClass>(v_h, std::shared_ptr<Model>(instance), true);
            },
            py::detail::is_new_style_constructor())
@@ -171,24 +182,8 @@ void bind_models(py::module_& m) {
              return logs_to_python(logs);
            })
       .def("_predict", &Model::predict, Release())
-      .def("_train_on_batch",
-           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, const std::optional<Tensor>& w) {
-             Logs logs;
-             {
-               py::gil_scoped_release release;
-               logs = self.train_on_batch(x, y, w.value_or(Tensor()));
-             }
-             return logs_to_python(logs);
-           })
-      .def("_test_on_batch",
-           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, const std::optional<Tensor>& w) {
-             Logs logs;
-             {
-               py::gil_scoped_release release;
-               logs = self.test_on_batch(x, y, w.value_or(Tensor()));
-             }
-             return logs_to_python(logs);
-           })
+      .def("_train_on_batch", on_batch(&Model::train_on_batch))
+      .def("_test_on_batch", on_batch(&Model::test_on_batch))
       .def("_predict_on_batch", &Model::predict_on_batch, Release())
       .def("save", [](Model& self, const std::string& path) { pitfall::save_model(self, path); }, py::arg("filepath"), Release(),
            "Config, compile config and weights in one checksummed file (docs/file-format.md), written atomically.")

@@ -52,6 +52,15 @@ auto translate_python_errors(Fn&& fn) -> decltype(fn()) {
   }
 }
 
+// For custom __init__ bindings of classes Python may subclass: the Python class's name ("MyLayer")
+// and a new reference to the instance being constructed.
+inline py::object python_instance(const py::detail::value_and_holder& v_h) {
+  return py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+}
+inline std::string python_class_name(const py::detail::value_and_holder& v_h) {
+  return python_instance(v_h).get_type().attr("__name__").cast<std::string>();
+}
+
 // Whether a Python `call` accepts a `training` keyword (Keras passes it only then).
 bool accepts_training(const py::handle& function);
 

@@ -45,10 +45,6 @@ class PythonLoss : public pitfall::Loss {
       return result.cast<Tensor>();
     });
   }
-  Json get_config() const override {
-    Json config = Loss::get_config();
-    return config;
-  }
   py::object self;
 
  private:
@@ -159,10 +155,9 @@ void bind_training(py::module_& m) {
   py::class_<pitfall::Loss, PythonLoss, std::shared_ptr<pitfall::Loss>>(m, "Loss", py::dynamic_attr())
       .def("__init__",
            [](py::detail::value_and_holder& v_h, const py::object& name) {
-             const std::string class_name =
-                 py::handle(reinterpret_cast<PyObject*>(Py_TYPE(reinterpret_cast<PyObject*>(v_h.inst)))).attr("__name__").cast<std::string>();
+             const std::string class_name = python_class_name(v_h);
              auto loss = std::make_shared<PythonLoss>(class_name, name.is_none() ? pitfall::to_snake_case(class_name) : name.cast<std::string>());
-             loss->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             loss->self = python_instance(v_h);
              py::detail::initimpl::construct<py::class_<pitfall::Loss, PythonLoss, std::shared_ptr<pitfall::Loss>>>(
                  v_h, std::shared_ptr<pitfall::Loss>(loss), true);
            },
@@ -251,7 +246,7 @@ void bind_training(py::module_& m) {
       .def("__init__",
            [](py::detail::value_and_holder& v_h) {
              auto callback = std::make_shared<PythonCallback>();
-             callback->self = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
+             callback->self = python_instance(v_h);
              py::detail::initimpl::construct<py::class_<pitfall::Callback, PythonCallback, std::shared_ptr<pitfall::Callback>>>(
                  v_h, std::shared_ptr<pitfall::Callback>(callback), true);
            },

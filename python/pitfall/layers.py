@@ -218,7 +218,6 @@ Layer.__getattr__ = _layer_getattr
 Layer.get_weights = _get_weights
 Layer.set_weights = _set_weights
 Layer.from_config = _from_config
-Layer.input_spec = None
 
 
 def get(identifier):

@@ -9,12 +9,6 @@ from . import _pitfall as _C
 Metric = _C.Metric
 
 
-def _named(name):
-    def make(name_=None, dtype=None):
-        return _C.get_metric(name)
-    return make
-
-
 def Accuracy(name="accuracy", dtype=None):
     raise NotImplementedError("pf.metrics.Accuracy (exact equality) is not available; use the string 'accuracy' "
                               "in compile(), or BinaryAccuracy / CategoricalAccuracy / SparseCategoricalAccuracy")

@@ -194,15 +194,6 @@ def _set_weights(self, weights):
     self._set_weight_tensors(tensors)
 
 
-def _call(self, inputs, training=None):
-    return _C.Layer.__call__(self, inputs, training)
-
-
-def _metrics_names(self):
-    names = ["loss"]
-    return names
-
-
 _METHODS = {
     "compile": _compile, "fit": _fit, "evaluate": _evaluate, "predict": _predict,
     "train_on_batch": _train_on_batch, "test_on_batch": _test_on_batch, "predict_on_batch": _predict_on_batch,

@@ -19,6 +19,7 @@
 using namespace pitfall;
 using pitfall::testing::bitwise_equal;
 using pitfall::testing::message_of;
+using pitfall::testing::TwoDense;
 
 namespace {
 
@@ -67,21 +68,6 @@ std::shared_ptr<Model> make_functional() {
   return std::make_shared<Model>(std::vector<KerasTensor>{in}, std::vector<KerasTensor>{out});
 }
 
-class Mlp : public Model {
- public:
-  Mlp() : Model(LayerOptions{}, "Mlp") {
-    hidden_ = std::make_shared<Dense>(16, "relu");
-    out_ = std::make_shared<Dense>(3, "softmax");
-    track(hidden_);
-    track(out_);
-  }
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override {
-    return {(*out_)((*hidden_)(inputs.at(0), training), training)};
-  }
-
- private:
-  std::shared_ptr<Dense> hidden_, out_;
-};
 
 // Fresh session and seed, then the model: what a user does at the top of a script.
 std::shared_ptr<Model> seeded(const std::function<std::shared_ptr<Model>()>& make, uint64_t seed = 42) {
@@ -118,7 +104,7 @@ struct CaptureCout {
 TEST_CASE("fit: Sequential, functional and subclassed models train to bitwise-identical weights") {
   const Problem p = three_classes();
   std::vector<std::shared_ptr<Model>> models;
-  for (auto make : {make_sequential, make_functional, +[] { return std::static_pointer_cast<Model>(std::make_shared<Mlp>()); }}) {
+  for (auto make : {make_sequential, make_functional, +[] { return std::static_pointer_cast<Model>(std::make_shared<TwoDense>()); }}) {
     auto model = seeded(make);
     model->compile(sgd_optimizer(0.1), {sparse_categorical_crossentropy_loss()});
     const History h = model->fit({p.x}, {p.y}, quiet());

@@ -15,6 +15,7 @@
 using namespace pitfall;
 using pitfall::testing::bitwise_equal;
 using pitfall::testing::message_of;
+using pitfall::testing::TwoDense;
 
 namespace {
 
@@ -46,21 +47,6 @@ std::vector<double> dense_reference(const Tensor& x, const Tensor& kernel, const
   return y;
 }
 
-class TwoDense : public Model {
- public:
-  TwoDense() : Model(LayerOptions{}, "TwoDense") {
-    hidden_ = std::make_shared<Dense>(16, "relu");
-    out_ = std::make_shared<Dense>(3, "softmax");
-    track(hidden_);
-    track(out_);
-  }
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override {
-    return {(*out_)((*hidden_)(inputs.at(0), training), training)};
-  }
-
- private:
-  std::shared_ptr<Dense> hidden_, out_;
-};
 
 }  // namespace
 

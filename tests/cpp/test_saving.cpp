@@ -15,6 +15,7 @@
 using namespace pitfall;
 using pitfall::testing::bitwise_equal;
 using pitfall::testing::message_of;
+using pitfall::testing::TwoDense;
 namespace fs = std::filesystem;
 
 namespace {
@@ -377,29 +378,11 @@ TEST_CASE("saving: save_weights and load_weights across separately built models"
   CHECK(contains(message_of([&] { load_weights(*target, dir.file("missing.pitfall")); }), "file not found"));
 }
 
-namespace {
-class TwoDense : public Model {
- public:
-  TwoDense() : Model(LayerOptions{}, "TwoDense") {
-    hidden_ = std::make_shared<Dense>(6, "relu");
-    out_ = std::make_shared<Dense>(2);
-    track(hidden_);
-    track(out_);
-  }
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override {
-    return {(*out_)((*hidden_)(inputs.at(0), training), training)};
-  }
-
- private:
-  std::shared_ptr<Dense> hidden_, out_;
-};
-}  // namespace
-
 TEST_CASE("saving: subclassed models save weights but not the whole model") {
   clear_session();
   set_random_seed(9);
   TempDir dir("subclassed");
-  TwoDense a, b;
+  TwoDense a(6, 2, "linear"), b(6, 2, "linear");
   const Tensor x = normal({3, 4});
   a(x);
   b(x);

@@ -36,4 +36,22 @@ inline std::pair<std::vector<Tensor>, std::vector<Tensor>> run_with_1_and_2_thre
   return {std::move(one), std::move(two)};
 }
 
+// A subclassed model: Dense(hidden, relu) -> Dense(units, activation), its sublayers tracked.
+class TwoDense : public Model {
+ public:
+  explicit TwoDense(int64_t hidden = 16, int64_t units = 3, const std::string& activation = "softmax")
+      : Model(LayerOptions{}, "TwoDense"),
+        hidden_(std::make_shared<Dense>(hidden, "relu")),
+        out_(std::make_shared<Dense>(units, activation)) {
+    track(hidden_);
+    track(out_);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override {
+    return {(*out_)((*hidden_)(inputs.at(0), training), training)};
+  }
+
+ private:
+  std::shared_ptr<Dense> hidden_, out_;
+};
+
 }  // namespace pitfall::testing
