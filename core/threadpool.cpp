@@ -142,4 +142,7 @@ void parallel_for(int64_t n, int64_t block, const std::function<void(int64_t, in
   pool().run(nblocks, [&](int64_t b) { fn(b * block, std::min(n, (b + 1) * block)); });
 }
 
+InlineParallelScope::InlineParallelScope() : previous_(inside_parallel_region) { inside_parallel_region = true; }
+InlineParallelScope::~InlineParallelScope() { inside_parallel_region = previous_; }
+
 }  // namespace pitfall

@@ -17,4 +17,18 @@ void set_num_threads(int threads);
 // An exception thrown by any block is rethrown on the calling thread after all blocks finish.
 void parallel_for(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
 
+// While alive, parallel_for called on this thread runs its blocks inline, one after another. A
+// data-pipeline thread uses it so its kernels do not queue for the shared pool behind the training
+// step; results are unchanged because the blocks are the same.
+class InlineParallelScope {
+ public:
+  InlineParallelScope();
+  ~InlineParallelScope();
+  InlineParallelScope(const InlineParallelScope&) = delete;
+  InlineParallelScope& operator=(const InlineParallelScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace pitfall

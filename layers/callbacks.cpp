@@ -47,11 +47,7 @@ void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) {
     std::snprintf(seconds, sizeof seconds, "%.0fs", bar_->elapsed_seconds());
     *out_ << "Epoch " << epoch + 1 << "/" << epochs_ << " - " << seconds
           << ProgressBar::format_values(display_order(logs));
-    if (input_wait_) {
-      char wait[64];
-      std::snprintf(wait, sizeof wait, " - input wait: %.2fs", *input_wait_);
-      *out_ << wait;
-    }
+    if (input_wait_) *out_ << ProgressBar::format_input_wait(*input_wait_, bar_->elapsed_seconds());
     *out_ << "\n" << std::flush;
   }
   bar_.reset();

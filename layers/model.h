@@ -1,12 +1,14 @@
 // Models: functional (a DAG of layer calls from pf.Input to outputs), Sequential, and subclassed
 // (override call()). compile / fit / evaluate / predict run entirely in C++.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "pitfall/data/dataset.h"
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/losses.h"
 #include "pitfall/layers/metrics.h"
@@ -22,6 +24,11 @@ KerasTensor Input(const Shape& shape, DType dtype = DType::float32, const std::s
 struct History {
   std::vector<int> epoch;
   std::map<std::string, std::vector<double>> history;  // "loss", "accuracy", "val_loss", ...
+  // Where each epoch's time went: "input_wait_seconds" (fit blocked waiting for the next batch),
+  // "step_seconds" (train steps), "epoch_seconds" (all of it, validation and callbacks included)
+  // and "input_wait_fraction" = input_wait / (input_wait + step). A pipeline without prefetch
+  // feeding a slow input shows up here (pitfall P26).
+  std::map<std::string, std::vector<double>> timing;
 };
 
 using Logs = std::map<std::string, double>;
@@ -58,6 +65,12 @@ struct FitOptions {
   std::vector<std::shared_ptr<Callback>> callbacks;
   std::map<int64_t, double> class_weight;
   Tensor sample_weight;  // (N,)
+  // Dataset input only. 0: each epoch iterates the dataset afresh until it ends. n > 0: an epoch is
+  // n batches, taken from one iterator that continues across epochs (Keras); running out of data
+  // warns and stops training.
+  int64_t steps_per_epoch = 0;
+  std::optional<data::Dataset> validation_dataset;
+  int64_t validation_steps = 0;  // 0: the whole validation dataset
 };
 
 class Model : public Layer {
@@ -104,6 +117,13 @@ class Model : public Layer {
   History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
   Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size = 32, int verbose = 1);
   std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32, int verbose = 0);
+  // Dataset input (Keras semantics): each element is a batch, either x alone or a tuple (x,),
+  // (x, y) or (x, y, sample_weight); x and y are a tensor, a tuple/list of tensors (one per model
+  // input/output, in order) or a dict keyed by input/output names. batch_size, shuffle and
+  // validation_split do not apply (the dataset decides). steps: 0 = until the data ends.
+  History fit(const data::Dataset& dataset, const FitOptions& options = {});
+  Logs evaluate(const data::Dataset& dataset, int verbose = 1, int64_t steps = 0);
+  std::vector<Tensor> predict(const data::Dataset& dataset, int verbose = 0, int64_t steps = 0);
   Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
   Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
   std::vector<Tensor> predict_on_batch(const std::vector<Tensor>& x);
@@ -154,6 +174,17 @@ class Model : public Layer {
   Logs metrics_logs() const;
   Logs evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight,
                        int64_t batch_size, int verbose);
+  // The loops every fit / evaluate / predict runs, on arrays (from_array_batches) or datasets.
+  History fit_loop(const data::Dataset& train, const FitOptions& options, const std::function<Logs()>& validate);
+  Logs evaluate_loop(const data::Dataset& dataset, int64_t steps, int verbose, const char* where_called);
+  std::vector<Tensor> predict_loop(const data::Dataset& dataset, int64_t steps, int verbose);
+  struct Batch {
+    std::vector<Tensor> x, y;
+    Tensor sample_weight;
+  };
+  // A dataset element as (x, y, sample_weight); the error names the element's structure.
+  Batch unpack_batch(const data::Element& element, const char* where_called, bool targets_needed) const;
+  std::vector<std::string> input_names() const;
   void check_compiled(const char* where) const;
   void check_targets(const std::vector<Tensor>& y, const char* where) const;
 

@@ -5,6 +5,7 @@
 // respect to trainable_weights(), optimizer->apply_gradients. The same seed and batches therefore
 // give bitwise-identical weights with fit() and with a GradientTape-style loop.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <set>
@@ -12,6 +13,7 @@
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/core/random.h"
+#include "pitfall/core/warnings.h"
 #include "pitfall/layers/callbacks.h"
 #include "pitfall/layers/model.h"
 #include "pitfall/layers/model_internal.h"
@@ -38,14 +40,6 @@ std::vector<Tensor> rows_of(const std::vector<Tensor>& arrays, int64_t begin, in
 Tensor rows_of(const Tensor& a, int64_t begin, int64_t count) {
   return a.defined() ? rows_of(std::vector<Tensor>{a}, begin, count)[0] : Tensor();
 }
-
-std::vector<Tensor> take_rows(const std::vector<Tensor>& arrays, const Tensor& indices) {
-  std::vector<Tensor> out;
-  for (const auto& a : arrays) out.push_back(take(a, indices, 0));
-  return out;
-}
-
-Tensor take_rows(const Tensor& a, const Tensor& indices) { return a.defined() ? take(a, indices, 0) : Tensor(); }
 
 // Every array must have the same number of rows; the error names each array and its count.
 int64_t common_rows(const char* where_called, const std::vector<Tensor>& x, const std::vector<Tensor>& y,
@@ -95,7 +89,20 @@ Tensor class_sample_weights(const Tensor& y, const std::map<int64_t, double>& cl
   return cast(Tensor::from_vector(weights, {rows}), dtype);
 }
 
-int64_t num_steps(int64_t rows, int64_t batch_size) { return (rows + batch_size - 1) / batch_size; }
+// fit / evaluate / predict on arrays: batches of (x-tuple, y-tuple[, weights]) from the arrays,
+// in a new order each epoch when shuffling.
+data::Dataset array_batches(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight,
+                            int64_t batch_size, bool shuffle) {
+  std::vector<Tensor> arrays = x;
+  arrays.insert(arrays.end(), y.begin(), y.end());
+  std::vector<int64_t> groups{static_cast<int64_t>(x.size())};
+  if (!y.empty()) groups.push_back(static_cast<int64_t>(y.size()));
+  if (sample_weight.defined()) {
+    arrays.push_back(sample_weight);
+    groups.push_back(1);
+  }
+  return data::Dataset::from_array_batches(arrays, batch_size, shuffle, groups);
+}
 
 void check_batch_size(const char* where_called, int64_t batch_size) {
   if (batch_size <= 0) {
@@ -337,7 +344,187 @@ void Model::build_from_data(const std::vector<Tensor>& x) {
   (*this)(rows_of(x, 0, std::min<int64_t>(1, x.at(0).dim(0))), /*training=*/false);
 }
 
+// ---------------------------------------------------------------- dataset elements
+
+std::vector<std::string> Model::input_names() const {
+  std::vector<std::string> names;
+  for (const auto& in : inputs_) names.push_back(in.node && in.node->layer ? in.node->layer->name() : std::string());
+  return names;
+}
+
+namespace {
+
+// One part (x or y) of a batch element as tensors in model order; `names` order a dict.
+std::vector<Tensor> part_tensors(const data::Element& part, const std::vector<std::string>& names, const std::string& what,
+                                 const std::string& where_called) {
+  using Kind = data::Structure::Kind;
+  const data::Structure& s = *part.structure;
+  if (s.kind() == Kind::leaf) return part.components;
+  for (const auto& child : s.children()) {
+    if (child.kind() != Kind::leaf) {
+      throw ValueError(where_called + ": " + what + " has the nested structure " + s.str() +
+                       "; give one tensor, a tuple of tensors or a dict of tensors");
+    }
+  }
+  if (s.kind() != Kind::dict) return part.components;
+  std::vector<Tensor> out;
+  for (const auto& name : names) {
+    const auto& keys = s.keys();
+    const auto it = std::find(keys.begin(), keys.end(), name);
+    if (it == keys.end()) {
+      std::string known;
+      for (const auto& k : keys) known += (known.empty() ? "" : ", ") + k;
+      std::string wanted;
+      for (const auto& n : names) wanted += (wanted.empty() ? "" : ", ") + n;
+      throw ValueError(where_called + ": " + what + " is a dict with keys {" + known + "} but the model needs '" + name +
+                       "' (its " + what + " names are: " + wanted + "); key the dict by those names");
+    }
+    out.push_back(part.components[static_cast<size_t>(it - keys.begin())]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Model::Batch Model::unpack_batch(const data::Element& element, const char* where_called, bool targets_needed) const {
+  using Kind = data::Structure::Kind;
+  const std::string here = where(*this) + ": " + where_called;
+  const data::Structure& s = *element.structure;
+  const bool sequence = s.kind() == Kind::tuple || s.kind() == Kind::list;
+  const size_t parts = sequence && s.children().size() <= 3 ? s.children().size() : 0;
+  Batch batch;
+  const data::Element x = parts ? element.child(0) : element;
+  batch.x = part_tensors(x, input_names(), "x", here);
+  if (parts >= 2) batch.y = part_tensors(element.child(1), output_names(), "y", here);
+  if (parts == 3) {
+    const data::Element w = element.child(2);
+    if (w.components.size() != 1) {
+      throw ValueError(here + ": the third part of a dataset element is sample_weight and must be one tensor, got " +
+                       w.structure->str());
+    }
+    batch.sample_weight = w.components[0];
+  }
+  if (targets_needed && batch.y.empty()) {
+    throw ValueError(here + ": the dataset's elements have the structure " + s.str() +
+                     ", which holds no targets; elements must be (x, y) or (x, y, sample_weight) tuples");
+  }
+  bool unbatched = batch.x.empty() || batch.x[0].ndim() == 0;
+  for (size_t i = 0; i < batch.x.size() && i < inputs_.size() && !unbatched; ++i) {
+    // Elements shaped like one sample of the input (its shape without the batch axis).
+    const Shape& want = inputs_[i].shape;
+    unbatched = batch.x[i].ndim() + 1 == static_cast<int64_t>(want.size()) &&
+                std::equal(want.begin() + 1, want.end(), batch.x[i].shape().begin(),
+                           [](int64_t w, int64_t got) { return w < 0 || w == got; });
+  }
+  if (unbatched) {
+    throw ValueError(here + ": the dataset's elements (" + element.describe() +
+                     ") are single samples, not batches; call .batch(batch_size) on the dataset");
+  }
+  return batch;
+}
+
 // ---------------------------------------------------------------- fit
+
+History Model::fit_loop(const data::Dataset& train, const FitOptions& options, const std::function<Logs()>& validate) {
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+
+  const int64_t cardinality = train.cardinality();
+  if (options.steps_per_epoch <= 0 && cardinality == data::kInfiniteCardinality) {
+    throw ValueError(where(*this) + ": fit: the dataset is infinite (" + train.describe() +
+                     "); give steps_per_epoch, or do not repeat() it forever");
+  }
+  const int64_t steps = options.steps_per_epoch > 0 ? options.steps_per_epoch : (cardinality >= 0 ? cardinality : -1);
+  CallbackList callbacks;
+  callbacks.all = options.callbacks;
+  auto history = std::make_shared<HistoryCallback>();
+  callbacks.all.push_back(history);
+  std::shared_ptr<ProgbarLogger> progress;
+  if (options.verbose > 0) {
+    progress = std::make_shared<ProgbarLogger>(options.verbose, options.epochs, steps);
+    callbacks.all.push_back(progress);
+  }
+  callbacks.each([&](Callback& c) { c.set_model(this); });
+
+  // With steps_per_epoch the iterator continues across epochs (Keras); otherwise each epoch
+  // iterates afresh (reshuffling where the dataset says so).
+  std::unique_ptr<data::Iterator> iterator;
+  bool out_of_data = false;
+  std::map<std::string, std::vector<double>> timing;
+  stop_training = false;
+  Logs epoch_logs;
+  callbacks.each([&](Callback& c) { c.on_train_begin({}); });
+  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    reset_metrics();
+    callbacks.each([&](Callback& c) { c.on_epoch_begin(epoch, {}); });
+    if (!iterator || options.steps_per_epoch <= 0) iterator = train.make_iterator();
+    double waited = 0.0, computed = 0.0;
+    int64_t step = 0;
+    for (; options.steps_per_epoch <= 0 || step < options.steps_per_epoch; ++step) {
+      const auto wait_start = Clock::now();
+      std::optional<data::Element> element = iterator->next();
+      waited += seconds_since(wait_start);
+      if (!element) {
+        if (options.steps_per_epoch > 0) out_of_data = true;
+        break;
+      }
+      Batch batch = unpack_batch(*element, "fit", true);
+      if (epoch == options.initial_epoch && step == 0) {
+        check_targets(batch.y, "fit");
+        check_inputs(batch.x);
+      }
+      common_rows("fit", batch.x, batch.y, batch.sample_weight);
+      if (!options.class_weight.empty()) {
+        if (batch.y.size() != 1) {
+          throw ValueError(where(*this) + ": fit: class_weight is only supported for models with one output; use "
+                           "sample_weight for several outputs");
+        }
+        const DType dtype = batch.sample_weight.defined() ? batch.sample_weight.dtype() : floatx();
+        const Tensor weights = class_sample_weights(batch.y[0], options.class_weight, dtype);
+        batch.sample_weight = batch.sample_weight.defined() ? multiply(batch.sample_weight, weights) : weights;
+      }
+      callbacks.each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
+      const auto step_start = Clock::now();
+      const Logs logs = train_step(batch.x, batch.y, batch.sample_weight);
+      computed += seconds_since(step_start);
+      callbacks.each([&](Callback& c) { c.on_train_batch_end(step, logs); });
+      if (stop_training) break;
+    }
+    if (step == 0 && !stop_training) {
+      if (out_of_data) {
+        warn("fit: your input ran out of data; interrupting training. Make sure the dataset can give at least "
+             "steps_per_epoch * epochs batches (" + std::to_string(options.steps_per_epoch) + " * " +
+             std::to_string(options.epochs) + "); you may need .repeat() on the dataset");
+        break;
+      }
+      throw ValueError(where(*this) + ": fit: the dataset (" + train.describe() + ") gave no batches in epoch " +
+                       std::to_string(epoch + 1));
+    }
+    epoch_logs = metrics_logs();
+    if (validate) {
+      const Logs val_logs = validate();
+      for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
+    }
+    if (progress) progress->set_epoch_input_wait(waited);
+    timing["input_wait_seconds"].push_back(waited);
+    timing["step_seconds"].push_back(computed);
+    timing["input_wait_fraction"].push_back(waited + computed > 0 ? waited / (waited + computed) : 0.0);
+    callbacks.each([&](Callback& c) { c.on_epoch_end_with_logs(epoch, epoch_logs); });
+    timing["epoch_seconds"].push_back(seconds_since(epoch_start));
+    if (stop_training) break;
+    if (out_of_data) {
+      warn("fit: your input ran out of data; interrupting training. Make sure the dataset can give at least "
+           "steps_per_epoch * epochs batches (" + std::to_string(options.steps_per_epoch) + " * " +
+           std::to_string(options.epochs) + "); you may need .repeat() on the dataset");
+      break;
+    }
+  }
+  callbacks.each([&](Callback& c) { c.on_train_end(epoch_logs); });
+  History result = history->history;
+  result.timing = std::move(timing);
+  return result;
+}
 
 History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options) {
   check_compiled("fit");
@@ -345,6 +532,10 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw ValueError(where(*this) + ": fit: validation_split must be in [0, 1), got " +
                      std::to_string(options.validation_split));
+  }
+  if (options.steps_per_epoch > 0) {
+    throw ValueError(where(*this) + ": fit: steps_per_epoch applies to Dataset input; with arrays an epoch is "
+                     "ceil(samples / batch_size) steps (pass a Dataset with .repeat() to choose the steps)");
   }
   check_targets(y, "fit");
   const int64_t rows = common_rows("fit", x, y, options.sample_weight);
@@ -379,14 +570,9 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
   }
   const int64_t train_rows = train_x.at(0).dim(0);
   if (train_rows == 0) throw ValueError(where(*this) + ": fit: no training samples");
-  if (!options.class_weight.empty()) {
-    if (train_y.size() != 1) {
-      throw ValueError(where(*this) + ": fit: class_weight is only supported for models with one output; use "
-                       "sample_weight for several outputs");
-    }
-    const DType dtype = train_w.defined() ? train_w.dtype() : floatx();
-    Tensor weights = class_sample_weights(train_y[0], options.class_weight, dtype);
-    train_w = train_w.defined() ? multiply(train_w, weights) : weights;
+  if (!options.class_weight.empty() && train_y.size() != 1) {
+    throw ValueError(where(*this) + ": fit: class_weight is only supported for models with one output; use "
+                     "sample_weight for several outputs");
   }
 
   // Weights are created before the first shuffle draws from the global generator, whichever way
@@ -394,56 +580,67 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
   check_inputs(train_x);
   build_from_data(train_x);
 
-  const int64_t steps = num_steps(train_rows, options.batch_size);
-  CallbackList callbacks;
-  callbacks.all = options.callbacks;
-  auto history = std::make_shared<HistoryCallback>();
-  callbacks.all.push_back(history);
-  if (options.verbose > 0) callbacks.all.push_back(std::make_shared<ProgbarLogger>(options.verbose, options.epochs, steps));
-  callbacks.each([&](Callback& c) { c.set_model(this); });
-
-  stop_training = false;
-  Logs epoch_logs;
-  callbacks.each([&](Callback& c) { c.on_train_begin({}); });
-  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-    reset_metrics();
-    callbacks.each([&](Callback& c) { c.on_epoch_begin(epoch, {}); });
-    Tensor order;
-    // The global generator (not the model's own Layer::next_random_key): same seed, same order.
-    if (options.shuffle) order = random_permutation(train_rows, ::pitfall::next_random_key());
-    for (int64_t step = 0; step < steps; ++step) {
-      const int64_t begin = step * options.batch_size;
-      const int64_t count = std::min(options.batch_size, train_rows - begin);
-      std::vector<Tensor> xb, yb;
-      Tensor wb;
-      if (order.defined()) {
-        const Tensor indices = slice(order, {begin}, {count});
-        xb = take_rows(train_x, indices);
-        yb = take_rows(train_y, indices);
-        wb = take_rows(train_w, indices);
-      } else {
-        xb = rows_of(train_x, begin, count);
-        yb = rows_of(train_y, begin, count);
-        wb = rows_of(train_w, begin, count);
-      }
-      callbacks.each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
-      const Logs logs = train_step(xb, yb, wb);
-      callbacks.each([&](Callback& c) { c.on_train_batch_end(step, logs); });
-      if (stop_training) break;
-    }
-    epoch_logs = metrics_logs();
-    if (!val_x.empty()) {
-      const Logs val_logs = evaluate_arrays(val_x, val_y, val_w, options.batch_size, 0);
-      for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
-    }
-    callbacks.each([&](Callback& c) { c.on_epoch_end_with_logs(epoch, epoch_logs); });
-    if (stop_training) break;
+  std::function<Logs()> validate;
+  if (!val_x.empty()) {
+    validate = [&] { return evaluate_arrays(val_x, val_y, val_w, options.batch_size, 0); };
   }
-  callbacks.each([&](Callback& c) { c.on_train_end(epoch_logs); });
-  return history->history;
+  return fit_loop(array_batches(train_x, train_y, train_w, options.batch_size, options.shuffle), options, validate);
+}
+
+History Model::fit(const data::Dataset& dataset, const FitOptions& options) {
+  check_compiled("fit");
+  if (options.validation_split > 0.0) {
+    throw ValueError(where(*this) + ": fit: validation_split is only supported for arrays; with a Dataset give "
+                     "validation_data (another Dataset), e.g. the last batches split off with take()/skip()");
+  }
+  if (options.sample_weight.defined()) {
+    throw ValueError(where(*this) + ": fit: sample_weight cannot be given with a Dataset; make it the third part of "
+                     "each element: (x, y, sample_weight)");
+  }
+  std::function<Logs()> validate;
+  if (options.validation_dataset) {
+    validate = [&] { return evaluate_loop(*options.validation_dataset, options.validation_steps, 0, "fit (validation_data)"); };
+  } else if (options.validation_data) {
+    validate = [&] {
+      return evaluate_arrays(options.validation_data->first, options.validation_data->second, Tensor(), options.batch_size, 0);
+    };
+  }
+  return fit_loop(dataset, options, validate);
 }
 
 // ---------------------------------------------------------------- evaluate / predict
+
+Logs Model::evaluate_loop(const data::Dataset& dataset, int64_t steps, int verbose, const char* where_called) {
+  check_compiled("evaluate");
+  const int64_t cardinality = dataset.cardinality();
+  if (steps <= 0 && cardinality == data::kInfiniteCardinality) {
+    throw ValueError(where(*this) + ": " + where_called + ": the dataset is infinite (" + dataset.describe() +
+                     "); give steps");
+  }
+  reset_metrics();
+  const int64_t target = steps > 0 ? steps : (cardinality >= 0 ? cardinality : -1);
+  std::unique_ptr<ProgressBar> bar;
+  if (verbose > 0) bar = std::make_unique<ProgressBar>(target, std::cout);
+  auto iterator = dataset.make_iterator();
+  Logs logs;
+  int64_t step = 0;
+  for (; steps <= 0 || step < steps; ++step) {
+    std::optional<data::Element> element = iterator->next();
+    if (!element) break;
+    const Batch batch = unpack_batch(*element, where_called, true);
+    if (step == 0) {
+      check_targets(batch.y, where_called);
+      check_inputs(batch.x);
+      build_from_data(batch.x);
+    }
+    common_rows(where_called, batch.x, batch.y, batch.sample_weight);
+    logs = test_step(batch.x, batch.y, batch.sample_weight);
+    if (bar && verbose == 1) bar->update(step + 1, display_order(logs));
+  }
+  if (step == 0) throw ValueError(where(*this) + ": " + where_called + ": no samples (the dataset gave no batches)");
+  if (bar) bar->finish(display_order(logs));
+  return logs;
+}
 
 Logs Model::evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight,
                             int64_t batch_size, int verbose) {
@@ -453,24 +650,45 @@ Logs Model::evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tens
   const int64_t rows = common_rows("evaluate", x, y, sample_weight);
   if (rows == 0) throw ValueError(where(*this) + ": evaluate: no samples");
   check_inputs(x);
-  build_from_data(x);
-  reset_metrics();
-  const int64_t steps = num_steps(rows, batch_size);
-  std::unique_ptr<ProgressBar> bar;
-  if (verbose > 0) bar = std::make_unique<ProgressBar>(steps, std::cout);
-  Logs logs;
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t begin = step * batch_size;
-    const int64_t count = std::min(batch_size, rows - begin);
-    logs = test_step(rows_of(x, begin, count), rows_of(y, begin, count), rows_of(sample_weight, begin, count));
-    if (bar && verbose == 1) bar->update(step + 1, display_order(logs));
-  }
-  if (bar) bar->finish(display_order(logs));
-  return logs;
+  return evaluate_loop(array_batches(x, y, sample_weight, batch_size, false), 0, verbose, "evaluate");
 }
 
 Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
   return evaluate_arrays(x, y, Tensor(), batch_size, verbose);
+}
+
+Logs Model::evaluate(const data::Dataset& dataset, int verbose, int64_t steps) {
+  return evaluate_loop(dataset, steps, verbose, "evaluate");
+}
+
+std::vector<Tensor> Model::predict_loop(const data::Dataset& dataset, int64_t steps, int verbose) {
+  const int64_t cardinality = dataset.cardinality();
+  if (steps <= 0 && cardinality == data::kInfiniteCardinality) {
+    throw ValueError(where(*this) + ": predict: the dataset is infinite (" + dataset.describe() + "); give steps");
+  }
+  NoGradGuard no_grad;
+  const int64_t target = steps > 0 ? steps : (cardinality >= 0 ? cardinality : -1);
+  std::unique_ptr<ProgressBar> bar;
+  if (verbose > 0) bar = std::make_unique<ProgressBar>(target, std::cout);
+  auto iterator = dataset.make_iterator();
+  std::vector<std::vector<Tensor>> pieces;
+  int64_t step = 0;
+  for (; steps <= 0 || step < steps; ++step) {
+    std::optional<data::Element> element = iterator->next();
+    if (!element) break;
+    const Batch batch = unpack_batch(*element, "predict", false);
+    if (step == 0) check_inputs(batch.x);
+    common_rows("predict", batch.x, {});
+    const auto outs = (*this)(batch.x, /*training=*/false);
+    if (pieces.empty()) pieces.resize(outs.size());
+    for (size_t i = 0; i < outs.size() && i < pieces.size(); ++i) pieces[i].push_back(outs[i]);
+    if (bar && verbose == 1) bar->update(step + 1, {});
+  }
+  if (step == 0) throw ValueError(where(*this) + ": predict: no samples (the dataset gave no batches)");
+  if (bar) bar->finish({});
+  std::vector<Tensor> out;
+  for (const auto& p : pieces) out.push_back(p.size() == 1 ? p[0].contiguous() : concatenate(p, 0));
+  return out;
 }
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size, int verbose) {
@@ -478,22 +696,11 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_s
   const int64_t rows = common_rows("predict", x, {});
   if (rows == 0) throw ValueError(where(*this) + ": predict: no samples");
   check_inputs(x);
-  NoGradGuard no_grad;
-  const int64_t steps = num_steps(rows, batch_size);
-  std::unique_ptr<ProgressBar> bar;
-  if (verbose > 0) bar = std::make_unique<ProgressBar>(steps, std::cout);
-  std::vector<std::vector<Tensor>> pieces;
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t begin = step * batch_size;
-    const auto outs = (*this)(rows_of(x, begin, std::min(batch_size, rows - begin)), /*training=*/false);
-    if (pieces.empty()) pieces.resize(outs.size());
-    for (size_t i = 0; i < outs.size() && i < pieces.size(); ++i) pieces[i].push_back(outs[i]);
-    if (bar && verbose == 1) bar->update(step + 1, {});
-  }
-  if (bar) bar->finish({});
-  std::vector<Tensor> out;
-  for (const auto& p : pieces) out.push_back(p.size() == 1 ? p[0].contiguous() : concatenate(p, 0));
-  return out;
+  return predict_loop(array_batches(x, {}, Tensor(), batch_size, false), 0, verbose);
+}
+
+std::vector<Tensor> Model::predict(const data::Dataset& dataset, int verbose, int64_t steps) {
+  return predict_loop(dataset, steps, verbose);
 }
 
 Logs Model::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {

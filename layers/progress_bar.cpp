@@ -14,6 +14,12 @@ double ProgressBar::elapsed_seconds() const {
 }
 
 std::string ProgressBar::bar(int64_t current, int64_t target, int width) {
+  if (target <= 0) {
+    // A dataset of unknown length (Keras: "     12/Unknown").
+    char head[64];
+    std::snprintf(head, sizeof head, "%7lld/Unknown", static_cast<long long>(current));
+    return head;
+  }
   const int digits = target > 0 ? static_cast<int>(std::floor(std::log10(static_cast<double>(target)))) + 1 : 1;
   char head[64];
   std::snprintf(head, sizeof head, "%*lld/%lld [", digits, static_cast<long long>(current),
@@ -66,6 +72,13 @@ std::string ProgressBar::format_per_step(double seconds) {
   return buf;
 }
 
+std::string ProgressBar::format_input_wait(double wait_seconds, double elapsed_seconds) {
+  char wait[96];
+  const double share = elapsed_seconds > 0 ? 100.0 * wait_seconds / elapsed_seconds : 0.0;
+  std::snprintf(wait, sizeof wait, " - input wait: %.2fs (%.0f%%)", wait_seconds, share);
+  return wait;
+}
+
 void ProgressBar::update(int64_t current, const LogValues& values) {
   const auto now = std::chrono::steady_clock::now();
   if (previous_width_ > 0 && current < target_ &&
@@ -73,10 +86,15 @@ void ProgressBar::update(int64_t current, const LogValues& values) {
     return;
   }
   last_update_ = now;
+  seen_ = current;
   const double elapsed = elapsed_seconds();
   const double per_step = current > 0 ? elapsed / static_cast<double>(current) : 0.0;
   std::string line = bar(current, target_, width_);
-  line += " - ETA: " + format_eta(per_step * static_cast<double>(std::max<int64_t>(target_ - current, 0)));
+  if (target_ > 0) {
+    line += " - ETA: " + format_eta(per_step * static_cast<double>(std::max<int64_t>(target_ - current, 0)));
+  } else {
+    line += " - " + format_per_step(per_step);
+  }
   line += format_values(values);
   // Blank out what a longer previous line left behind.
   const size_t length = line.size();
@@ -87,17 +105,14 @@ void ProgressBar::update(int64_t current, const LogValues& values) {
 
 void ProgressBar::finish(const LogValues& values, std::optional<double> input_wait_seconds) {
   const double elapsed = elapsed_seconds();
-  const double per_step = target_ > 0 ? elapsed / static_cast<double>(target_) : 0.0;
+  const int64_t steps = target_ > 0 ? target_ : seen_;
+  const double per_step = steps > 0 ? elapsed / static_cast<double>(steps) : 0.0;
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.0fs", elapsed);
-  std::string line = bar(target_, target_, width_) + " - " + seconds + " " + format_per_step(per_step);
+  std::string line = (target_ > 0 ? bar(target_, target_, width_) : bar(seen_, 0, width_)) + " - " + seconds + " " +
+                     format_per_step(per_step);
   line += format_values(values);
-  if (input_wait_seconds) {
-    char wait[96];
-    const double share = elapsed > 0 ? 100.0 * *input_wait_seconds / elapsed : 0.0;
-    std::snprintf(wait, sizeof wait, " - input wait: %.2fs (%.0f%%)", *input_wait_seconds, share);
-    line += wait;
-  }
+  if (input_wait_seconds) line += format_input_wait(*input_wait_seconds, elapsed);
   const size_t length = line.size();
   if (previous_width_ > length) line += std::string(previous_width_ - length, ' ');
   out_ << (previous_width_ > 0 ? "\r" : "") << line << "\n" << std::flush;

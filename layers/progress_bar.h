@@ -19,7 +19,8 @@ using LogValues = std::vector<std::pair<std::string, double>>;
 
 class ProgressBar {
  public:
-  // target: the number of steps; width: characters between the brackets.
+  // target: the number of steps (0 or less: unknown, shown as "12/Unknown"); width: characters
+  // between the brackets.
   ProgressBar(int64_t target, std::ostream& out, int width = 30);
   // The bar after `current` steps with the running values (loss first, as Keras 2 prints them).
   // Like Keras (interval=0.05), redraws at most every 50 ms, plus the first and the last step.
@@ -39,12 +40,15 @@ class ProgressBar {
   static std::string format_eta(double seconds);
   // Time per step: "5ms/step", "2s/step", "120us/step".
   static std::string format_per_step(double seconds);
+  // " - input wait: 0.12s (8%)": time spent waiting for input and its share of the epoch.
+  static std::string format_input_wait(double wait_seconds, double elapsed_seconds);
 
  private:
   int64_t target_;
   std::ostream& out_;
   int width_;
   size_t previous_width_ = 0;
+  int64_t seen_ = 0;  // steps reported by update() (the count when the target is unknown)
   std::chrono::steady_clock::time_point start_, last_update_;
 };
 

@@ -27,6 +27,7 @@
 #include <set>
 #include <tuple>
 
+#include "pitfall/core/atomic_file.h"
 #include "pitfall/core/error.h"
 #include "pitfall/core/random.h"
 #include "pitfall/core/warnings.h"
@@ -49,8 +50,6 @@ constexpr uint64_t kChecksumSize = 4;
 constexpr const char* kWeightsSection = "weights";
 constexpr const char* kOptimizerSection = "optimizer";
 constexpr const char* kOptimizerPrefix = "optimizer/";
-
-std::atomic<int64_t> g_fail_after_bytes{-1};
 
 uint64_t align_up(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
@@ -83,113 +82,6 @@ void to_or_from_little_endian(uint8_t* bytes, size_t size, size_t item_size) {
     for (size_t i = 0; i + item_size <= size; i += item_size) std::reverse(bytes + i, bytes + i + item_size);
   }
 }
-
-// ---------------------------------------------------------------- atomic writer
-
-// Writes to "<dir>/.<name>.tmp-<pid>-<n>" and renames it over the target on commit(); destroyed
-// without commit(), it removes the temporary file, so a failed save leaves the old file untouched.
-class AtomicFileWriter {
- public:
-  AtomicFileWriter(std::string path, std::string where) : path_(std::move(path)), where_(std::move(where)) {
-    const fs::path target(path_);
-    if (target.filename().empty()) {
-      throw ValueError(where_ + ": " + in_quotes(path_) + " names a directory; give a file path");
-    }
-    std::error_code ec;
-    if (fs::is_directory(target, ec)) {
-      throw ValueError(where_ + ": " + in_quotes(path_) + " is an existing directory; give a file path");
-    }
-    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir, ec)) {
-      throw RuntimeError(where_ + ": cannot save to " + in_quotes(path_) + ": the directory " + in_quotes(dir.string()) +
-                         " does not exist; create it first");
-    }
-    static std::atomic<uint64_t> counter{0};
-    temp_ = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(counter++)))
-                .string();
-    dir_ = dir.string();
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) {
-      throw RuntimeError(where_ + ": cannot create the temporary file " + in_quotes(temp_) + " next to " + in_quotes(path_) +
-                         ": " + std::strerror(errno));
-    }
-  }
-
-  ~AtomicFileWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
-
-  void write(const void* data, size_t size) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    crc_ = crc32(bytes, size, crc_);
-    size_t allowed = size;
-    const int64_t fail_after = g_fail_after_bytes.load();
-    const bool simulate_failure = fail_after >= 0 && offset_ + size > static_cast<uint64_t>(fail_after);
-    if (simulate_failure) allowed = static_cast<size_t>(std::max<int64_t>(0, fail_after - static_cast<int64_t>(offset_)));
-    size_t done = 0;
-    while (done < allowed) {
-      const ssize_t n = ::write(fd_, bytes + done, allowed - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail(offset_ + done, std::strerror(errno));
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (simulate_failure) {
-      g_fail_after_bytes = -1;
-      fail(offset_ + done, std::strerror(ENOSPC));
-    }
-    offset_ += size;
-  }
-  void write(const std::string& s) { write(s.data(), s.size()); }
-  void write_zeros(uint64_t count) {
-    static const std::array<uint8_t, kAlignment> zeros{};
-    while (count > 0) {
-      const uint64_t n = std::min<uint64_t>(count, zeros.size());
-      write(zeros.data(), n);
-      count -= n;
-    }
-  }
-
-  uint64_t offset() const { return offset_; }
-  uint32_t crc() const { return crc_; }
-
-  // Flushes the data to disk, then renames over the target and flushes the directory entry: after
-  // a crash the target is either the old file or the complete new one.
-  void commit() {
-    if (::fsync(fd_) != 0) fail(offset_, std::string("fsync failed: ") + std::strerror(errno));
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(offset_, std::string("close failed: ") + std::strerror(errno));
-    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
-      throw RuntimeError(where_ + ": cannot rename the temporary file " + in_quotes(temp_) + " to " + in_quotes(path_) + ": " +
-                         std::strerror(errno) + "; the previous file (if any) is unchanged");
-    }
-    committed_ = true;
-    const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);  // best effort: some filesystems refuse fsync on directories
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  [[noreturn]] void fail(uint64_t at, const std::string& reason) {
-    throw RuntimeError(where_ + ": writing " + in_quotes(path_) + " failed at byte offset " + std::to_string(at) + ": " +
-                       reason + "; the previous file (if any) is unchanged");
-  }
-
-  std::string path_, where_, temp_, dir_;
-  int fd_ = -1;
-  bool committed_ = false;
-  uint64_t offset_ = 0;
-  uint32_t crc_ = 0;
-};
 
 // ---------------------------------------------------------------- weights and their paths
 
@@ -777,22 +669,6 @@ void restore_compile(Model& model, const Json& compile_config) {
 
 // ---------------------------------------------------------------- public API
 
-uint32_t crc32(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  const auto* p = static_cast<const uint8_t*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
 void save_model(Model& model, const std::string& path) {
   const std::vector<std::string> known = registered_layer_classes();
   const bool registered = std::find(known.begin(), known.end(), model.class_name()) != known.end();
@@ -870,7 +746,7 @@ void load_weights(Model& model, const std::string& path) {
 Json read_saved_header(const std::string& path) { return read_file(path, "read_saved_header").header; }
 
 namespace saving_testing {
-void fail_next_save_after(int64_t bytes) { g_fail_after_bytes = bytes; }
+void fail_next_save_after(int64_t bytes) { AtomicFileWriter::fail_next_write_after(bytes); }
 }  // namespace saving_testing
 
 }  // namespace pitfall

@@ -8,6 +8,7 @@
 // raises ValueError naming the path (and the byte offset where one applies), never reads out of
 // bounds and never leaves a model half-loaded.
 #pragma once
+#include "pitfall/core/atomic_file.h"  // crc32
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -48,9 +49,6 @@ Json read_saved_header(const std::string& path);
 // The format version this build writes, and the newest it reads.
 inline constexpr uint32_t kSavedFormatVersion = 1;
 
-// CRC-32 (IEEE 802.3 / zlib / PNG polynomial, reflected, init and final xor 0xFFFFFFFF) of `size`
-// bytes, continuing a previous value `crc` (0 to start): crc32 of "123456789" is 0xCBF43926.
-uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 namespace saving_testing {
 // Makes the next save fail after writing `bytes` bytes of its temporary file, as a full disk would

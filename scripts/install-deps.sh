@@ -9,6 +9,7 @@ PACKAGES=(
   python3-dev python3-numpy python3-pytest python3-setuptools python3-venv python3-pip
   libopenblas-dev zlib1g-dev
   python3-torch python3-matplotlib dataset-fashion-mnist
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -18,6 +18,8 @@ void bind_models(py::module_& m);   // Model, Sequential, compile / fit / evalua
 void bind_callbacks(py::module_& m);  // EarlyStopping, ReduceLROnPlateau, ... (after bind_training)
 void bind_schedules(py::module_& m);  // LearningRateSchedule (Python subclassing), the Keras schedules
 void bind_training(py::module_& m);  // initializers, regularizers, losses, metrics, optimizers, callbacks
+void bind_data(py::module_& m);     // pf.data: Dataset, iterators, built-in transforms
+void bind_readers(py::module_& m);   // read_idx, read_npy, save_npy, read_npz, read_csv (data/*_reader.h)
 
 // Json <-> Python values (json_convert.cpp). `where` names the caller in errors.
 py::object to_python(const pitfall::Json& value);

@@ -170,8 +170,47 @@ void bind_models(py::module_& m) {
               py::gil_scoped_release release;
               history = self.fit(x, y, options);
             }
-            return py::make_tuple(history.epoch, history.history);
+            return py::make_tuple(history.epoch, history.history, history.timing);
           })
+      .def(
+          "_fit_dataset",
+          [](Model& self, const pitfall::data::Dataset& dataset, int epochs, int verbose, int initial_epoch,
+             std::vector<std::shared_ptr<pitfall::Callback>> callbacks, std::map<int64_t, double> class_weight,
+             int64_t steps_per_epoch, const std::optional<pitfall::data::Dataset>& validation_dataset,
+             int64_t validation_steps, const std::vector<Tensor>& val_x, const std::vector<Tensor>& val_y,
+             int64_t validation_batch_size) {
+            pitfall::FitOptions options;
+            options.epochs = epochs;
+            options.verbose = verbose;
+            options.initial_epoch = initial_epoch;
+            options.callbacks = std::move(callbacks);
+            options.class_weight = std::move(class_weight);
+            options.steps_per_epoch = steps_per_epoch;
+            options.validation_dataset = validation_dataset;
+            options.validation_steps = validation_steps;
+            options.batch_size = validation_batch_size;
+            if (!val_x.empty()) options.validation_data = std::make_pair(val_x, val_y);
+            pitfall::History history;
+            {
+              py::gil_scoped_release release;
+              history = self.fit(dataset, options);
+            }
+            return py::make_tuple(history.epoch, history.history, history.timing);
+          })
+      .def("_evaluate_dataset",
+           [](Model& self, const pitfall::data::Dataset& dataset, int verbose, int64_t steps) {
+             Logs logs;
+             {
+               py::gil_scoped_release release;
+               logs = self.evaluate(dataset, verbose, steps);
+             }
+             return logs_to_python(logs);
+           })
+      .def("_predict_dataset",
+           [](Model& self, const pitfall::data::Dataset& dataset, int verbose, int64_t steps) {
+             py::gil_scoped_release release;
+             return self.predict(dataset, verbose, steps);
+           })
       .def("_evaluate",
            [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
              Logs logs;
@@ -181,7 +220,11 @@ void bind_models(py::module_& m) {
              }
              return logs_to_python(logs);
            })
-      .def("_predict", &Model::predict, Release())
+      .def("_predict",
+           [](Model& self, const std::vector<Tensor>& x, int64_t batch_size, int verbose) {
+             return self.predict(x, batch_size, verbose);
+           },
+           Release())
       .def("_train_on_batch", on_batch(&Model::train_on_batch))
       .def("_test_on_batch", on_batch(&Model::test_on_batch))
       .def("_predict_on_batch", &Model::predict_on_batch, Release())

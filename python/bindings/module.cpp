@@ -10,5 +10,7 @@ PYBIND11_MODULE(_pitfall, m) {
   pitfall_python::bind_training(m);
   pitfall_python::bind_callbacks(m);
   pitfall_python::bind_layers(m);
+  pitfall_python::bind_data(m);
   pitfall_python::bind_models(m);
+  pitfall_python::bind_readers(m);
 }

@@ -17,6 +17,7 @@ from . import backend, config, datasets, ops, random, utils  # noqa: E402
 from .autograd import GradientTape, no_grad  # noqa: E402
 from .variables import Variable  # noqa: E402
 from . import activations, initializers, regularizers, losses, metrics, optimizers, callbacks  # noqa: E402
+from . import data  # noqa: E402
 from . import layers, models  # noqa: E402
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
@@ -24,7 +25,7 @@ from .models import Model, Sequential  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Variable", "GradientTape", "no_grad", "tensor", "ops", "random", "utils", "config",
-           "backend", "datasets", "layers", "models", "Model", "Sequential", "Input", "losses", "metrics",
+           "backend", "data", "datasets", "layers", "models", "Model", "Sequential", "Input", "losses", "metrics",
            "optimizers", "callbacks", "initializers", "regularizers", "activations"]
 
 

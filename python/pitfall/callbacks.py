@@ -14,13 +14,20 @@ ModelCheckpoint = _C.ModelCheckpoint
 
 
 class History:
-    """What fit() returns: ``history.history`` maps each log name to its per-epoch values."""
+    """What fit() returns: ``history.history`` maps each log name to its per-epoch values.
 
-    def __init__(self, epoch, history, params, model):
+    ``history.timing`` says where each epoch's time went: "input_wait_seconds" (fit blocked
+    waiting for the next batch), "step_seconds" (train steps), "epoch_seconds" (everything,
+    validation and callbacks included) and "input_wait_fraction" = wait / (wait + step). A slow
+    input pipeline without prefetch shows as a large input_wait_fraction.
+    """
+
+    def __init__(self, epoch, history, params, model, timing=None):
         self.epoch = list(epoch)
         self.history = {k: list(v) for k, v in history.items()}
         self.params = params
         self.model = model
+        self.timing = {k: list(v) for k, v in (timing or {}).items()}
 
     def __repr__(self):
         return f"<History epochs={len(self.epoch)} keys={sorted(self.history)}>"

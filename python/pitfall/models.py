@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from . import _pitfall as _C
+from . import data as _data
 from . import losses as _losses
 from . import optimizers as _optimizers
 from ._convert import Tensor, convert_to_tensor
@@ -83,36 +84,89 @@ def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
     self._compile(optimizer, losses, metric_lists, [float(w) for w in (loss_weights or [])])
 
 
+def _is_dataset(value):
+    return isinstance(value, _data.Dataset)
+
+
+def _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+                 class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                 validation_batch_size):
+    # Keras's rules for dataset input: the dataset supplies targets, batches and order.
+    for value, what in ((y, "y"), (sample_weight, "sample_weight"), (batch_size, "batch_size")):
+        if value is not None:
+            raise ValueError(f"fit: `{what}` must not be given when x is a pf.data.Dataset; the dataset's elements "
+                             f"supply it ((x, y) or (x, y, sample_weight) tuples, batched with .batch())")
+    if validation_split:
+        raise ValueError("fit: validation_split is only supported for arrays; with a Dataset pass "
+                         "validation_data=<another Dataset> (e.g. split with take()/skip())")
+    val_dataset, val_x, val_y = None, [], []
+    if validation_data is not None:
+        if _is_dataset(validation_data):
+            val_dataset = validation_data._handle
+        else:
+            if not _is_sequence(validation_data) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a Dataset or a tuple (x_val, y_val)")
+            val_x = _as_list(validation_data[0], _input_names(self), "validation_data x")
+            val_y = _as_list(validation_data[1], list(self.output_names) if self.is_functional else [], "validation_data y")
+    callbacks = _checked_callbacks(callbacks)
+    verbose = _verbose(verbose)
+    epoch, history, timing = self._fit_dataset(
+        x._handle, int(epochs), verbose, int(initial_epoch), callbacks,
+        {int(k): float(v) for k, v in (class_weight or {}).items()}, int(steps_per_epoch or 0), val_dataset,
+        int(validation_steps or 0), val_x, val_y, int(validation_batch_size or 32))
+    _flush()
+    steps = steps_per_epoch or (x.cardinality() if x.cardinality() >= 0 else None)
+    result = History(epoch, history, {"verbose": verbose, "epochs": epochs, "steps": steps}, self, timing)
+    self.history = result
+    return result
+
+
+def _checked_callbacks(callbacks):
+    callbacks = list(callbacks or [])
+    for c in callbacks:
+        if not isinstance(c, Callback):
+            raise TypeError(f"fit: callbacks must be pf.callbacks.Callback objects, got {c!r}")
+    return callbacks
+
+
 def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
          validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
          steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-    """Trains for `epochs` epochs; returns a History (Keras semantics, see the module docstring)."""
-    if steps_per_epoch is not None or validation_steps is not None or validation_freq != 1:
-        raise NotImplementedError("fit: steps_per_epoch / validation_steps / validation_freq are not supported yet")
+    """Trains for `epochs` epochs on arrays or a pf.data.Dataset; returns a History (Keras semantics,
+    see the module docstring). ``history.timing`` has the per-epoch input-wait statistics."""
+    if validation_freq != 1:
+        raise NotImplementedError("fit: validation_freq is not supported yet")
+    if _is_dataset(x):
+        return _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                            shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                            validation_batch_size)
+    if steps_per_epoch is not None or validation_steps is not None:
+        raise ValueError("fit: steps_per_epoch / validation_steps apply to Dataset input; with arrays an epoch is "
+                         "ceil(samples / batch_size) steps")
     if y is None:
-        raise ValueError(f"model '{self.name}': fit() needs targets y (Dataset input is not supported yet)")
+        raise ValueError(f"model '{self.name}': fit() needs targets y (or a pf.data.Dataset of (x, y) batches as x)")
     xs = _as_list(x, _input_names(self), "fit(x)")
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "fit(y)")
     val_x, val_y = [], []
     if validation_data is not None:
+        if _is_dataset(validation_data):
+            raise NotImplementedError("fit: a Dataset as validation_data needs Dataset training input too; pass "
+                                      "(x_val, y_val) arrays")
         if not _is_sequence(validation_data) or len(validation_data) not in (2, 3):
             raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
         if len(validation_data) == 3:
             raise NotImplementedError("fit: validation sample weights are not supported yet")
         val_x = _as_list(validation_data[0], _input_names(self), "validation_data x")
         val_y = _as_list(validation_data[1], list(self.output_names) if self.is_functional else [], "validation_data y")
-    callbacks = list(callbacks or [])
-    for c in callbacks:
-        if not isinstance(c, Callback):
-            raise TypeError(f"fit: callbacks must be pf.callbacks.Callback objects, got {c!r}")
+    callbacks = _checked_callbacks(callbacks)
     weights = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
     verbose = _verbose(verbose)
-    epoch, history = self._fit(xs, ys, int(batch_size or 32), int(epochs), verbose, bool(shuffle),
-                               float(validation_split), val_x, val_y, int(initial_epoch), callbacks,
-                               {int(k): float(v) for k, v in (class_weight or {}).items()}, weights)
+    epoch, history, timing = self._fit(xs, ys, int(batch_size or 32), int(epochs), verbose, bool(shuffle),
+                                       float(validation_split), val_x, val_y, int(initial_epoch), callbacks,
+                                       {int(k): float(v) for k, v in (class_weight or {}).items()}, weights)
     _flush()
     params = {"verbose": verbose, "epochs": epochs, "steps": -(-(xs[0].shape[0] if xs else 0) // (batch_size or 32))}
-    result = History(epoch, history, params, self)
+    result = History(epoch, history, params, self, timing)
     self.history = result
     return result
 
@@ -127,8 +181,17 @@ def _logs_result(logs, return_dict):
 def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
               callbacks=None, return_dict=False):
     """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
+    if _is_dataset(x):
+        if y is not None or sample_weight is not None or batch_size is not None:
+            raise ValueError("evaluate: y / sample_weight / batch_size must not be given when x is a pf.data.Dataset; "
+                             "its elements supply them")
+        if callbacks:
+            raise NotImplementedError("evaluate: callbacks are not supported yet")
+        logs = self._evaluate_dataset(x._handle, _verbose(verbose), int(steps or 0))
+        _flush()
+        return _logs_result(logs, return_dict)
     if sample_weight is not None or steps is not None or callbacks:
-        raise NotImplementedError("evaluate: sample_weight / steps / callbacks are not supported yet")
+        raise NotImplementedError("evaluate: sample_weight / steps / callbacks are not supported yet with arrays")
     xs = _as_list(x, _input_names(self), "evaluate(x)")
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "evaluate(y)")
     logs = self._evaluate(xs, ys, int(batch_size or 32), _verbose(verbose))
@@ -149,7 +212,13 @@ def _numpy_outputs(self, outputs):
 
 
 def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-    """Outputs for x as NumPy arrays, computed in batches of batch_size (32)."""
+    """Outputs for x as NumPy arrays, computed in batches of batch_size (32), or for every batch of
+    a pf.data.Dataset (its elements x, (x,) or (x, y); y is ignored)."""
+    if _is_dataset(x):
+        if batch_size is not None:
+            raise ValueError("predict: batch_size must not be given when x is a pf.data.Dataset")
+        return _numpy_outputs(self, self._predict_dataset(x._handle, 0 if verbose == "auto" else int(verbose),
+                                                          int(steps or 0)))
     xs = _as_list(x, _input_names(self), "predict(x)")
     return _numpy_outputs(self, self._predict(xs, int(batch_size or 32), 0 if verbose == "auto" else int(verbose)))
 
