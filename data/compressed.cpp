@@ -44,6 +44,22 @@ struct Inflater {
   ~Inflater() { inflateEnd(&stream); }
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
+
+  // One inflate() call: feeds the next input chunk when the last one is used up, writes into
+  // out[produced, ...) and advances both counters. Returns zlib's code.
+  int step(const uint8_t* data, size_t size, std::vector<uint8_t>& out, size_t& consumed, size_t& produced) {
+    if (stream.avail_in == 0 && consumed < size) {
+      stream.next_in = const_cast<Bytef*>(data + consumed);
+      stream.avail_in = static_cast<uInt>(std::min(size - consumed, kMaxChunk));
+    }
+    stream.next_out = out.data() + produced;
+    stream.avail_out = static_cast<uInt>(std::min(out.size() - produced, kMaxChunk));
+    const uInt in_before = stream.avail_in, out_before = stream.avail_out;
+    const int code = inflate(&stream, Z_NO_FLUSH);
+    consumed += in_before - stream.avail_in;
+    produced += out_before - stream.avail_out;
+    return code;
+  }
 };
 
 }  // namespace
@@ -81,17 +97,8 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
   std::vector<uint8_t> out(std::min<size_t>(size * 4 + 4096, size_t{1} << 26));
   size_t produced = 0, consumed = 0;
   for (;;) {
-    if (zs.avail_in == 0 && consumed < size) {
-      zs.next_in = const_cast<Bytef*>(data + consumed);
-      zs.avail_in = static_cast<uInt>(std::min(size - consumed, kMaxChunk));
-    }
     if (produced == out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + produced;
-    zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, kMaxChunk));
-    const uInt in_before = zs.avail_in, out_before = zs.avail_out;
-    const int code = inflate(&zs, Z_NO_FLUSH);
-    consumed += in_before - zs.avail_in;
-    produced += out_before - zs.avail_out;
+    const int code = inflater.step(data, size, out, consumed, produced);
     if (code == Z_STREAM_END) {
       // Another member, zero padding, or junk after the data.
       const size_t next = consumed;
@@ -125,16 +132,7 @@ std::vector<uint8_t> inflate_raw(const uint8_t* data, size_t size, uint64_t expe
   std::vector<uint8_t> out(static_cast<size_t>(expected_size) + 1);
   size_t produced = 0, consumed = 0;
   for (;;) {
-    if (zs.avail_in == 0 && consumed < size) {
-      zs.next_in = const_cast<Bytef*>(data + consumed);
-      zs.avail_in = static_cast<uInt>(std::min(size - consumed, kMaxChunk));
-    }
-    zs.next_out = out.data() + produced;
-    zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, kMaxChunk));
-    const uInt in_before = zs.avail_in, out_before = zs.avail_out;
-    const int code = inflate(&zs, Z_NO_FLUSH);
-    consumed += in_before - zs.avail_in;
-    produced += out_before - zs.avail_out;
+    const int code = inflater.step(data, size, out, consumed, produced);
     if (produced > expected_size) {
       throw ValueError(where + ": deflate data inflates to more than the " + std::to_string(expected_size) +
                        " bytes the archive declares; the archive is corrupt");

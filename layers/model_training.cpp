@@ -491,11 +491,14 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
       callbacks.each([&](Callback& c) { c.on_train_batch_end(step, logs); });
       if (stop_training) break;
     }
+    const auto warn_out_of_data = [&] {
+      warn("fit: your input ran out of data; interrupting training. Make sure the dataset can give at least "
+           "steps_per_epoch * epochs batches (" + std::to_string(options.steps_per_epoch) + " * " +
+           std::to_string(options.epochs) + "); you may need .repeat() on the dataset");
+    };
     if (step == 0 && !stop_training) {
       if (out_of_data) {
-        warn("fit: your input ran out of data; interrupting training. Make sure the dataset can give at least "
-             "steps_per_epoch * epochs batches (" + std::to_string(options.steps_per_epoch) + " * " +
-             std::to_string(options.epochs) + "); you may need .repeat() on the dataset");
+        warn_out_of_data();
         break;
       }
       throw ValueError(where(*this) + ": fit: the dataset (" + train.describe() + ") gave no batches in epoch " +
@@ -514,9 +517,7 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
     timing["epoch_seconds"].push_back(seconds_since(epoch_start));
     if (stop_training) break;
     if (out_of_data) {
-      warn("fit: your input ran out of data; interrupting training. Make sure the dataset can give at least "
-           "steps_per_epoch * epochs batches (" + std::to_string(options.steps_per_epoch) + " * " +
-           std::to_string(options.epochs) + "); you may need .repeat() on the dataset");
+      warn_out_of_data();
       break;
     }
   }

@@ -21,6 +21,9 @@ void bind_training(py::module_& m);  // initializers, regularizers, losses, metr
 void bind_data(py::module_& m);     // pf.data: Dataset, iterators, built-in transforms
 void bind_readers(py::module_& m);   // read_idx, read_npy, save_npy, read_npz, read_csv (data/*_reader.h)
 
+// The Python exception type for an engine error kind (ValueError for value/shape/axis, ...).
+PyObject* python_exception_type(pitfall::ErrorKind kind);
+
 // Json <-> Python values (json_convert.cpp). `where` names the caller in errors.
 py::object to_python(const pitfall::Json& value);
 pitfall::Json to_json(const py::handle& value, const std::string& where);

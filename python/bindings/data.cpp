@@ -18,20 +18,6 @@ using pitfall::Tensor;
 
 namespace {
 
-PyObject* python_type_for(pitfall::ErrorKind kind) {
-  switch (kind) {
-    case pitfall::ErrorKind::value:
-    case pitfall::ErrorKind::shape:
-    case pitfall::ErrorKind::axis: return PyExc_ValueError;
-    case pitfall::ErrorKind::dtype: return PyExc_TypeError;
-    case pitfall::ErrorKind::index: return PyExc_IndexError;
-    case pitfall::ErrorKind::numeric: return PyExc_FloatingPointError;
-    case pitfall::ErrorKind::not_implemented: return PyExc_NotImplementedError;
-    case pitfall::ErrorKind::runtime: return PyExc_RuntimeError;
-  }
-  return PyExc_RuntimeError;
-}
-
 pitfall::ErrorKind kind_for(const py::error_already_set& e) {
   if (e.matches(PyExc_TypeError)) return pitfall::ErrorKind::dtype;
   if (e.matches(PyExc_IndexError)) return pitfall::ErrorKind::index;
@@ -154,18 +140,20 @@ py::object element_to_python(const data::Element& e) {
   return unflatten(*e.structure, e.components, next);
 }
 
-// A Python function of an element: a tuple element is passed as positional arguments (tf.data).
+// Calls a Python function of an element (GIL held): a tuple element is passed as positional
+// arguments, as tf.data does.
+py::object call_with_element(const std::shared_ptr<PyObject>& held, const data::Element& e) {
+  py::handle function(held.get());
+  const py::object args = element_to_python(e);
+  return py::isinstance<py::tuple>(args) ? function(*args) : function(args);
+}
+
 data::ElementFunction python_map_function(py::function fn) {
   auto held = keep_python(std::move(fn));
   return [held](data::Element e, const data::ElementContext&) {
     py::gil_scoped_acquire gil;
     pitfall::NoGradGuard no_grad;
-    return calling_python([&] {
-      py::handle function(held.get());
-      const py::object args = element_to_python(e);
-      const py::object result = py::isinstance<py::tuple>(args) ? function(*args) : function(args);
-      return element_from_python(result, false);
-    });
+    return calling_python([&] { return element_from_python(call_with_element(held, e), false); });
   };
 }
 
@@ -175,12 +163,7 @@ data::ElementPredicate python_predicate(py::function fn) {
     py::gil_scoped_acquire gil;
     pitfall::NoGradGuard no_grad;
     return calling_python([&] {
-      py::handle function(held.get());
-      const py::object args = element_to_python(e);
-      const py::object result = py::isinstance<py::tuple>(args) ? function(*args) : function(args);
-      return py::module_::import("pitfall.data")
-          .attr("_predicate_value")(result)
-          .cast<bool>();
+      return py::module_::import("pitfall.data").attr("_predicate_value")(call_with_element(held, e)).cast<bool>();
     });
   };
 }
@@ -297,7 +280,7 @@ void bind_data(py::module_& m) {
         PyObject* raised = PyObject_CallFunction(type, "s", e.what());
         if (!raised) {
           PyErr_Clear();
-          type = python_type_for(e.kind());
+          type = python_exception_type(e.kind());
           raised = PyObject_CallFunction(type, "s", e.what());
         }
         Py_INCREF(original);
@@ -306,7 +289,7 @@ void bind_data(py::module_& m) {
         Py_DECREF(raised);
       } catch (...) {
       }
-      if (!python) PyErr_SetString(python_type_for(e.kind()), e.what());
+      if (!python) PyErr_SetString(python_exception_type(e.kind()), e.what());
     }
   });
 

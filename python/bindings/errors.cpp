@@ -4,9 +4,7 @@
 
 namespace pitfall_python {
 
-namespace {
-
-PyObject* python_type(pitfall::ErrorKind kind) {
+PyObject* python_exception_type(pitfall::ErrorKind kind) {
   switch (kind) {
     case pitfall::ErrorKind::value:
     case pitfall::ErrorKind::shape:
@@ -20,14 +18,12 @@ PyObject* python_type(pitfall::ErrorKind kind) {
   return PyExc_RuntimeError;
 }
 
-}  // namespace
-
 void bind_errors(py::module_& m) {
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
     } catch (const pitfall::Error& e) {
-      PyErr_SetString(python_type(e.kind()), e.what());
+      PyErr_SetString(python_exception_type(e.kind()), e.what());
     }
   });
   m.def("_raise_for_test", [](const std::string& kind, const std::string& message) {
