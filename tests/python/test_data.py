@@ -280,6 +280,14 @@ def test_fit_on_a_dataset_equals_fit_on_arrays_with_the_same_batches():
     assert results == dataset.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
     np.testing.assert_array_equal(dataset.predict(pf.data.Dataset.from_tensor_slices(x).batch(40)),
                                   dataset.predict(x, batch_size=40))
+    # class_weight applies per batch to Dataset input exactly as to arrays.
+    weights = {0: 1.0, 1: 3.0, 2: 0.5}
+    arrays = _mlp(7)
+    arrays.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, class_weight=weights)
+    dataset = _mlp(7)
+    dataset.fit(pf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=2, verbose=0, class_weight=weights)
+    for a, b in zip(arrays.get_weights(), dataset.get_weights()):
+        assert np.array_equal(a, b)
 
 
 def test_fit_dataset_arguments_follow_keras():
