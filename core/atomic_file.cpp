@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -27,21 +28,9 @@ std::string in_quotes(const std::string& path) { return "'" + path + "'"; }
 }  // namespace
 
 uint32_t crc32(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  const auto* p = static_cast<const uint8_t*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  // zlib's CRC-32 (the same polynomial and conventions), which continues from `crc` like this API.
+  return static_cast<uint32_t>(::crc32_z(crc, static_cast<const Bytef*>(data), size));
 }
-
 
 AtomicFileWriter::AtomicFileWriter(std::string path, std::string where) : path_(std::move(path)), where_(std::move(where)) {
   const fs::path target(path_);
