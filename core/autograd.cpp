@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "pitfall/core/ops.h"
+#include "pitfall/core/registry.h"
 
 namespace pitfall {
 namespace {
@@ -70,6 +71,7 @@ std::unordered_map<Node*, Tensor> run_backward(const Tensor& root, const Tensor&
     return node_grads;
   }
   node_grads[root.grad_fn().get()] = seed;
+  NumericsPhaseScope phase("backward");
   std::vector<std::pair<Tensor, Tensor>> leaf_grads;
   std::unordered_map<TensorImpl*, size_t> leaf_slot;
   for (Node* node : reverse_topological(root.grad_fn().get())) {
@@ -78,7 +80,9 @@ std::unordered_map<Node*, Tensor> run_backward(const Tensor& root, const Tensor&
     const Tensor grad_output = it->second;
     std::vector<Tensor> input_grads;
     {
-      OpScope scope(node->op.c_str());
+      LayerPathScope layer(node->layer);
+      const std::string label = "backward of " + node->op;
+      OpScope scope(label.c_str());
       input_grads = node->backward(grad_output);
     }
     for (size_t i = 0; i < node->inputs.size(); ++i) {
@@ -131,6 +135,7 @@ void record(Tensor& output, const char* op, std::vector<Tensor> inputs, Backward
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   node->sequence = node_counter.fetch_add(1, std::memory_order_relaxed);
+  node->layer = current_layer_path();
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
 }

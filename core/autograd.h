@@ -1,6 +1,8 @@
 // Define-by-run autograd: each op that sees an input requiring grad records a Node holding its
 // inputs and a backward closure composed of other ops. backward() walks a deterministic reverse
-// topological order, so fit() and hand-written GradientTape loops share one path.
+// topological order, so fit() and hand-written GradientTape loops share one path. Each node's
+// backward runs under the layer path recorded with it and the op scope "backward of <op>", so an
+// error raised there reads: layer 'sequential/dense_3', op 'backward of sqrt > divide': ...
 #pragma once
 #include <functional>
 #include <memory>
@@ -21,6 +23,9 @@ struct Node {
   std::vector<bool> needs_grad;  // per input
   BackwardFn backward;
   uint64_t sequence = 0;  // creation order, for error messages and stable traversal
+  // The layer path the op ran in ("sequential/dense_3", "" outside layers): the backward runs under
+  // it again, so its errors (and check numerics failures) name the layer, not just the op.
+  std::string layer;
 };
 
 bool grad_enabled();

@@ -33,6 +33,12 @@ OpScope::~OpScope() { op_stack.pop_back(); }
 LayerScope::LayerScope(std::string layer) { layer_stack.push_back(std::move(layer)); }
 LayerScope::~LayerScope() { layer_stack.pop_back(); }
 
+LayerPathScope::LayerPathScope(const std::string& path) : saved_(std::move(layer_stack)) {
+  layer_stack.clear();
+  if (!path.empty()) layer_stack.push_back(path);
+}
+LayerPathScope::~LayerPathScope() { layer_stack = std::move(saved_); }
+
 std::string current_op_chain() {
   std::string out;
   for (const char* op : op_stack) {

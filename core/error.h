@@ -58,6 +58,20 @@ class LayerScope {
   LayerScope& operator=(const LayerScope&) = delete;
 };
 
+// RAII: replaces this thread's whole layer path with `path` ("model/dense_1", or "" for none) while
+// alive, then restores the previous one. Autograd runs each recorded op's backward under the path
+// the op was recorded in, so an error raised in the backward pass names the layer the user wrote.
+class LayerPathScope {
+ public:
+  explicit LayerPathScope(const std::string& path);
+  ~LayerPathScope();
+  LayerPathScope(const LayerPathScope&) = delete;
+  LayerPathScope& operator=(const LayerPathScope&) = delete;
+
+ private:
+  std::vector<std::string> saved_;
+};
+
 // Throws a new error of `kind` with `message` (used to add context to an error and rethrow it as
 // the same Python exception type).
 [[noreturn]] void throw_error(ErrorKind kind, const std::string& message);

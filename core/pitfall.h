@@ -3,6 +3,7 @@
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/device.h"
 #include "pitfall/core/dtype.h"
+#include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/error.h"
 #include "pitfall/core/gradcheck.h"
 #include "pitfall/core/json.h"

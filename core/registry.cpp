@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <optional>
 
 #include "pitfall/core/cpu/kernels.h"
 #include "pitfall/core/cpu/scalar.h"
@@ -11,6 +12,9 @@ namespace pitfall {
 namespace {
 
 std::atomic<bool> check_numerics_flag{false};
+thread_local bool thread_check_numerics = false;
+thread_local const char* numerics_phase = "";
+thread_local std::optional<NumericFailure> numeric_failure;
 
 bool all_finite(const Tensor& t) {
   if (!is_floating(t.dtype())) return true;
@@ -53,10 +57,17 @@ void verify_numerics(const char* op, const std::vector<Tensor>& inputs, const Te
   while (first < host.numel() && std::isfinite(host.value_at(first))) ++first;
   const double bad = host.value_at(first);
   const std::string bad_str = std::isnan(bad) ? "nan" : (bad > 0 ? "inf" : "-inf");
-  throw NumericError(std::string(op) + " produced a non-finite value (" + bad_str +
+  NumericError error(std::string(op) + " produced a non-finite value (" + bad_str +
                      " at flat index " + std::to_string(first) + " of output " + shape_str(output.shape()) + " " +
                      std::string(dtype_name(output.dtype())) + ") from finite inputs [" + described +
                      "]. Likely cause and fix: " + numeric_fix(op));
+  // The op chain as the error saw it, ending with the kernel's op (a composite's kernel may run
+  // without an OpScope of its own).
+  std::string chain = error.op();
+  const size_t cut = chain.rfind(" > ");
+  if ((cut == std::string::npos ? chain : chain.substr(cut + 3)) != op) chain += (chain.empty() ? "" : " > ") + std::string(op);
+  numeric_failure = NumericFailure{chain, error.layer(), numerics_phase, error.message(), error.what()};
+  throw error;
 }
 
 }  // namespace
@@ -120,11 +131,29 @@ Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& 
   const KernelFn kernel = OpRegistry::instance().kernel(op, device.type);
   Tensor output = Tensor::empty(out_shape, out_dtype, device);
   kernel(packed, output, attrs);
-  if (check_numerics_flag.load(std::memory_order_relaxed)) verify_numerics(op, packed, output);
+  if (check_numerics_active()) verify_numerics(op, packed, output);
   return output;
 }
 
 void set_check_numerics(bool enabled) { check_numerics_flag = enabled; }
 bool check_numerics_enabled() { return check_numerics_flag; }
+
+void set_thread_check_numerics(bool enabled) { thread_check_numerics = enabled; }
+bool thread_check_numerics_enabled() { return thread_check_numerics; }
+bool check_numerics_active() {
+  return thread_check_numerics || check_numerics_flag.load(std::memory_order_relaxed);
+}
+
+CheckNumericsScope::CheckNumericsScope(bool enabled) : previous_(thread_check_numerics) {
+  thread_check_numerics = enabled;
+}
+CheckNumericsScope::~CheckNumericsScope() { thread_check_numerics = previous_; }
+
+NumericsPhaseScope::NumericsPhaseScope(const char* phase) : previous_(numerics_phase) { numerics_phase = phase; }
+NumericsPhaseScope::~NumericsPhaseScope() { numerics_phase = previous_; }
+const char* current_numerics_phase() { return numerics_phase; }
+
+const NumericFailure* last_numeric_failure() { return numeric_failure ? &*numeric_failure : nullptr; }
+void clear_numeric_failure() { numeric_failure.reset(); }
 
 }  // namespace pitfall

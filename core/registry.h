@@ -64,7 +64,58 @@ Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& 
 
 // Engine-wide numeric checking (like tf.debugging.enable_check_numerics): every op output that is
 // non-finite while its inputs were finite raises NumericError naming the op, shapes and dtypes.
+// Only the FIRST op to turn finite values non-finite raises: ops fed an inf/NaN stay silent, so the
+// error names where the problem starts, not where it shows (the loss).
 void set_check_numerics(bool enabled);
 bool check_numerics_enabled();
+
+// Checking on this thread only (what Model::set_check_numerics, the CheckNumerics callback and
+// `with pf.debug.check_numerics():` use): a thread-local switch next to the global one.
+void set_thread_check_numerics(bool enabled);
+bool thread_check_numerics_enabled();
+// True when ops on this thread are checked: the global flag or this thread's switch.
+bool check_numerics_active();
+
+// RAII: sets this thread's switch to `enabled` while alive and restores the previous value (so
+// scopes nest, and an exception leaving the scope restores it too).
+class CheckNumericsScope {
+ public:
+  explicit CheckNumericsScope(bool enabled = true);
+  ~CheckNumericsScope();
+  CheckNumericsScope(const CheckNumericsScope&) = delete;
+  CheckNumericsScope& operator=(const CheckNumericsScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// RAII: names the part of a training step running on this thread ("backward" while autograd runs
+// a backward pass, "optimizer" while Model applies gradients); "" (the forward pass) otherwise.
+// A failure found by check numerics records it, so a report can say which pass broke.
+class NumericsPhaseScope {
+ public:
+  explicit NumericsPhaseScope(const char* phase);
+  ~NumericsPhaseScope();
+  NumericsPhaseScope(const NumericsPhaseScope&) = delete;
+  NumericsPhaseScope& operator=(const NumericsPhaseScope&) = delete;
+
+ private:
+  const char* previous_;
+};
+const char* current_numerics_phase();  // "" outside any NumericsPhaseScope
+
+// What check numerics found, kept per thread as the NumericError was raised. The error's own text
+// passes through layers that restate it (Layer::operator() adds the layer's class and input), so a
+// caller reporting the failure (Model::fit) reads the structured facts here.
+struct NumericFailure {
+  std::string op;       // op chain, innermost last: "matmul", "backward of sqrt > divide"
+  std::string layer;    // layer path: "sequential/dense_3" ("" outside layers)
+  std::string phase;    // current_numerics_phase() at the failure ("" = forward)
+  std::string message;  // the NumericError's own text, without the layer/op prefix
+  std::string text;     // its full text as raised: "layer 'sequential/dense_3': matmul produced ..."
+};
+// The last failure recorded on this thread since clear_numeric_failure(), or null.
+const NumericFailure* last_numeric_failure();
+void clear_numeric_failure();
 
 }  // namespace pitfall

@@ -57,4 +57,9 @@ void reset_warnings_once() {
   state().warned_keys.clear();
 }
 
+bool has_warned(const std::string& key) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().warned_keys.count(key) != 0;
+}
+
 }  // namespace pitfall

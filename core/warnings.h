@@ -12,6 +12,8 @@ void warn_once(const std::string& key, const std::string& message);
 // Replaces the handler (nullptr restores stderr); returns the previous one.
 using WarningHandler = std::function<void(const std::string&)>;
 WarningHandler set_warning_handler(WarningHandler handler);
-void reset_warnings_once();  // forgets which keys warned (tests)
+void reset_warnings_once();  // forgets which keys warned (tests, clear_session)
+// Whether warn_once(key, ...) has already warned: lets a caller skip building an expensive message.
+bool has_warned(const std::string& key);
 
 }  // namespace pitfall

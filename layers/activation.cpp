@@ -9,13 +9,12 @@ Activation::Activation(const std::string& activation, const LayerOptions& option
       activation_name_(canonical_activation_name(activation)),
       activation_(get_activation(activation_name_)) {}
 
-std::vector<Tensor> Activation::call(const std::vector<Tensor>& inputs, bool) { return {activation_(inputs[0])}; }
+std::vector<Tensor> Activation::call(const std::vector<Tensor>& inputs, bool) { return {apply_activation(activation_, activation_name_, inputs[0])}; }
 
 std::vector<Shape> Activation::compute_output_shape(const std::vector<Shape>& input_shapes) { return input_shapes; }
 
-// Elementwise: the output keeps the input's dtype.
-std::vector<DType> Activation::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return input_dtypes;
+std::vector<DType> Activation::compute_output_dtype(const std::vector<DType>&) const {
+  return {activation_output_dtype(activation_name_, compute_dtype())};
 }
 
 Json Activation::get_config() const {

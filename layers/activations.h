@@ -25,4 +25,12 @@ std::string canonical_activation_name(const std::string& name);
 // Every accepted name, sorted.
 std::vector<std::string> activation_names();
 
+// Half-precision layers (float16 / bfloat16 compute dtype, e.g. under mixed_float16) run softmax and
+// log_softmax in float32 and return float32: their outputs are the probabilities and log
+// probabilities a loss reads, which float16 holds to only ~3 digits (Keras's mixed-precision guide
+// asks for a float32 output layer; here it is automatic). Every other activation keeps the dtype.
+DType activation_output_dtype(const std::string& canonical_name, DType compute_dtype);
+// fn(x), with x cast to activation_output_dtype first.
+Tensor apply_activation(const ActivationFn& fn, const std::string& canonical_name, const Tensor& x);
+
 }  // namespace pitfall

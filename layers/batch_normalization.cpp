@@ -81,7 +81,7 @@ std::vector<Shape> BatchNormalization::compute_output_shape(const std::vector<Sh
 
 std::vector<DType> BatchNormalization::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
   const DType in = input_dtypes.at(0);
-  return {is_floating(in) ? in : dtype()};
+  return {is_floating(in) ? in : compute_dtype()};
 }
 
 std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, bool training) {

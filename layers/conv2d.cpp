@@ -103,9 +103,13 @@ void Conv2D::build(const std::vector<Shape>& input_shapes) {
 
 std::vector<Tensor> Conv2D::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (N, H, W, C) * kernel (kh, kw, C, filters) -> (N, OH, OW, filters)
-  Tensor out = conv2d(inputs[0], kernel_, conv_.strides, conv_.padding);
-  if (conv_.use_bias) out = add(out, bias_);
-  return {activation_(out)};
+  Tensor out = conv2d(inputs[0], in_compute_dtype(kernel_), conv_.strides, conv_.padding);
+  if (conv_.use_bias) out = add(out, in_compute_dtype(bias_));
+  return {apply_activation(activation_, activation_name_, out)};
+}
+
+std::vector<DType> Conv2D::compute_output_dtype(const std::vector<DType>&) const {
+  return {activation_output_dtype(activation_name_, compute_dtype())};
 }
 
 std::vector<Shape> Conv2D::compute_output_shape(const std::vector<Shape>& input_shapes) {

@@ -36,6 +36,7 @@ class Conv2D : public Layer {
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
   Json get_config() const override;
 
   int64_t filters() const { return filters_; }

@@ -35,9 +35,13 @@ void Dense::build(const std::vector<Shape>& input_shapes) {
 
 std::vector<Tensor> Dense::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (..., input_dim) @ kernel (input_dim, units) -> (..., units)
-  Tensor out = matmul(inputs[0], kernel_);
-  if (dense_.use_bias) out = add(out, bias_);
-  return {activation_(out)};
+  Tensor out = matmul(inputs[0], in_compute_dtype(kernel_));
+  if (dense_.use_bias) out = add(out, in_compute_dtype(bias_));
+  return {apply_activation(activation_, activation_name_, out)};
+}
+
+std::vector<DType> Dense::compute_output_dtype(const std::vector<DType>&) const {
+  return {activation_output_dtype(activation_name_, compute_dtype())};
 }
 
 std::vector<Shape> Dense::compute_output_shape(const std::vector<Shape>& input_shapes) {

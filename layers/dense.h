@@ -28,6 +28,7 @@ class Dense : public Layer {
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
   Json get_config() const override;
   // Keras InputSpec(min_ndim=2, axes={-1: input_dim}): only the last axis is fixed by the kernel.
   bool input_shape_compatible(size_t input_index, const Shape& built, const Shape& got) override;

@@ -45,10 +45,6 @@ std::vector<Tensor> Dropout::call(const std::vector<Tensor>& inputs, bool traini
 
 std::vector<Shape> Dropout::compute_output_shape(const std::vector<Shape>& input_shapes) { return input_shapes; }
 
-std::vector<DType> Dropout::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return input_dtypes;
-}
-
 Json Dropout::get_config() const {
   Json config = base_config();
   config["rate"] = rate_;

@@ -17,7 +17,6 @@ class Dropout : public Layer {
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
-  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
   Json get_config() const override;
 
   double rate() const { return rate_; }

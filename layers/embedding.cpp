@@ -59,7 +59,7 @@ std::vector<Shape> Embedding::compute_output_shape(const std::vector<Shape>& inp
 }
 
 std::vector<DType> Embedding::compute_output_dtype(const std::vector<DType>& /*input_dtypes*/) const {
-  return {dtype()};
+  return {compute_dtype()};
 }
 
 std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*training*/) {
@@ -105,7 +105,7 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
   } else {
     check(indices.to_vector<int64_t>());
   }
-  return {take(embeddings_, indices, 0)};
+  return {in_compute_dtype(take(embeddings_, indices, 0))};
 }
 
 Json Embedding::get_config() const {

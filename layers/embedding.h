@@ -29,6 +29,7 @@ class Embedding : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  bool takes_float_inputs() const override { return false; }  // indices stay integers
   Json get_config() const override;
 
   int64_t input_dim() const { return input_dim_; }

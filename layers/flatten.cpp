@@ -24,10 +24,6 @@ std::vector<Shape> Flatten::compute_output_shape(const std::vector<Shape>& input
   return {{shape[0], features}};
 }
 
-std::vector<DType> Flatten::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return input_dtypes;
-}
-
 Json Flatten::get_config() const {
   Json config = base_config();
   config["data_format"] = "channels_last";

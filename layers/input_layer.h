@@ -17,6 +17,7 @@ class InputLayer : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  bool autocasts() const override { return false; }  // the Input's dtype is the data's contract
   Json get_config() const override;
 
   // (batch, *shape), batch -1 unless batch_size was given.

@@ -7,7 +7,9 @@
 #include <set>
 
 #include "pitfall/core/autograd.h"
+#include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/ops.h"
+#include "pitfall/core/warnings.h"
 #include "pitfall/layers/builtin_layers.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/regularizers.h"
@@ -17,11 +19,6 @@ namespace pitfall {
 namespace {
 
 // ---- floatx
-DType& floatx_slot() {
-  static DType value = DType::float32;
-  return value;
-}
-
 // ---- automatic names
 std::mutex& names_mutex() {
   static std::mutex m;
@@ -113,16 +110,6 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 // ---------------------------------------------------------------- free functions
 
-DType floatx() { return floatx_slot(); }
-
-void set_floatx(DType dtype) {
-  if (!is_floating(dtype)) {
-    throw DTypeError("set_floatx: expected a floating dtype (float16, bfloat16, float32, float64), got " +
-                     std::string(dtype_name(dtype)));
-  }
-  floatx_slot() = dtype;
-}
-
 std::string to_snake_case(const std::string& class_name) {
   // keras.src.utils.naming.to_snake_case, step by step.
   std::string name = std::regex_replace(class_name, std::regex("\\W+"), "");
@@ -140,8 +127,11 @@ std::string unique_layer_name(const std::string& class_name) {
 }
 
 void clear_session() {
-  std::lock_guard<std::mutex> lock(names_mutex());
-  name_counters().clear();
+  {
+    std::lock_guard<std::mutex> lock(names_mutex());
+    name_counters().clear();
+  }
+  reset_warnings_once();  // names start over, so per-layer warnings must too
 }
 
 std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
@@ -173,9 +163,9 @@ LayerOptions layer_options_from_config(const Json& config) {
   options.trainable = config.get("trainable", true).as_bool();
   const Json dtype = config.get("dtype", Json());
   if (dtype.is_string()) {
-    options.dtype = parse_dtype(dtype.as_string());
+    options.dtype = dtype_policy(dtype.as_string());
   } else if (dtype.is_object() && dtype.contains("config")) {  // a Keras 3 DTypePolicy
-    options.dtype = parse_dtype(dtype.at("config").at("name").as_string());
+    options.dtype = dtype_policy(dtype.at("config").at("name").as_string());
   }
   auto dims = [](const Json& array, size_t skip) {
     Shape shape;
@@ -237,7 +227,7 @@ Layer::Layer(std::string class_name, const LayerOptions& options)
     : class_name_(std::move(class_name)),
       name_(options.name.empty() ? unique_layer_name(class_name_) : options.name),
       trainable_(options.trainable),
-      dtype_(options.dtype.value_or(floatx())),
+      policy_(options.dtype.value_or(global_policy())),
       declared_input_shape_(options.input_shape),
       generator_(0) {}
 
@@ -251,7 +241,7 @@ std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_s
   for (const auto& shape : input_shapes) {
     Shape concrete = shape;
     for (auto& d : concrete) d = d < 0 ? 1 : d;
-    zeros.push_back(Tensor::zeros(concrete, dtype_));
+    zeros.push_back(Tensor::zeros(concrete, policy_.compute_dtype));
   }
   std::vector<Tensor> outputs;
   {
@@ -270,8 +260,9 @@ std::vector<DType> Layer::compute_output_dtype(const std::vector<DType>& input_d
   const size_t n = input_dtypes.empty() ? 1 : input_dtypes.size();
   std::vector<DType> out;
   for (size_t i = 0; i < n; ++i) {
-    const bool floating_in = input_dtypes.empty() || is_floating(input_dtypes[i]);
-    out.push_back(floating_in ? dtype_ : input_dtypes[i]);
+    const bool to_compute = input_dtypes.empty() || is_floating(input_dtypes[i]) ||
+                            (takes_float_inputs() && is_floating(policy_.compute_dtype));
+    out.push_back(to_compute ? policy_.compute_dtype : input_dtypes[i]);
   }
   return out;
 }
@@ -280,7 +271,7 @@ Json Layer::base_config() const {
   Json config = Json::object();
   config["name"] = name_;
   config["trainable"] = trainable_;
-  config["dtype"] = std::string(dtype_name(dtype_));
+  config["dtype"] = policy_.name;
   if (declared_input_shape_) {
     Json shape = Json::array();
     shape.as_array().push_back(Json());
@@ -336,8 +327,9 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
   try {
     ensure_built(shapes);
     clear_call_losses();
+    const std::vector<Tensor> inputs = autocast_inputs(xs);
     LayerScope scope(name_);
-    return call(xs, training);
+    return call(inputs, training);
   } catch (const Error& e) {
     if (e.message().rfind("layer '", 0) == 0) throw;  // an inner layer already said where
     std::string where = "layer '" + name_ + "' (" + class_name_ + ") called on input";
@@ -347,6 +339,35 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
     }
     throw_error(e.kind(), where + ": " + without_layer_prefix(e));
   }
+}
+
+std::vector<Tensor> Layer::autocast_inputs(const std::vector<Tensor>& xs) const {
+  const DType compute = policy_.compute_dtype;
+  if (!autocasts() || !is_floating(compute)) return xs;
+  std::vector<Tensor> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs) {
+    const DType from = x.defined() ? x.dtype() : compute;
+    const bool floating = is_floating(from);
+    if (from == compute || (!floating && !takes_float_inputs())) {
+      out.push_back(x);
+      continue;
+    }
+    // The policy's own cast (float32 data into a mixed_float16 layer) vs data of another dtype.
+    const CastReason reason =
+        floating && policy_.is_mixed() && from == policy_.variable_dtype ? CastReason::policy : CastReason::input;
+    out.push_back(boundary_cast(x, compute, describe(),
+                                "autocast:" + name_ + ":" + std::string(dtype_name(from)) + ">" +
+                                    std::string(dtype_name(compute)),
+                                reason, policy_.describe()));
+  }
+  return out;
+}
+
+Tensor Layer::in_compute_dtype(const Tensor& t) const {
+  if (!t.defined() || !is_floating(t.dtype()) || t.dtype() == policy_.compute_dtype) return t;
+  if (!is_floating(policy_.compute_dtype)) return t;
+  return cast(t, policy_.compute_dtype);
 }
 
 Tensor Layer::operator()(const Tensor& x, bool training) {
@@ -381,7 +402,7 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
     }
     throw_error(e.kind(), where + ": " + without_layer_prefix(e));
   }
-  node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? dtype_ : node->output_dtypes[0]);
+  node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? policy_.compute_dtype : node->output_dtypes[0]);
   node->layer = shared_from_this();
   node->inputs = xs;
   std::vector<KerasTensor> outputs;
@@ -408,7 +429,7 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape, const std:
                        keras_shape_str(shape) + "; build the layer with the input's non-batch dimensions known");
     }
   }
-  const DType weight_dtype = dtype.value_or(dtype_);
+  const DType weight_dtype = dtype.value_or(policy_.variable_dtype);
   Tensor value;
   {
     NoGradGuard no_grad;

@@ -13,6 +13,7 @@
 #include "pitfall/core/json.h"
 #include "pitfall/core/random.h"
 #include "pitfall/core/tensor.h"
+#include "pitfall/layers/dtype_policy.h"
 
 namespace pitfall {
 
@@ -54,7 +55,9 @@ struct SymbolicNode {
 struct LayerOptions {
   std::string name;                 // "" = unique automatic name from the class ("dense", "dense_1")
   bool trainable = true;
-  std::optional<DType> dtype;       // weights' dtype; default floatx() (float32)
+  // The dtype policy: a dtype (variables and computation in it) or a mixed policy
+  // (dtype_policy("mixed_float16")); default global_policy(), i.e. floatx() unless set.
+  std::optional<DTypePolicy> dtype;
   std::optional<Shape> input_shape; // Keras `input_shape=` (without the batch dim)
 };
 
@@ -78,7 +81,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual Json get_config() const;
   // How many inputs call() takes: 1 for most layers, -1 for any number >= 1 (Add, Concatenate).
   virtual int num_inputs() const { return 1; }
-  // Output dtype for input dtypes; default: the layer's dtype for floating inputs.
+  // Output dtype for input dtypes; default: the compute dtype for floating inputs (and for integer
+  // inputs of a layer that takes float inputs), the input's dtype otherwise.
   virtual std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const;
 
   // ---- calling (builds on first call; wraps errors with the layer's context)
@@ -104,7 +108,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
   bool trainable() const { return trainable_; }
   virtual void set_trainable(bool trainable);  // freezing updates every weight's requires_grad
-  DType dtype() const { return dtype_; }
+  // Keras's layer.dtype: the variables' dtype. compute_dtype() is what call() computes in.
+  DType dtype() const { return policy_.variable_dtype; }
+  DType compute_dtype() const { return policy_.compute_dtype; }
+  const DTypePolicy& dtype_policy() const { return policy_; }
+  // Whether call() receives its floating inputs cast to the compute dtype (Keras's `autocast`).
+  // Models cast at their Inputs instead, and InputLayer passes data through.
+  virtual bool autocasts() const { return true; }
+  // Whether integer inputs are cast to the compute dtype (with the warning of the integer-input
+  // rule, core/dtype_rules.h) rather than passed through. False for layers that take indices or
+  // only move data (Embedding, Flatten, Reshape, ...).
+  virtual bool takes_float_inputs() const { return true; }
 
   // ---- weights
   // Creates a weight with the initializer (drawing its random key now, from the global generator).
@@ -133,17 +147,22 @@ class Layer : public std::enable_shared_from_this<Layer> {
  protected:
   // Builds a layer's config base ({"name", "trainable", "dtype"}) into which subclasses add fields.
   Json base_config() const;
+  // A weight (or any floating tensor) in the compute dtype: a float32 kernel becomes float16 under
+  // mixed_float16 (a recorded cast, so its gradient comes back float32). call() reads weights this way.
+  Tensor in_compute_dtype(const Tensor& t) const;
   std::vector<Weight> own_weights_;
 
  private:
   std::string class_name_, name_;
   bool trainable_ = true, built_ = false;
-  DType dtype_;
+  DTypePolicy policy_;
   std::optional<Shape> declared_input_shape_;
   std::vector<Shape> built_input_shapes_;
   std::vector<std::shared_ptr<Layer>> tracked_;
   std::vector<Tensor> call_losses_;
   RandomGenerator generator_;
+  // The inputs as call() receives them: floating ones in the compute dtype, integers per the rules.
+  std::vector<Tensor> autocast_inputs(const std::vector<Tensor>& xs) const;
   // False until set_seed or the first next_random_key(): an unseeded layer takes its seed from the
   // global generator lazily, so constructing a layer never shifts the keys later weights draw.
   bool seeded_ = false;
@@ -174,9 +193,5 @@ std::vector<std::string> registered_layer_classes();
 
 // The closest candidates to `name` by edit distance, for "did you mean" messages.
 std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
-
-// The engine-wide default float dtype (keras.backend.floatx()); float32 unless set.
-DType floatx();
-void set_floatx(DType dtype);
 
 }  // namespace pitfall

@@ -94,10 +94,6 @@ std::vector<Tensor> Add::call(const std::vector<Tensor>& inputs, bool /*training
   return {out};
 }
 
-std::vector<DType> Add::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return {input_dtypes.empty() ? dtype() : input_dtypes[0]};
-}
-
 Json Add::get_config() const { return base_config(); }
 
 // ---------------------------------------------------------------- Concatenate
@@ -147,10 +143,6 @@ std::vector<Tensor> Concatenate::call(const std::vector<Tensor>& inputs, bool /*
   concatenate_shape(*this, axis_, shapes_of(inputs));
   check_same_dtype(*this, inputs);
   return {concatenate(inputs, axis_)};
-}
-
-std::vector<DType> Concatenate::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return {input_dtypes.empty() ? dtype() : input_dtypes[0]};
 }
 
 Json Concatenate::get_config() const {

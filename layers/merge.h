@@ -18,8 +18,7 @@ class Add : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
-  // The inputs' dtype: merging does not cast.
-  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  bool takes_float_inputs() const override { return false; }  // moves data of any dtype
   Json get_config() const override;
 };
 
@@ -30,7 +29,7 @@ class Concatenate : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
-  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  bool takes_float_inputs() const override { return false; }  // moves data of any dtype
   Json get_config() const override;
   int64_t axis() const { return axis_; }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "pitfall/core/autograd.h"
+#include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/core/warnings.h"
 #include "pitfall/layers/input_layer.h"
@@ -160,8 +161,15 @@ std::vector<Tensor> Model::standardize_inputs(const std::vector<Tensor>& xs) con
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& x = xs[i];
     const DType want_dtype = inputs_[i].dtype;
-    if (x.dtype() != want_dtype) {
-      // Keras converts inputs to the Input's dtype; we do it too, but say so (once).
+    if (x.dtype() != want_dtype && is_floating(want_dtype)) {
+      // Keras converts inputs to the Input's dtype silently; the dtype mode decides (core/dtype_rules.h).
+      const std::string input_name = inputs_.size() > 1 ? " input '" + inputs_[i].node->layer->name() + "'" : "";
+      out.push_back(boundary_cast(x, want_dtype, where(*this) + input_name,
+                                  "model-input-cast:" + name() + ":" + std::to_string(i) + ":" +
+                                      std::string(dtype_name(x.dtype())),
+                                  CastReason::input));
+    } else if (x.dtype() != want_dtype) {
+      // An integer Input (token ids) fed other numbers: the values must be whole numbers already.
       warn_once("model-input-cast:" + name() + ":" + std::to_string(i),
                 where(*this) + ": input " + std::to_string(i) + " has dtype " + std::string(dtype_name(x.dtype())) +
                     " but the Input expects " + std::string(dtype_name(want_dtype)) + "; casting it (cast the data " +
@@ -556,7 +564,7 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
   LayerOptions options;
   options.name = config.get("name", Json("")).as_string();
   options.trainable = config.get("trainable", Json(true)).as_bool();
-  if (config.contains("dtype") && config.at("dtype").is_string()) options.dtype = parse_dtype(config.at("dtype").as_string());
+  if (config.contains("dtype") && config.at("dtype").is_string()) options.dtype = ::pitfall::dtype_policy(config.at("dtype").as_string());
   return std::make_shared<Model>(tensors("input_layers"), tensors("output_layers"), options);
 }
 

@@ -12,6 +12,7 @@
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/losses.h"
 #include "pitfall/layers/metrics.h"
+#include "pitfall/layers/numeric_report.h"
 #include "pitfall/optim/optimizer.h"
 
 namespace pitfall {
@@ -48,6 +49,11 @@ class Callback {
   virtual void on_epoch_end_with_logs(int epoch, Logs& logs) { on_epoch_end(epoch, logs); }
   virtual void on_train_batch_begin(int64_t, const Logs&) {}
   virtual void on_train_batch_end(int64_t, const Logs&) {}
+  // fit() calls this when a train step raises NumericError (an inf/NaN found by check numerics, see
+  // Model::set_check_numerics), before anything else happens. Return true to handle it: fit then
+  // stops training (stop_training, the epoch ends normally) instead of raising the error, prefixed
+  // with the step (report.message). The default (false) lets it propagate.
+  virtual bool on_numeric_error(const NumericReport&) { return false; }
 
  protected:
   Model* model_ = nullptr;
@@ -84,6 +90,10 @@ class Model : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   Json get_config() const override;
   int num_inputs() const override;
+  // A functional model casts at its Inputs (standardize_inputs); a subclassed one autocasts
+  // floating inputs like any layer. Integers pass through to the first layers, which decide.
+  bool autocasts() const override { return !is_functional(); }
+  bool takes_float_inputs() const override { return false; }
 
   // Layers in order (a functional model lists its InputLayers first, as Keras does; Sequential not).
   virtual std::vector<std::shared_ptr<Layer>> layers() const;
@@ -128,6 +138,13 @@ class Model : public Layer {
   Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
   std::vector<Tensor> predict_on_batch(const std::vector<Tensor>& x);
   bool stop_training = false;  // set by callbacks (EarlyStopping, TerminateOnNaN)
+  // Check numerics for this model (pf.debug.check_numerics(model)): while set, each fit / evaluate /
+  // predict step (forward, backward and optimizer update) runs under CheckNumericsScope, so the
+  // first op turning finite values into inf/NaN raises NumericError naming its layer and op. fit
+  // prefixes it with the step: "training step 13 (epoch 1, batch 13): ..." (step 1-based across the
+  // epochs of the fit call, epoch and batch 1-based). The *_on_batch methods are not affected.
+  void set_check_numerics(bool enabled) { check_numerics_ = enabled; }
+  bool check_numerics() const { return check_numerics_; }
   const std::shared_ptr<Optimizer>& optimizer() const { return optimizer_; }
   const std::vector<std::shared_ptr<Loss>>& compiled_losses() const { return losses_; }
   const std::vector<double>& compiled_loss_weights() const { return loss_weights_; }
@@ -188,6 +205,7 @@ class Model : public Layer {
   void check_compiled(const char* where) const;
   void check_targets(const std::vector<Tensor>& y, const char* where) const;
 
+  bool check_numerics_ = false;
   std::shared_ptr<Mean> loss_tracker_;
   std::vector<std::shared_ptr<Mean>> output_loss_trackers_;
 

@@ -13,6 +13,7 @@
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/core/random.h"
+#include "pitfall/core/registry.h"
 #include "pitfall/core/warnings.h"
 #include "pitfall/layers/callbacks.h"
 #include "pitfall/layers/model.h"
@@ -152,6 +153,13 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
   if (!loss_weights.empty() && !count_ok(loss_weights.size()) && !(loss_weights.size() == 1 && losses.size() == 1)) {
     throw ValueError(here + ": got " + std::to_string(loss_weights.size()) + " loss_weights but the model has " +
                      expected + " output(s)");
+  }
+  // Keras: a mixed_float16 model trains with dynamic loss scaling unless the optimizer already scales
+  // (a LossScaleOptimizer, or a fixed loss_scale_factor the user chose). float16 gradients below
+  // 2^-24 would flush to zero without it; bfloat16 has float32's range and needs none.
+  if (dtype_policy().name == "mixed_float16" && !dynamic_cast<LossScaleOptimizer*>(optimizer.get()) &&
+      optimizer->hyperparameter("loss_scale_factor").is_null()) {
+    optimizer = loss_scale_optimizer(optimizer, Json::object(), optimizer->convention());
   }
   optimizer_ = std::move(optimizer);
   losses_ = std::move(losses);
@@ -319,7 +327,10 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   const std::vector<Tensor> variables = trainable_weights();
   // A loss-scaling optimizer differentiates the scaled loss and unscales the gradients itself.
   const std::vector<Tensor> grads = gradients(optimizer_->scale_loss(loss), variables);
-  optimizer_->apply_gradients(grads, variables);
+  {
+    NumericsPhaseScope phase("optimizer");  // names the pass in check numerics reports
+    optimizer_->apply_gradients(grads, variables);
+  }
   double loss_value;
   {
     NoGradGuard no_grad;
@@ -453,6 +464,7 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
   std::map<std::string, std::vector<double>> timing;
   stop_training = false;
   Logs epoch_logs;
+  int64_t global_step = 0;  // 1-based train step across the epochs of this call (NumericReport)
   callbacks.each([&](Callback& c) { c.on_train_begin({}); });
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
@@ -486,7 +498,22 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
       }
       callbacks.each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
       const auto step_start = Clock::now();
-      const Logs logs = train_step(batch.x, batch.y, batch.sample_weight);
+      ++global_step;
+      Logs logs;
+      try {
+        // Read per step: a callback (CheckNumerics) may switch checking on in on_train_begin.
+        CheckNumericsScope numerics(check_numerics_ || thread_check_numerics_enabled());
+        clear_numeric_failure();
+        logs = train_step(batch.x, batch.y, batch.sample_weight);
+      } catch (const NumericError& e) {
+        // Name the step; a callback may take the failure over and stop training instead.
+        const NumericReport report = make_numeric_report(e, global_step, epoch + 1, step + 1);
+        bool handled = false;
+        callbacks.each([&](Callback& c) { handled = c.on_numeric_error(report) || handled; });
+        if (!handled) throw NumericError(report.message);
+        stop_training = true;
+        break;
+      }
       computed += seconds_since(step_start);
       callbacks.each([&](Callback& c) { c.on_train_batch_end(step, logs); });
       if (stop_training) break;
@@ -619,6 +646,7 @@ Logs Model::evaluate_loop(const data::Dataset& dataset, int64_t steps, int verbo
                      "); give steps");
   }
   reset_metrics();
+  CheckNumericsScope numerics(check_numerics_ || thread_check_numerics_enabled());
   const int64_t target = steps > 0 ? steps : (cardinality >= 0 ? cardinality : -1);
   std::unique_ptr<ProgressBar> bar;
   if (verbose > 0) bar = std::make_unique<ProgressBar>(target, std::cout);
@@ -668,6 +696,7 @@ std::vector<Tensor> Model::predict_loop(const data::Dataset& dataset, int64_t st
     throw ValueError(where(*this) + ": predict: the dataset is infinite (" + dataset.describe() + "); give steps");
   }
   NoGradGuard no_grad;
+  CheckNumericsScope numerics(check_numerics_ || thread_check_numerics_enabled());
   const int64_t target = steps > 0 ? steps : (cardinality >= 0 ? cardinality : -1);
   std::unique_ptr<ProgressBar> bar;
   if (verbose > 0) bar = std::make_unique<ProgressBar>(target, std::cout);

@@ -123,8 +123,8 @@ bool RecurrentLayer::input_shape_compatible(size_t input_index, const Shape& bui
 
 std::vector<Tensor> RecurrentLayer::dropout_masks(const Shape& shape, double rate, int count) {
   const double keep = 1.0 - rate;
-  const Tensor kept = Tensor::scalar(1.0 / keep, dtype());
-  const Tensor dropped = Tensor::scalar(0.0, dtype());
+  const Tensor kept = Tensor::scalar(1.0 / keep, compute_dtype());
+  const Tensor dropped = Tensor::scalar(0.0, compute_dtype());
   std::vector<Tensor> masks;
   for (int i = 0; i < count; ++i) {
     masks.push_back(where(bernoulli(shape, keep, DType::bool_, next_random_key()), kept, dropped));
@@ -137,27 +137,27 @@ Tensor RecurrentLayer::input_projection(const Tensor& x, const std::vector<Tenso
   // A mask (B, F) is the same for every step, so it broadcasts over T.
   Tensor projection;
   if (input_masks.empty()) {
-    projection = matmul(x, kernel_);
+    projection = matmul(x, compute_kernel_);
   } else if (input_masks.size() == 1) {
-    projection = matmul(multiply(x, expand_dims(input_masks[0], 1)), kernel_);
+    projection = matmul(multiply(x, expand_dims(input_masks[0], 1)), compute_kernel_);
   } else {
     std::vector<Tensor> blocks;
     for (int g = 0; g < gates(); ++g) {
-      blocks.push_back(matmul(multiply(x, expand_dims(input_masks[g], 1)), gate_block(kernel_, g, units_)));
+      blocks.push_back(matmul(multiply(x, expand_dims(input_masks[g], 1)), gate_block(compute_kernel_, g, units_)));
     }
     projection = concatenate(blocks, -1);
   }
-  if (options_.use_bias) projection = add(projection, bias_);
+  if (options_.use_bias) projection = add(projection, compute_bias_);
   return projection;
 }
 
 Tensor RecurrentLayer::recurrent_projection(const Tensor& h, const std::vector<Tensor>& recurrent_masks) const {
   // h (B, U) @ recurrent_kernel (U, G*U) -> (B, G*U)
-  if (recurrent_masks.empty()) return matmul(h, recurrent_kernel_);
-  if (recurrent_masks.size() == 1) return matmul(multiply(h, recurrent_masks[0]), recurrent_kernel_);
+  if (recurrent_masks.empty()) return matmul(h, compute_recurrent_kernel_);
+  if (recurrent_masks.size() == 1) return matmul(multiply(h, recurrent_masks[0]), compute_recurrent_kernel_);
   std::vector<Tensor> blocks;
   for (int g = 0; g < gates(); ++g) {
-    blocks.push_back(matmul(multiply(h, recurrent_masks[g]), gate_block(recurrent_kernel_, g, units_)));
+    blocks.push_back(matmul(multiply(h, recurrent_masks[g]), gate_block(compute_recurrent_kernel_, g, units_)));
   }
   return concatenate(blocks, -1);
 }
@@ -165,23 +165,26 @@ Tensor RecurrentLayer::recurrent_projection(const Tensor& h, const std::vector<T
 std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool training) {
   // Errors raised here get the layer's name, class and input shapes from Layer::operator().
   const Tensor& x = inputs.at(0);
-  if (x.dtype() != dtype()) {
-    throw DTypeError("the weights are " + std::string(dtype_name(dtype())) + " but the input is " +
-                     std::string(dtype_name(x.dtype())) + "; cast the input to " + std::string(dtype_name(dtype())) +
+  if (x.dtype() != compute_dtype()) {
+    throw DTypeError("the layer computes in " + std::string(dtype_name(compute_dtype())) + " but the input is " +
+                     std::string(dtype_name(x.dtype())) + "; cast the input to " + std::string(dtype_name(compute_dtype())) +
                      " first");
   }
+  compute_kernel_ = in_compute_dtype(kernel_);
+  compute_recurrent_kernel_ = in_compute_dtype(recurrent_kernel_);
+  compute_bias_ = in_compute_dtype(bias_);
   const int64_t batch = x.shape()[0], timesteps = x.shape()[1];
   if (timesteps == 0) throw ValueError("the sequence needs at least one timestep");
   std::vector<Tensor> states;
   for (int s = 0; s < num_states(); ++s) {
     if (inputs.size() == 1) {
-      states.push_back(Tensor::zeros({batch, units_}, dtype()));
+      states.push_back(Tensor::zeros({batch, units_}, compute_dtype()));
       continue;
     }
     const Tensor& given = inputs[1 + s];
-    if (given.shape() != Shape{batch, units_} || given.dtype() != dtype()) {
+    if (given.shape() != Shape{batch, units_} || given.dtype() != compute_dtype()) {
       throw ShapeError("initial state " + std::to_string(s) + " must be (batch, units) = " +
-                       keras_shape_str({batch, units_}) + " " + std::string(dtype_name(dtype())) + ", got " +
+                       keras_shape_str({batch, units_}) + " " + std::string(dtype_name(compute_dtype())) + ", got " +
                        keras_shape_str(given.shape()) + " " + std::string(dtype_name(given.dtype())));
     }
     states.push_back(given);
@@ -226,7 +229,7 @@ std::vector<Shape> RecurrentLayer::compute_output_shape(const std::vector<Shape>
 }
 
 std::vector<DType> RecurrentLayer::compute_output_dtype(const std::vector<DType>&) const {
-  return std::vector<DType>(1 + (options_.return_state ? num_states() : 0), dtype());
+  return std::vector<DType>(1 + (options_.return_state ? num_states() : 0), compute_dtype());
 }
 
 Json RecurrentLayer::get_config() const {

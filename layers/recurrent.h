@@ -105,6 +105,8 @@ class RecurrentLayer : public Layer {
   int64_t units_;
   RecurrentOptions options_;
   Tensor kernel_, recurrent_kernel_, bias_;
+  // The weights in the compute dtype, set at the start of each call (cast once, not once per step).
+  Tensor compute_kernel_, compute_recurrent_kernel_, compute_bias_;
 };
 
 // keras.layers.SimpleRNN: h_t = activation(x_t kernel + bias + h_{t-1} recurrent_kernel).

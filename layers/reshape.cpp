@@ -55,10 +55,6 @@ std::vector<Shape> Reshape::compute_output_shape(const std::vector<Shape>& input
   return {resolve(input_shapes.at(0))};
 }
 
-std::vector<DType> Reshape::compute_output_dtype(const std::vector<DType>& input_dtypes) const {
-  return input_dtypes;
-}
-
 Json Reshape::get_config() const {
   Json config = base_config();
   config["target_shape"] = Json::from_vector(target_shape_);

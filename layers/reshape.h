@@ -10,7 +10,7 @@ class Reshape : public Layer {
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
-  std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
+  bool takes_float_inputs() const override { return false; }  // moves data of any dtype
   Json get_config() const override;
 
   const Shape& target_shape() const { return target_shape_; }

@@ -166,7 +166,7 @@ std::shared_ptr<Sequential> Sequential::from_config(const Json& config) {
   LayerOptions options;
   options.name = config.get("name", Json("")).as_string();
   options.trainable = config.get("trainable", Json(true)).as_bool();
-  if (config.contains("dtype") && config.at("dtype").is_string()) options.dtype = parse_dtype(config.at("dtype").as_string());
+  if (config.contains("dtype") && config.at("dtype").is_string()) options.dtype = ::pitfall::dtype_policy(config.at("dtype").as_string());
   auto model = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{}, options);
   const Json layers = config.get("layers", Json::array());
   for (const auto& entry : layers.as_array()) model->add(layer_from_config(entry));

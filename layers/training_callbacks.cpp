@@ -311,6 +311,34 @@ void TerminateOnNaN::on_train_batch_end(int64_t batch, const Logs& logs) {
   model_of(model_, "TerminateOnNaN").stop_training = true;
 }
 
+// ---------------------------------------------------------------- CheckNumerics
+
+CheckNumerics::CheckNumerics(bool raise_error, std::ostream* out) : raise_error_(raise_error), out_(out) {}
+
+void CheckNumerics::on_train_begin(const Logs&) {
+  Model& model = model_of(model_, "CheckNumerics");
+  report_.reset();
+  if (!previous_) previous_ = model.check_numerics();
+  model.set_check_numerics(true);
+}
+
+void CheckNumerics::restore() {
+  if (previous_ && model_) model_->set_check_numerics(*previous_);
+  previous_.reset();
+}
+
+void CheckNumerics::on_train_end(const Logs&) { restore(); }
+
+bool CheckNumerics::on_numeric_error(const NumericReport& report) {
+  report_ = report;
+  if (raise_error_) {
+    restore();  // fit raises: on_train_end will not run
+    return false;
+  }
+  stream_or_cout(out_) << report.str() << "\n" << std::flush;
+  return true;
+}
+
 // ---------------------------------------------------------------- CSVLogger
 
 CSVLogger::CSVLogger(std::string filename, std::string separator, bool append)

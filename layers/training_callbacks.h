@@ -1,5 +1,5 @@
 // The Keras 3 training callbacks: EarlyStopping, ReduceLROnPlateau, LearningRateScheduler,
-// TerminateOnNaN, CSVLogger and LambdaCallback. Each follows keras.callbacks exactly: the same
+// TerminateOnNaN, CheckNumerics, CSVLogger and LambdaCallback. Each follows keras.callbacks exactly: the same
 // counters, the same order of checks, the same messages (printed to `out`, std::cout by default,
 // when verbose > 0), the same warning when the monitored quantity is missing from the logs.
 //
@@ -145,6 +145,37 @@ class TerminateOnNaN : public Callback {
  private:
   bool raise_error_;
   std::ostream* out_;
+};
+
+// ---------------------------------------------------------------- CheckNumerics
+
+// Finds the first layer and op that turn finite values into inf/NaN during fit, in the forward
+// pass, the backward pass or the optimizer update. It switches check numerics on for the model in
+// on_train_begin (Model::set_check_numerics) and restores the model's previous setting when
+// training ends, or when it lets a failure raise. On a failure fit hands it a NumericReport (step,
+// epoch, batch, phase, layer path, op, message; see layers/numeric_report.h), which report() keeps:
+//   raise_error (default): fit raises the NumericError "training step 13 (epoch 1, batch 13): ...".
+//   otherwise: it prints report.str() (one line, to `out`, std::cout by default) and training stops
+//   like TerminateOnNaN (the epoch ends normally, on_train_end runs); fit returns the History.
+// TerminateOnNaN only sees the loss become NaN, steps after the cause; this names the cause.
+class CheckNumerics : public Callback {
+ public:
+  explicit CheckNumerics(bool raise_error = true, std::ostream* out = nullptr);
+  void on_train_begin(const Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
+  bool on_numeric_error(const NumericReport& report) override;
+
+  bool raise_error() const { return raise_error_; }
+  // The last fit's failure; empty when training stayed finite (reset by each on_train_begin).
+  const std::optional<NumericReport>& report() const { return report_; }
+
+ private:
+  void restore();
+
+  bool raise_error_;
+  std::ostream* out_;
+  std::optional<NumericReport> report_;
+  std::optional<bool> previous_;  // the model's setting before on_train_begin, until restored
 };
 
 // ---------------------------------------------------------------- CSVLogger

@@ -4,6 +4,7 @@
 // node would form a reference cycle) and are built from other ops, so they run on any device.
 #include <cmath>
 
+#include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/ops/op_helpers.h"
 
 namespace pitfall {
@@ -36,6 +37,7 @@ Tensor masked(const Tensor& mask, const Tensor& g) { return where(mask, g, zero_
 // Comparisons: same dtype, bool result, never recorded. Ordering needs numbers; equality also
 // accepts bool.
 Tensor run_compare(const char* op, const Tensor& a, const Tensor& b, bool ordering) {
+  if (auto promoted = promote_operands(a, b)) return run_compare(op, promoted->first, promoted->second, ordering);
   OpScope scope(op);
   if (ordering) check_numeric(op, a);
   return run_binary(op, a, b, DType::bool_);
@@ -61,6 +63,7 @@ Tensor scalar_like(double value, const Tensor& like, const char* op) {
 // Binary arithmetic
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return add(promoted->first, promoted->second);
   OpScope scope("add");
   check_numeric("add", a);
   Tensor out = run_binary("add", a, b, a.dtype());
@@ -73,6 +76,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor subtract(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return subtract(promoted->first, promoted->second);
   OpScope scope("subtract");
   check_numeric("subtract", a);
   Tensor out = run_binary("subtract", a, b, a.dtype());
@@ -85,6 +89,7 @@ Tensor subtract(const Tensor& a, const Tensor& b) {
 }
 
 Tensor multiply(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return multiply(promoted->first, promoted->second);
   OpScope scope("multiply");
   check_numeric("multiply", a);
   Tensor out = run_binary("multiply", a, b, a.dtype());
@@ -97,6 +102,7 @@ Tensor multiply(const Tensor& a, const Tensor& b) {
 }
 
 Tensor divide(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return divide(promoted->first, promoted->second);
   OpScope scope("divide");
   check_same_dtype("divide", a, b);
   check_floating("divide", a);
@@ -115,6 +121,7 @@ Tensor divide(const Tensor& a, const Tensor& b) {
 }
 
 Tensor power(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return power(promoted->first, promoted->second);
   OpScope scope("power");
   check_same_dtype("power", a, b);
   check_floating("power", a);
@@ -144,6 +151,7 @@ namespace {
 
 // maximum / minimum: `a_wins` compares so that ties pick `a`, which then takes the whole gradient.
 Tensor extremum(const char* op, const Tensor& a, const Tensor& b, Tensor (*a_wins)(const Tensor&, const Tensor&)) {
+  if (auto promoted = promote_operands(a, b)) return extremum(op, promoted->first, promoted->second, a_wins);
   OpScope scope(op);
   check_numeric(op, a);
   Tensor out = run_binary(op, a, b, a.dtype());
@@ -199,6 +207,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     throw DTypeError("where: the condition must be bool, got " + describe(condition) +
                      "; build it with a comparison (e.g. greater(x, 0)) or cast(condition, 'bool')");
   }
+  if (auto promoted = promote_operands(a, b)) return where(condition, promoted->first, promoted->second);
   check_same_dtype("where", a, b);
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = dispatch("where", {condition, a, b}, shape, a.dtype());

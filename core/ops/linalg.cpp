@@ -1,4 +1,5 @@
 // Linear algebra front-ends: matmul.
+#include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/ops/op_helpers.h"
 
 namespace pitfall {
@@ -64,6 +65,7 @@ Tensor matmul_batched(const Tensor& a, const Tensor& b, const std::string& shape
 // to the operands' dtype, as in NumPy. bool operands are rejected. float16/bfloat16 compute in
 // float32 and round the result once.
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return matmul(promoted->first, promoted->second);
   OpScope scope("matmul");
   detail::check_numeric("matmul", a);
   detail::check_same_dtype("matmul", a, b);

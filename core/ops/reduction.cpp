@@ -1,6 +1,7 @@
 // Front-ends of the reductions (sum, mean, max, min, var, argmax) and of the normalizing
 // activations (softmax, log_softmax), whose kernels reduce along one axis.
 #include <algorithm>
+#include <string_view>
 
 #include "pitfall/core/ops/op_helpers.h"
 
@@ -57,6 +58,22 @@ bool adjacent(const std::vector<int64_t>& axes) {
 Tensor reduce_with_kernel(const char* op, const Tensor& x, const std::vector<int64_t>& axes, bool keepdims,
                           DType out_dtype) {
   if (axes.empty()) return x;
+  if (!adjacent(axes) && std::string_view(op) == "sum" &&
+      (out_dtype == DType::float16 || out_dtype == DType::bfloat16)) {
+    // Two passes would round the partial sums to the 11/8-bit format in between (a second rounding,
+    // with the partials' magnitude: large under cancellation). Moving the reduced axes to the end
+    // (the dispatcher packs the view) lets one kernel pass accumulate everything and round once.
+    std::vector<int64_t> order;
+    for (int64_t i = 0; i < x.ndim(); ++i) {
+      if (!std::binary_search(axes.begin(), axes.end(), i)) order.push_back(i);
+    }
+    const int64_t kept = static_cast<int64_t>(order.size());
+    order.insert(order.end(), axes.begin(), axes.end());
+    std::vector<int64_t> trailing(axes.size());
+    for (size_t i = 0; i < axes.size(); ++i) trailing[i] = kept + static_cast<int64_t>(i);
+    const Tensor once = reduce_with_kernel(op, transpose(x.detach(), order), trailing, false, out_dtype);
+    return keepdims ? reshape(once, reduced_shape(x.shape(), axes, true)) : once;
+  }
   if (!adjacent(axes)) {
     std::vector<int64_t> last_run{axes.back()};
     for (size_t i = axes.size() - 1; i-- > 0 && axes[i] == last_run.front() - 1;) last_run.insert(last_run.begin(), axes[i]);
@@ -90,6 +107,13 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   OpScope scope("mean");
   detail::check_floating("mean", x);
   const auto norm = normalize_axes(axes, x.ndim(), "mean");
+  if (x.dtype() == DType::float16 || x.dtype() == DType::bfloat16) {
+    // In the format itself the sum overflows (float16 tops out at 65504: the mean of 1000 values of
+    // 100 would be inf) and the count rounds (integers are exact only up to 2048 in float16, 256 in
+    // bfloat16; 70000 is inf in float16). Sum and divide in float32 and round once, as PyTorch and
+    // JAX do for half-precision means.
+    return cast(mean(cast(x, DType::float32), norm, keepdims), x.dtype());
+  }
   return divide(sum(x, norm, keepdims), static_cast<double>(reduced_count(x.shape(), norm)));
 }
 

@@ -2,6 +2,7 @@
 
     PYTHONPATH=build/python /usr/bin/python3 examples/python/fashion_mnist.py --model mlp
     PYTHONPATH=build/python /usr/bin/python3 examples/python/fashion_mnist.py --model cnn
+    PYTHONPATH=build/python /usr/bin/python3 examples/python/fashion_mnist.py --policy mixed_float16
 
 Needs Debian's dataset-fashion-mnist package (or $PITFALL_FASHION_MNIST_DIR). Prints the accuracy on all
 10000 test images and exits non-zero when it is below --min-accuracy, so it doubles as an end-to-end check.
@@ -58,12 +59,15 @@ def load(model_kind, train_samples, seed):
 
 
 def train_and_evaluate(model_kind, epochs=None, train_samples=None, seed=0, batch_size=None, learning_rate=None,
-                       verbose=0):
-    """Test accuracy (all 10000 test images) after training `model_kind` ('mlp' or 'cnn')."""
+                       verbose=0, policy="float32"):
+    """Test accuracy (all 10000 test images) after training `model_kind` ('mlp' or 'cnn') under a dtype
+    policy ('float32', 'mixed_float16', 'mixed_bfloat16', ...)."""
     defaults = DEFAULTS[model_kind]
     (x_train, y_train), (x_test, y_test) = load(model_kind, train_samples, seed)
     pf.utils.set_random_seed(seed)
-    model = build_mlp() if model_kind == "mlp" else build_cnn()
+    with pf.mixed_precision.policy_scope(policy):
+        # Layers take the policy when they are created; compile() adds loss scaling for mixed_float16.
+        model = build_mlp() if model_kind == "mlp" else build_cnn()
     model.compile(optimizer=pf.optimizers.Adam(learning_rate=learning_rate or defaults["learning_rate"]),
                   loss=pf.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(x_train, y_train, batch_size=batch_size or defaults["batch_size"],
@@ -80,6 +84,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64")
     parser.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (default: 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", default="float32", help="dtype policy: float32 (default), mixed_float16, "
+                        "mixed_bfloat16, float64, ...")
     parser.add_argument("--min-accuracy", type=float, default=None, help="default: mlp 0.85, cnn 0.90")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="fit()'s verbose (default: 2)")
     args = parser.parse_args(argv)
@@ -89,9 +95,9 @@ def main(argv=None):
 
     start = time.perf_counter()
     accuracy = train_and_evaluate(args.model, args.epochs, args.train_samples, args.seed, args.batch_size,
-                                  args.learning_rate, verbose=args.verbose)
+                                  args.learning_rate, verbose=args.verbose, policy=args.policy)
     seconds = time.perf_counter() - start
-    print(f"fashion_mnist {args.model}: test accuracy {accuracy:.4f} (10000 images) in {seconds:.1f} s "
+    print(f"fashion_mnist {args.model} ({args.policy}): test accuracy {accuracy:.4f} (10000 images) in {seconds:.1f} s "
           f"with {pf.config.get_num_threads()} threads")
     if not accuracy >= min_accuracy:
         print(f"fashion_mnist {args.model}: test accuracy {accuracy:.4f} is below --min-accuracy {min_accuracy}",

@@ -13,6 +13,8 @@ void bind_errors(py::module_& m);
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_runtime(py::module_& m);  // autograd, random, threads, numeric checking, op table
+void bind_precision(py::module_& m);  // floatx, dtype policies, dtype mode
+void bind_warnings(py::module_& m);   // engine warnings -> Python warnings (PitfallWarning)
 void bind_layers(py::module_& m);   // Layer (Python subclassing), built-in layers, KerasTensor, Input
 void bind_models(py::module_& m);   // Model, Sequential, compile / fit / evaluate / predict
 void bind_callbacks(py::module_& m);  // EarlyStopping, ReduceLROnPlateau, ... (after bind_training)

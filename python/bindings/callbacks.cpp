@@ -61,6 +61,26 @@ void bind_callbacks(py::module_& m) {
   CallbackClass<pitfall::TerminateOnNaN>(m, "TerminateOnNaN")
       .def(py::init([](bool raise_error) { return std::make_shared<pitfall::TerminateOnNaN>(raise_error); }),
            py::arg("raise_error") = false);
+  CallbackClass<pitfall::CheckNumerics>(m, "CheckNumerics")
+      .def(py::init([](bool raise_error) { return std::make_shared<pitfall::CheckNumerics>(raise_error); }),
+           py::arg("raise_error") = true)
+      .def_property_readonly("raise_error", &pitfall::CheckNumerics::raise_error)
+      // dict(step, epoch, batch, phase, layer, op, message, cause, line) or None when training stayed finite.
+      .def_property_readonly("report", [](const pitfall::CheckNumerics& self) -> py::object {
+        if (!self.report()) return py::none();
+        const pitfall::NumericReport& r = *self.report();
+        py::dict out;
+        out["step"] = r.step;
+        out["epoch"] = r.epoch;
+        out["batch"] = r.batch;
+        out["phase"] = r.phase;
+        out["layer"] = r.layer;
+        out["op"] = r.op;
+        out["message"] = r.message;
+        out["cause"] = r.cause;
+        out["line"] = r.str();
+        return out;
+      });
   CallbackClass<pitfall::CSVLogger>(m, "CSVLogger")
       .def(py::init([](std::string filename, std::string separator, bool append) {
              return std::make_shared<pitfall::CSVLogger>(std::move(filename), std::move(separator), append);

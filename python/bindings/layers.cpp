@@ -111,7 +111,8 @@ pitfall::LayerOptions base_options(const std::string& class_name, const py::kwar
     if (k == "name") options.name = value.cast<std::string>();
     if (k == "trainable") options.trainable = value.cast<bool>();
     if (k == "dtype") {
-      options.dtype = pitfall::parse_dtype(py::module_::import("pitfall._convert").attr("standardize_dtype")(value).cast<std::string>());
+      options.dtype = pitfall::dtype_policy(
+          py::module_::import("pitfall.mixed_precision").attr("policy_name")(value).cast<std::string>());
     }
     if (k == "input_shape") options.input_shape = shape_from_python(value, where);
     if (k == "input_dim") options.input_shape = Shape{value.cast<int64_t>()};
@@ -252,6 +253,12 @@ void bind_layers(py::module_& m) {
       .def_property("trainable", &Layer::trainable, &Layer::set_trainable)
       .def_property_readonly("built", &Layer::built)
       .def_property_readonly("dtype", [](const Layer& l) { return std::string(pitfall::dtype_name(l.dtype())); })
+      .def_property_readonly("variable_dtype", [](const Layer& l) { return std::string(pitfall::dtype_name(l.dtype())); })
+      .def_property_readonly("compute_dtype",
+                             [](const Layer& l) { return std::string(pitfall::dtype_name(l.compute_dtype())); })
+      .def_property_readonly("dtype_policy", [](const Layer& l) {
+        return py::module_::import("pitfall.mixed_precision").attr("DTypePolicy")(l.dtype_policy().name);
+      })
       .def_property_readonly("weights", [](Layer& l) {
         std::vector<Tensor> out;
         for (auto* w : l.weights()) out.push_back(w->value);

@@ -130,6 +130,7 @@ void bind_models(py::module_& m) {
       .def_property_readonly("optimizer", &Model::optimizer)
       .def_property_readonly("compiled_losses", &Model::compiled_losses)
       .def_readwrite("stop_training", &Model::stop_training)
+      .def_property("check_numerics", &Model::check_numerics, &Model::set_check_numerics)
       .def("summary_text", &Model::summary, py::arg("line_length") = 80)
       .def("_get_weight_tensors", &Model::get_weights, Release())
       .def("_set_weight_tensors", &Model::set_weights, py::arg("weights"), Release())

@@ -82,6 +82,10 @@ void bind_config(py::module_& m) {
   m.def("set_num_threads", &pitfall::set_num_threads, py::arg("threads"));
   m.def("set_check_numerics", &pitfall::set_check_numerics, py::arg("enabled"));
   m.def("check_numerics_enabled", &pitfall::check_numerics_enabled);
+  // This thread's switch (pf.debug.check_numerics() as a context manager saves and restores it).
+  m.def("set_thread_check_numerics", &pitfall::set_thread_check_numerics, py::arg("enabled"));
+  m.def("thread_check_numerics_enabled", &pitfall::thread_check_numerics_enabled);
+  m.def("check_numerics_active", &pitfall::check_numerics_active);
   m.def("op_table", [] {
     py::list out;
     for (const auto& info : pitfall::OpRegistry::instance().ops()) {

@@ -10,6 +10,7 @@
 from . import _pitfall
 from . import _tensor
 from ._convert import Tensor, convert_to_tensor
+from ._pitfall import PitfallWarning
 
 _tensor.install()
 
@@ -18,7 +19,9 @@ from .autograd import GradientTape, no_grad  # noqa: E402
 from .variables import Variable  # noqa: E402
 from . import activations, initializers, regularizers, losses, metrics, optimizers, callbacks  # noqa: E402
 from . import data  # noqa: E402
+from . import mixed_precision  # noqa: E402
 from . import layers, models  # noqa: E402
+from . import debug  # noqa: E402
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
@@ -26,7 +29,8 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Variable", "GradientTape", "no_grad", "tensor", "ops", "random", "utils", "config",
            "backend", "data", "datasets", "layers", "models", "Model", "Sequential", "Input", "losses", "metrics",
-           "optimizers", "callbacks", "initializers", "regularizers", "activations"]
+           "optimizers", "callbacks", "initializers", "regularizers", "activations", "mixed_precision", "debug",
+           "PitfallWarning"]
 
 
 def tensor(data, dtype=None, requires_grad=False):

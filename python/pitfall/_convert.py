@@ -19,7 +19,12 @@ from . import _pitfall as _C
 
 Tensor = _C.Tensor
 
-FLOATX = "float32"
+
+
+def floatx():
+    """The engine's floatx (pitfall.backend.floatx), read each time: set_floatx may change it."""
+    return _C.floatx()
+
 
 _NUMPY_NAMES = {
     np.dtype(np.float16): "float16",
@@ -31,7 +36,7 @@ _NUMPY_NAMES = {
     np.dtype(np.bool_): "bool",
 }
 _SUPPORTED = "float16, bfloat16, float32, float64, int32, int64, uint8, bool"
-_PYTHON_TYPES = {bool: "bool", int: "int64", float: FLOATX}
+_PYTHON_TYPES = {bool: "bool", int: "int64"}
 
 
 def standardize_dtype(dtype):
@@ -40,6 +45,8 @@ def standardize_dtype(dtype):
         return None
     if isinstance(dtype, str):
         return _C.canonical_dtype(dtype)
+    if dtype is float:
+        return floatx()
     if dtype in _PYTHON_TYPES:
         return _PYTHON_TYPES[dtype]
     try:
@@ -88,7 +95,7 @@ def _python_dtype(array):
             return "int64"
         return "int32"
     if kind == "f":
-        return FLOATX
+        return floatx()
     raise TypeError(f"cannot convert a value of NumPy kind {array.dtype} to a tensor; "
                     f"supported dtypes are {_SUPPORTED}")
 

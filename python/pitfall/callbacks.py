@@ -8,6 +8,7 @@ EarlyStopping = _C.EarlyStopping
 ReduceLROnPlateau = _C.ReduceLROnPlateau
 LearningRateScheduler = _C.LearningRateScheduler
 TerminateOnNaN = _C.TerminateOnNaN
+CheckNumerics = _C.CheckNumerics
 CSVLogger = _C.CSVLogger
 LambdaCallback = _C.LambdaCallback
 ModelCheckpoint = _C.ModelCheckpoint

@@ -150,8 +150,8 @@ def _config_from_arguments(class_name, args, kwargs):
             config["input_shape"] = [int(value)]
             continue
         elif key == "dtype":
-            from ._convert import standardize_dtype
-            value = standardize_dtype(value)
+            from .mixed_precision import policy_name
+            value = policy_name(value)
         elif isinstance(value, np.generic):
             value = value.item()
         config[key] = value

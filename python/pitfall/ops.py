@@ -10,7 +10,7 @@ PyTorch's ``F.gelu`` and ``keras.activations.gelu`` default to the exact erf for
 import numpy as np
 
 from . import _pitfall as _C
-from ._convert import FLOATX, Tensor, convert_list, convert_pair, \
+from ._convert import floatx, Tensor, convert_list, convert_pair, \
     convert_to_tensor as _convert_to_tensor, standardize_dtype
 
 _raw = _C.ops
@@ -215,7 +215,7 @@ def take(x, indices, axis=None):
 
 def one_hot(x, num_classes, axis=-1, dtype=None):
     """Integer labels -> one-hot vectors of length num_classes along `axis` (default: a new last axis)."""
-    out = _raw.one_hot(_tensor(x), int(num_classes), standardize_dtype(dtype) or FLOATX)
+    out = _raw.one_hot(_tensor(x), int(num_classes), standardize_dtype(dtype) or floatx())
     ndim = out.ndim
     axis = int(axis)
     if axis < -ndim or axis >= ndim:

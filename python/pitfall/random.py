@@ -6,7 +6,7 @@ global generator, seeded by pf.utils.set_random_seed) or a SeedGenerator.
 import numbers
 
 from . import _pitfall as _C
-from ._convert import FLOATX, Tensor, convert_to_tensor, standardize_dtype
+from ._convert import floatx, Tensor, convert_to_tensor, standardize_dtype
 
 __all__ = ["SeedGenerator", "uniform", "normal", "truncated_normal", "dropout", "shuffle", "permutation"]
 
@@ -43,7 +43,7 @@ def _shape(shape):
 
 
 def _float_dtype(dtype):
-    return standardize_dtype(dtype) or FLOATX
+    return standardize_dtype(dtype) or floatx()
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):

@@ -25,6 +25,7 @@ using namespace pitfall;
 using pitfall::testing::WarningCapture;
 using pitfall::testing::bitwise_equal;
 using pitfall::testing::message_of;
+using pitfall::testing::quiet_fit;
 
 namespace {
 
@@ -56,15 +57,6 @@ Data linear_data(int64_t rows) {
         static_cast<float>(2.0 * x.value_at(2 * r) - x.value_at(2 * r + 1) + 0.5 + noise.value_at(r));
   }
   return {x, Tensor::from_vector(y, {rows, 1})};
-}
-
-FitOptions quiet(int epochs, int64_t batch_size = 8) {
-  FitOptions options;
-  options.epochs = epochs;
-  options.batch_size = batch_size;
-  options.verbose = 0;
-  options.shuffle = false;
-  return options;
 }
 
 // Feeds a scripted monitor sequence to an EarlyStopping as fit() would (stopping when asked);
@@ -298,7 +290,7 @@ TEST_CASE("callbacks: EarlyStopping in fit stops after patience and restores the
         LambdaCallbackHooks{.on_epoch_end = [&](int, const Logs&) { weights_at_end.push_back(model->get_weights()); }});
     const int patience = 2;
     auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.patience = patience, .restore_best_weights = true});
-    FitOptions options = quiet(12);
+    FitOptions options = quiet_fit(12, 8);
     options.validation_data = std::make_pair(std::vector<Tensor>{v.x}, std::vector<Tensor>{v.y});
     options.callbacks = {recorder, stop};
     const History h = model->fit({d.x}, {d.y}, options);
@@ -395,7 +387,7 @@ TEST_CASE("callbacks: ReduceLROnPlateau in fit halves the lr and History records
   // min_delta so large that nothing after epoch 0 improves: with patience 0 every later epoch reduces.
   auto reduce = std::make_shared<ReduceLROnPlateau>(
       ReduceLROnPlateauOptions{.monitor = "loss", .factor = 0.5, .patience = 0, .min_delta = 1e9});
-  FitOptions options = quiet(4);
+  FitOptions options = quiet_fit(4, 8);
   options.callbacks = {reduce};
   const History h = model->fit({d.x}, {d.y}, options);
   REQUIRE(h.history.count("learning_rate") == 1);
@@ -417,7 +409,7 @@ TEST_CASE("callbacks: LearningRateScheduler sets the lr each epoch's updates use
   auto recorder = std::make_shared<LambdaCallback>(LambdaCallbackHooks{
       .on_epoch_begin = [&](int, const Logs&) { at_begin.push_back(model->get_weights()); },
       .on_epoch_end = [&](int, const Logs&) { at_end.push_back(model->get_weights()); }});
-  FitOptions options = quiet(3, /*batch_size=*/16);  // one full batch per epoch: one update each
+  FitOptions options = quiet_fit(3, /*batch_size=*/16);  // one full batch per epoch: one update each
   options.callbacks = {scheduler, recorder};
   const History h = model->fit({d.x}, {d.y}, options);
   const std::vector<double> lrs{0.1, 0.05, 0.025};
@@ -449,7 +441,7 @@ TEST_CASE("callbacks: LearningRateScheduler sets the lr each epoch's updates use
   }
   // A schedule the optimizer cannot take names the epoch and the value.
   auto bad = std::make_shared<LearningRateScheduler>([](int, double) { return -1.0; });
-  FitOptions bad_options = quiet(1);
+  FitOptions bad_options = quiet_fit(1, 8);
   bad_options.callbacks = {bad};
   const std::string message = message_of([&] { model->fit({d.x}, {d.y}, bad_options); });
   CHECK(contains(message, "schedule(epoch=0, lr=0.025) returned -1.0"));
@@ -470,7 +462,7 @@ TEST_CASE("callbacks: TerminateOnNaN stops at the first batch whose loss is NaN"
                           .on_train_batch_end = [&](int64_t b, const Logs&) { batches_ended.push_back(b); }});
   std::ostringstream out;
   auto terminate = std::make_shared<TerminateOnNaN>(false, &out);
-  FitOptions options = quiet(3, 4);
+  FitOptions options = quiet_fit(3, 4);
   options.callbacks = {terminate, recorder};
   const History h = model->fit({poisoned}, {d.y}, options);
   CHECK(batches_ended == std::vector<int64_t>{0, 1, 2});
@@ -481,7 +473,7 @@ TEST_CASE("callbacks: TerminateOnNaN stops at the first batch whose loss is NaN"
 
   SUBCASE("raise_error throws and skips on_train_end") {
     auto strict = std::make_shared<TerminateOnNaN>(true);
-    FitOptions strict_options = quiet(3, 4);
+    FitOptions strict_options = quiet_fit(3, 4);
     strict_options.callbacks = {strict, recorder};
     auto fresh = tiny_model(0.01);
     const std::string message = message_of([&] { fresh->fit({poisoned}, {d.y}, strict_options); });
@@ -507,7 +499,7 @@ TEST_CASE("callbacks: CSVLogger writes epoch then sorted keys, and parses back t
   std::filesystem::remove(path);
   auto model = tiny_model(0.05, {"mean_absolute_error"});
   const Data d = linear_data(24);
-  FitOptions options = quiet(3);
+  FitOptions options = quiet_fit(3, 8);
   options.validation_split = 0.25;
   options.callbacks = {std::make_shared<CSVLogger>(path.string())};
   const History h = model->fit({d.x}, {d.y}, options);
@@ -532,7 +524,7 @@ TEST_CASE("callbacks: CSVLogger writes epoch then sorted keys, and parses back t
 
   SUBCASE("append adds rows without a second header; a separator is honoured") {
     auto again = std::make_shared<CSVLogger>(path.string(), ",", true);
-    FitOptions more = quiet(2);
+    FitOptions more = quiet_fit(2, 8);
     more.validation_split = 0.25;
     more.callbacks = {again};
     model->fit({d.x}, {d.y}, more);
@@ -544,7 +536,7 @@ TEST_CASE("callbacks: CSVLogger writes epoch then sorted keys, and parses back t
     const auto semi = temp_file("semi.csv");
     std::filesystem::remove(semi);
     auto fresh_append = std::make_shared<CSVLogger>(semi.string(), ";", true);  // new file: header written
-    FitOptions one = quiet(1);
+    FitOptions one = quiet_fit(1, 8);
     one.callbacks = {fresh_append};
     const History h1 = model->fit({d.x}, {d.y}, one);
     const auto semi_lines = split(read_all(semi), "\r\n");
@@ -558,7 +550,7 @@ TEST_CASE("callbacks: CSVLogger writes epoch then sorted keys, and parses back t
     auto crash = std::make_shared<LambdaCallback>(LambdaCallbackHooks{.on_epoch_begin = [](int epoch, const Logs&) {
       if (epoch == 2) throw RuntimeError("simulated crash");
     }});
-    FitOptions crashing = quiet(5);
+    FitOptions crashing = quiet_fit(5, 8);
     crashing.callbacks = {logger, crash};
     CHECK(contains(message_of([&] { model->fit({d.x}, {d.y}, crashing); }), "simulated crash"));
     // The logger is still alive (its file open, never closed by on_train_end): the rows are there.
@@ -604,7 +596,7 @@ TEST_CASE("callbacks: LambdaCallback calls every hook the expected number of tim
       .on_train_batch_end = [&](int64_t, const Logs&) { ++batch_end; }});
   const int epochs = 3;
   const int64_t batch_size = 4;
-  FitOptions options = quiet(epochs, batch_size);
+  FitOptions options = quiet_fit(epochs, batch_size);
   options.callbacks = {hooks};
   const History h = model->fit({d.x}, {d.y}, options);
   const int steps = static_cast<int>((10 + batch_size - 1) / batch_size);

@@ -5,6 +5,7 @@
 #include <pitfall/layers/activation.h>
 #include <pitfall/layers/dense.h>
 #include <pitfall/layers/dropout.h>
+#include <pitfall/layers/flatten.h>
 #include <pitfall/layers/initializers.h>
 #include <pitfall/layers/input_layer.h>
 #include <pitfall/layers/regularizers.h>
@@ -12,7 +13,11 @@
 #include "test_util.h"
 
 using namespace pitfall;
+using pitfall::testing::bitwise_equal;
+using pitfall::testing::contains;
+using pitfall::testing::DTypeModeScope;
 using pitfall::testing::message_of;
+using pitfall::testing::WarningCapture;
 
 namespace {
 
@@ -32,6 +37,7 @@ class TwoDense : public Layer {
     add_loss(mean(square(h)));
     return {(*outer_)(h, training)};
   }
+  bool takes_float_inputs() const override { return false; }  // a container: its first Dense decides
   std::shared_ptr<Dense> inner_, outer_;
 };
 
@@ -115,20 +121,55 @@ TEST_CASE("layer base: an op error inside call names the layer, its class and th
   CHECK(message.find("matmul") != std::string::npos);  // the op's own message is kept
   CHECK(message.find("(7, 2)") != std::string::npos);
 
-  // a dtype mistake inside Dense: DTypeError naming the layer
+  // float64 data into a float32 Dense: strict dtypes raise DTypeError naming the layer and both dtypes
   auto dense = std::make_shared<Dense>(2);
   (*dense)(Tensor::zeros({1, 3}));
-  const std::string dtype_message = message_of([&] { (*dense)(Tensor::zeros({1, 3}, DType::float64)); });
-  CHECK(dtype_message.rfind("layer 'dense' (Dense) called on input (1, 3) float64: ", 0) == 0);
-  CHECK(dtype_message.find("float32") != std::string::npos);
+  {
+    DTypeModeScope strict(DTypeMode::strict);
+    const std::string dtype_message = message_of([&] { (*dense)(Tensor::zeros({1, 3}, DType::float64)); });
+    CHECK(dtype_message.rfind("layer 'dense' (Dense): float64 input where float32 is expected", 0) == 0);
+    CHECK_THROWS_AS((*dense)(Tensor::zeros({1, 3}, DType::float64)), DTypeError);
+  }
+  // ... and by default the layer casts (Keras's autocast) and says so once.
+  WarningCapture warnings;
+  CHECK((*dense)(Tensor::zeros({1, 3}, DType::float64)).dtype() == DType::float32);
+  (*dense)(Tensor::zeros({1, 3}, DType::float64));
+  REQUIRE(warnings.messages.size() == 1);
+  CHECK(contains(warnings.messages[0], "layer 'dense' (Dense): float64 input cast to float32"));
+  CHECK(contains(warnings.messages[0], "precision"));
+}
+
+TEST_CASE("layer base: integer inputs cast with the range seen, or raise under strict dtypes") {
+  clear_session();
+  auto dense = std::make_shared<Dense>(2);
+  const Tensor pixels = cast(Tensor::from_vector(std::vector<double>{0, 17, 255, 3, 9, 128}, {2, 3}), DType::uint8);
+  WarningCapture warnings;
+  const Tensor out = (*dense)(pixels);
+  CHECK(out.dtype() == DType::float32);
+  REQUIRE(warnings.messages.size() == 1);
+  CHECK(contains(warnings.messages[0], "layer 'dense' (Dense): uint8 input with values in [0, 255] cast to float32"));
+  CHECK(contains(warnings.messages[0], "did you mean to scale it"));
+  // The cast is exact for these values: the same output as float data.
+  CHECK(bitwise_equal(out, (*dense)(cast(pixels, DType::float32))));
+  DTypeModeScope strict(DTypeMode::strict);
+  const std::string message = message_of([&] { (*dense)(pixels); });
+  CHECK(contains(message, "uint8 input with values in [0, 255] where float32 is expected"));
+  CHECK(contains(message, "x.astype('float32') / 255"));
+  // Layers that move data or take indices keep integers as they are.
+  Flatten flatten;
+  CHECK(flatten(pixels).dtype() == DType::uint8);
 }
 
 TEST_CASE("layer base: errors of a sublayer keep the innermost layer's name") {
   clear_session();
   auto model = std::make_shared<TwoDense>();
   (*model)(Tensor::zeros({2, 5}));
-  const std::string message = message_of([&] { (*model)(Tensor::zeros({2, 5}, DType::float64)); });
-  CHECK(message.find("layer 'dense' (Dense) called on input (2, 5) float64") != std::string::npos);
+  // Integers pass through the model to its first Dense, which refuses them under strict dtypes.
+  DTypeModeScope strict(DTypeMode::strict);
+  const std::string message = message_of([&] { (*model)(Tensor::zeros({2, 5}, DType::int32)); });
+  INFO(message);
+  CHECK(message.find("layer 'dense' (Dense): int32 input with values in [0, 0] where float32 is expected") !=
+        std::string::npos);  // the inner layer (auto-named "dense") says it, inside "two_dense"
   CHECK(message.find("two_dense") != std::string::npos);
 }
 

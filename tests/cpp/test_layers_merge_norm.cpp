@@ -21,6 +21,7 @@
 using namespace pitfall;
 using pitfall::testing::bitwise_equal;
 using pitfall::testing::check_layer;
+using pitfall::testing::DTypeModeScope;
 using pitfall::testing::LayerCheckOptions;
 using pitfall::testing::message_of;
 using pitfall::testing::uniform64;
@@ -247,14 +248,20 @@ TEST_CASE("Add: needs two inputs of one dtype") {
   const std::string one = message_of([] { Add({"add_one"})({uniform32({2, 3}, -1, 1, 1)}); });
   CHECK(one.find("layer 'add_one' (Add)") != std::string::npos);
   CHECK(one.find("at least 2 inputs") != std::string::npos);
+  // Mixed float inputs: autocast to the layer's compute dtype (Keras), an error under strict dtypes.
+  CHECK(Add()({uniform32({2, 3}, -1, 1, 1), uniform64({2, 3}, -1, 1, 2)}).at(0).dtype() == DType::float32);
+  DTypeModeScope strict(DTypeMode::strict);
   const std::string dtypes = message_of([] { Add()({uniform32({2, 3}, -1, 1, 1), uniform64({2, 3}, -1, 1, 2)}); });
   CHECK(dtypes.find("float64") != std::string::npos);
   CHECK(dtypes.find("float32") != std::string::npos);
   CHECK_THROWS_AS(Add()({uniform32({2, 3}, -1, 1, 1), uniform64({2, 3}, -1, 1, 2)}), DTypeError);
+  // Integer inputs are not cast by a merge layer; two different integer dtypes stay an error.
+  CHECK_THROWS_AS(Add()({cast(uniform32({2, 3}, 0, 9, 1), DType::int32), cast(uniform32({2, 3}, 0, 9, 2), DType::int64)}),
+                  DTypeError);
 }
 
 TEST_CASE("Add: symbolic call and config round trip") {
-  auto layer = std::make_shared<Add>(LayerOptions{"merge_sum"});
+  auto layer = std::make_shared<Add>(LayerOptions{"merge_sum", true, DType::float64});
   const KerasTensor a{{-1, 4}, DType::float64}, b{{-1, 4}, DType::float64};
   const auto out = (*layer)(std::vector<KerasTensor>{a, b});
   CHECK(out.at(0).shape == Shape{-1, 4});
@@ -296,7 +303,7 @@ TEST_CASE("Concatenate: shapes that differ off the axis, a bad axis, one input")
 
 TEST_CASE("Concatenate: gradient splits back to the inputs, config keeps the axis") {
   Tensor a = uniform64({2, 3}, -1, 1, 1).set_requires_grad(true), b = uniform64({2, 2}, -1, 1, 2).set_requires_grad(true);
-  Concatenate layer(1);
+  Concatenate layer(1, {"", true, DType::float64});
   const Tensor w = uniform64({2, 5}, -1, 1, 3);
   sum(multiply(layer({a, b}).at(0), w)).backward();
   const auto ga = a.grad().to_vector<double>(), gb = b.grad().to_vector<double>(), vw = w.to_vector<double>();
@@ -565,7 +572,8 @@ TEST_CASE("BatchNormalization: axis=1 on a rank-3 input, gradients against the c
 TEST_CASE("BatchNormalization: float16 input computes in float32 and returns float16") {
   const Tensor x32 = uniform32({16, 3}, 100, 400, 61);
   const Tensor x16 = cast(x32, DType::float16);
-  BatchNormalization half_layer({}, {"bn_half"});
+  // A mixed_float16 layer: float32 variables, float16 computation, statistics in float32 (Keras).
+  BatchNormalization half_layer({}, {"bn_half", true, dtype_policy("mixed_float16")});
   const Tensor out = half_layer(x16, true);
   CHECK(out.dtype() == DType::float16);
   CHECK(half_layer.moving_mean().dtype() == DType::float32);
@@ -573,6 +581,7 @@ TEST_CASE("BatchNormalization: float16 input computes in float32 and returns flo
   const Tensor want = reference(cast(x16, DType::float32), true);
   CHECK(bitwise_equal(out, cast(want, DType::float16)));
   CHECK(bitwise_equal(half_layer.moving_variance(), reference.moving_variance()));
+  DTypeModeScope strict(DTypeMode::strict);
   const std::string message = message_of([] { BatchNormalization({}, {"bn_f64"})(uniform64({2, 3}, -1, 1, 1)); });
   CHECK(message.find("float64") != std::string::npos);
   CHECK(message.find("float32") != std::string::npos);
@@ -649,7 +658,7 @@ TEST_CASE("LayerNormalization: several axes, gamma of their shape, gradient") {
 
 TEST_CASE("LayerNormalization: float16 in float32, errors") {
   const Tensor x16 = cast(uniform32({3, 8}, 50, 300, 73), DType::float16);
-  LayerNormalization layer;
+  LayerNormalization layer({}, {"", true, dtype_policy("mixed_float16")});
   const Tensor out = layer(x16);
   CHECK(out.dtype() == DType::float16);
   LayerNormalization reference;

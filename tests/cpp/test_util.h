@@ -58,6 +58,26 @@ struct WarningCapture {
   }
 };
 
+// Sets the engine's dtype mode (core/dtype_rules.h) for a scope.
+struct DTypeModeScope {
+  DTypeMode previous;
+  explicit DTypeModeScope(DTypeMode mode) : previous(dtype_mode()) { set_dtype_mode(mode); }
+  ~DTypeModeScope() { set_dtype_mode(previous); }
+  DTypeModeScope(const DTypeModeScope&) = delete;
+  DTypeModeScope& operator=(const DTypeModeScope&) = delete;
+};
+
+// fit() options for tests: silent, unshuffled (batches in data order), with these callbacks.
+inline FitOptions quiet_fit(int epochs, int64_t batch_size, std::vector<std::shared_ptr<Callback>> callbacks = {}) {
+  FitOptions options;
+  options.epochs = epochs;
+  options.batch_size = batch_size;
+  options.verbose = 0;
+  options.shuffle = false;
+  options.callbacks = std::move(callbacks);
+  return options;
+}
+
 // A subclassed model: Dense(hidden, relu) -> Dense(units, activation), its sublayers tracked.
 class TwoDense : public Model {
  public:

@@ -121,6 +121,18 @@ def test_integer_inputs_are_cast_with_a_warning_naming_the_range():
         history = example_2()
     assert isinstance(history, pf.callbacks.History), history
     assert len(history.history["loss"]) == 2
+    messages = [str(w.message) for w in caught if issubclass(w.category, pf.PitfallWarning)]
+    assert len(messages) == 1, messages  # once, at the model's input; the one-hot labels are float already
+    assert "int64 input with values in [" in messages[0] and "cast to float32" in messages[0]
+    assert "did you mean to scale it" in messages[0]
+    # Under strict dtypes the same script stops at fit with the type error the seed expected, saying what to do.
+    pf.config.set_strict_dtypes(True)
+    try:
+        error = example_2()
+    finally:
+        pf.config.set_strict_dtypes(False)
+    assert isinstance(error, TypeError), error
+    assert "where float32 is expected" in str(error) and "x.astype('float32')" in str(error)
 
 
 def test_custom_layer_with_get_config_compiles_and_round_trips():
