@@ -73,6 +73,10 @@ class PythonOverrides : public Base {
   // Python layer must still reach its call().
   py::object self;
 
+  // Keras passes integer inputs of a custom layer through unchanged (token ids for a lookup written in
+  // Python); only floating inputs are autocast to the compute dtype.
+  bool takes_float_inputs() const override { return false; }
+
   void build(const std::vector<pitfall::Shape>& input_shapes) override {
     {
       py::gil_scoped_acquire gil;

@@ -169,6 +169,30 @@ def test_a_mixed_model_saves_and_loads_with_its_policy(tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+def test_custom_python_layers_get_integer_inputs_unchanged_and_floats_autocast():
+    class Lookup(pf.layers.Layer):
+        def build(self, input_shape):
+            self.table = self.add_weight(shape=(10, 3), initializer="ones", name="table")
+
+        def call(self, ids):
+            self.seen = ids.dtype
+            return pf.ops.take(self.table, ids, axis=0)
+
+    lookup = Lookup()
+    out, messages = caught(lambda: lookup(np.array([1, 2, 3])))
+    assert lookup.seen == "int64" and out.shape == (3, 3) and messages == []
+
+    class Scale(pf.layers.Layer):
+        def call(self, x):
+            self.seen = x.dtype
+            return x * 2.0
+
+    scale = Scale(dtype="float64")
+    out, messages = caught(lambda: scale(np.ones((2, 2), "float32")))
+    assert scale.seen == "float64" and out.dtype == "float64"
+    assert len(messages) == 1 and "float32 input cast to float64" in messages[0]
+
+
 # ---------------------------------------------------------------- half-precision numerics (P03)
 
 
