@@ -54,4 +54,6 @@ bool is_integral(DType dtype) {
   return dtype == DType::int32 || dtype == DType::int64 || dtype == DType::uint8;
 }
 
+bool is_reduced_float(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
+
 }  // namespace pitfall

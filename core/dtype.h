@@ -19,6 +19,8 @@ DType parse_dtype(std::string_view name);
 size_t dtype_size(DType dtype);
 bool is_floating(DType dtype);
 bool is_integral(DType dtype);  // int32, int64, uint8 (bool is neither)
+// float16 and bfloat16: the formats the engine computes in float32 and rounds once per op.
+bool is_reduced_float(DType dtype);
 
 // Compile-time map from C++ scalar types to DType. Eigen::half / Eigen::bfloat16 are mapped in
 // core/cpu/scalar.h so that this public header does not pull in Eigen.

@@ -67,8 +67,8 @@ std::string canonical_activation_name(const std::string& name) {
 ActivationFn get_activation(const std::string& name) { return table().at(canonical_activation_name(name)); }
 
 DType activation_output_dtype(const std::string& canonical_name, DType compute_dtype) {
-  const bool half = compute_dtype == DType::float16 || compute_dtype == DType::bfloat16;
-  return half && (canonical_name == "softmax" || canonical_name == "log_softmax") ? DType::float32 : compute_dtype;
+  const bool probabilities = canonical_name == "softmax" || canonical_name == "log_softmax";
+  return is_reduced_float(compute_dtype) && probabilities ? DType::float32 : compute_dtype;
 }
 
 Tensor apply_activation(const ActivationFn& fn, const std::string& canonical_name, const Tensor& x) {

@@ -9,14 +9,6 @@
 
 namespace pitfall {
 
-namespace {
-
-
-
-bool is_half(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
-
-}  // namespace
-
 BatchNormalization::BatchNormalization(const BatchNormalizationOptions& bn_options, const LayerOptions& options)
     : Layer("BatchNormalization", options), options_(bn_options) {
   const BatchNormConvention& row = batch_norm_convention(options_.convention);
@@ -93,8 +85,8 @@ std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, 
   }
   // Keras computes half-precision inputs in float32 (a float16 variance over a batch overflows or
   // loses the small terms); anything else must match the weights, as no op promotes silently.
-  const DType compute = is_half(x.dtype()) ? DType::float32 : x.dtype();
-  if (!is_half(x.dtype()) && x.dtype() != weight_dtype) {
+  const DType compute = is_reduced_float(x.dtype()) ? DType::float32 : x.dtype();
+  if (!is_reduced_float(x.dtype()) && x.dtype() != weight_dtype) {
     throw DTypeError(describe() + ": input dtype " + std::string(dtype_name(x.dtype())) +
                      " differs from the layer's weights (" + std::string(dtype_name(weight_dtype)) +
                      "); cast the input or create the layer with dtype=" + std::string(dtype_name(x.dtype())));

@@ -12,10 +12,6 @@ namespace pitfall {
 
 namespace {
 
-
-
-bool is_half(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
-
 std::string axes_str(const std::vector<int64_t>& axes) {
   std::string s = "[";
   for (size_t i = 0; i < axes.size(); ++i) s += (i ? ", " : "") + std::to_string(axes[i]);
@@ -87,8 +83,8 @@ std::vector<Tensor> LayerNormalization::call(const std::vector<Tensor>& inputs, 
     throw DTypeError(describe() + ": expects a floating input, got " + std::string(dtype_name(x.dtype())) +
                      " with shape " + shape_str(x.shape()) + "; cast it to " + std::string(dtype_name(weight_dtype)));
   }
-  const DType compute = is_half(x.dtype()) ? DType::float32 : x.dtype();
-  if (!is_half(x.dtype()) && (options_.scale || options_.center) && x.dtype() != weight_dtype) {
+  const DType compute = is_reduced_float(x.dtype()) ? DType::float32 : x.dtype();
+  if (!is_reduced_float(x.dtype()) && (options_.scale || options_.center) && x.dtype() != weight_dtype) {
     throw DTypeError(describe() + ": input dtype " + std::string(dtype_name(x.dtype())) +
                      " differs from the layer's weights (" + std::string(dtype_name(weight_dtype)) +
                      "); cast the input or create the layer with dtype=" + std::string(dtype_name(x.dtype())));

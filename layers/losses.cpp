@@ -360,7 +360,7 @@ Loss::Loss(std::string class_name, std::string name) : class_name_(std::move(cla
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
   // Losses compute in float32 when the predictions are half precision (a mixed policy's output):
   // a float16 log or sum over a batch loses the small terms Keras keeps by computing in float32.
-  const bool half = y_pred.defined() && (y_pred.dtype() == DType::float16 || y_pred.dtype() == DType::bfloat16);
+  const bool half = y_pred.defined() && is_reduced_float(y_pred.dtype());
   const Tensor per_sample = call(y_true, half ? cast(y_pred, DType::float32) : y_pred);
   Tensor total;
   if (sample_weight.defined()) {

@@ -59,7 +59,7 @@ Tensor reduce_with_kernel(const char* op, const Tensor& x, const std::vector<int
                           DType out_dtype) {
   if (axes.empty()) return x;
   if (!adjacent(axes) && std::string_view(op) == "sum" &&
-      (out_dtype == DType::float16 || out_dtype == DType::bfloat16)) {
+      is_reduced_float(out_dtype)) {
     // Two passes would round the partial sums to the 11/8-bit format in between (a second rounding,
     // with the partials' magnitude: large under cancellation). Moving the reduced axes to the end
     // (the dispatcher packs the view) lets one kernel pass accumulate everything and round once.
@@ -107,7 +107,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   OpScope scope("mean");
   detail::check_floating("mean", x);
   const auto norm = normalize_axes(axes, x.ndim(), "mean");
-  if (x.dtype() == DType::float16 || x.dtype() == DType::bfloat16) {
+  if (is_reduced_float(x.dtype())) {
     // In the format itself the sum overflows (float16 tops out at 65504: the mean of 1000 values of
     // 100 would be inf) and the count rounds (integers are exact only up to 2048 in float16, 256 in
     // bfloat16; 70000 is inf in float16). Sum and divide in float32 and round once, as PyTorch and
