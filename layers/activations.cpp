@@ -2,7 +2,9 @@
 
 #include <map>
 
+#include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
+#include "pitfall/core/warnings.h"
 #include "pitfall/layers/layer.h"
 
 namespace pitfall {
@@ -72,6 +74,17 @@ DType activation_output_dtype(const std::string& canonical_name, DType compute_d
 }
 
 Tensor apply_activation(const ActivationFn& fn, const std::string& canonical_name, const Tensor& x) {
+  const bool probabilities = canonical_name == "softmax" || canonical_name == "log_softmax";
+  if (probabilities && !x.shape().empty() && x.shape().back() == 1) {
+    // softmax over one unit is exp(z)/exp(z) = 1 whatever z: constant output, zero gradient (pitfall P11)
+    const std::string where = current_layer_path().empty() ? "a layer" : "layer '" + current_layer_path() + "'";
+    warn_once("softmax-one-unit:" + current_layer_path(),
+              where + " applies " + canonical_name + " over a single unit: the output is always " +
+                  (canonical_name == "softmax" ? "1.0" : "0.0") +
+                  " and no gradient flows through it, so the layer never learns (pitfall P11). For one "
+                  "binary output use activation='sigmoid' with binary_crossentropy; for C classes use "
+                  "Dense(C, activation='softmax')");
+  }
   const DType out = activation_output_dtype(canonical_name, x.dtype());
   return fn(out == x.dtype() ? x : cast(x, out));
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# THE examples command: installs dependencies, builds (Release) and runs every bundled example:
-# examples/python/*.py against the in-tree package (build/python) and the examples/cpp programs.
-# Exits non-zero if any example fails. BUILD_DIR (default build/) picks the build tree.
+# THE examples command (the main job): installs dependencies, builds (Release) and runs every bundled
+# example: the pitfall catalog (`pitfall run --all`: every pitfall broken and fixed, its signature and
+# verdict; the HTML report and plots go to $BUILD_DIR/report/), examples/python/*.py against the in-tree
+# package (build/python), the examples/cpp programs and the C++ pitfall programs (examples/pitfalls/cpp).
+# Exits non-zero if any example fails or any pitfall is not reproduced or not fixed.
+# BUILD_DIR (default build/) picks the build tree.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,11 +26,22 @@ run() {  # run NAME COMMAND...
 }
 
 shopt -s nullglob
+run "pitfall run --all" "$BUILD_DIR/bin/pitfall" run --all --plot "$BUILD_DIR/report/plots" \
+  --report "$BUILD_DIR/report/report.html"
 for script in examples/python/*.py; do
   run "$script" "$PYTHON" "$script"
 done
 for source in examples/cpp/*.cpp; do
   exe="$BUILD_DIR/examples/bin/$(basename "$source" .cpp)"
+  if [[ -x "$exe" ]]; then
+    run "$source" "$exe"
+  else
+    echo "==== FAILED: $source was not built ($exe missing)"; failed+=("$source")
+  fi
+done
+
+for source in examples/pitfalls/cpp/p[0-9][0-9]_*.cpp; do
+  exe="$BUILD_DIR/examples/bin/pitfall_$(basename "$source" .cpp)"
   if [[ -x "$exe" ]]; then
     run "$source" "$exe"
   else

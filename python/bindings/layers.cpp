@@ -56,6 +56,24 @@ std::vector<Shape> shapes_from_python(const py::handle& shapes, const std::strin
   return out;
 }
 
+void warn_if_disconnected(pitfall::Layer& layer, const std::vector<Tensor>& inputs,
+                          const std::vector<Tensor>& outputs) {
+  if (!pitfall::grad_enabled()) return;
+  auto tracked = [](const Tensor& t) { return t.defined() && pitfall::is_floating(t.dtype()) && t.requires_grad(); };
+  auto floating = [](const Tensor& t) { return t.defined() && pitfall::is_floating(t.dtype()); };
+  const auto weights = layer.trainable_weights();
+  const bool upstream = std::any_of(inputs.begin(), inputs.end(), tracked) ||
+                        std::any_of(weights.begin(), weights.end(), tracked);
+  const bool connected = std::any_of(outputs.begin(), outputs.end(), tracked) ||
+                         std::none_of(outputs.begin(), outputs.end(), floating);
+  if (!upstream || connected) return;
+  pitfall::warn_once("disconnected-output:" + layer.describe(),
+      layer.describe() + " call() returned a tensor that is not connected to its inputs or weights: "
+      "no gradient will reach the layers before it (or its own weights), so they stop training. "
+      "This happens after a NumPy round trip such as pf.tensor(np.f(np.asarray(x))) or .numpy(). "
+      "Compute with pf.ops inside call(); use pf.ops.stop_gradient where cutting the gradient is intended.");
+}
+
 std::vector<Tensor> call_outputs_from_python(const py::handle& result) {
   auto one = [&](const py::handle& value) {
     if (py::isinstance<Tensor>(value)) return value.cast<Tensor>();

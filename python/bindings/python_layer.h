@@ -22,6 +22,11 @@ std::vector<pitfall::Shape> shapes_from_python(const py::handle& shapes, const s
 // A Tensor (or list of them) a Python call() returned; NumPy arrays raise (the layer adds its name).
 std::vector<pitfall::Tensor> call_outputs_from_python(const py::handle& result);
 
+// Warns once per layer when gradients were being recorded for its inputs or weights but none of its
+// floating outputs is connected to them (a NumPy round trip inside call() cut the graph).
+void warn_if_disconnected(pitfall::Layer& layer, const std::vector<pitfall::Tensor>& inputs,
+                          const std::vector<pitfall::Tensor>& outputs);
+
 // "layer 'model/dense': add: ..." -> "add: ...": the path prefix an engine error got inside the
 // layer's scope (the layer adds its full context again when the error comes back to C++). A
 // prefix naming a class ("layer 'x' (Dense) ...") is an inner layer's own report and stays.
@@ -97,7 +102,9 @@ class PythonOverrides : public Base {
           if (!accepts_training_) accepts_training_ = accepts_training(call);
           try {
             py::object result = *accepts_training_ ? call(arg, py::arg("training") = training) : call(arg);
-            return call_outputs_from_python(result);
+            auto outputs = call_outputs_from_python(result);
+            warn_if_disconnected(*const_cast<PythonOverrides*>(this), inputs, outputs);
+            return outputs;
           } catch (py::error_already_set& e) {
             // np.sin(tensor) and friends: tensors refuse NumPy ufuncs so that gradients are never lost.
             if (e.matches(PyExc_TypeError) && py::str(e.value()).cast<std::string>().find("ufunc") != std::string::npos) {

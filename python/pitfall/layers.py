@@ -65,6 +65,10 @@ _BASE = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_
 _DENSE_LIKE = [("kernel_initializer", "glorot_uniform"), ("bias_initializer", "zeros"),
                ("kernel_regularizer", None), ("bias_regularizer", None), ("activity_regularizer", UNSUPPORTED),
                ("kernel_constraint", UNSUPPORTED), ("bias_constraint", UNSUPPORTED)]
+# Arguments whose default depends on the layer's convention (Keras 0.99 / 1e-3, torch 0.1 / 1e-5): left
+# out of the config so the C++ conventions table decides. An explicit None still reaches it (torch's
+# momentum=None, the cumulative average).
+_CONVENTION_DEFAULT = object()
 _POOL = [("pool_size", (2, 2)), ("strides", None), ("padding", "valid"), ("data_format", None)]
 _SIGNATURES = {
     "InputLayer": [("shape", None), ("batch_size", None), ("dtype", None), ("sparse", UNSUPPORTED),
@@ -81,7 +85,8 @@ _SIGNATURES = {
                   ("embeddings_regularizer", None), ("embeddings_constraint", UNSUPPORTED), ("mask_zero", False),
                   ("weights", UNSUPPORTED), ("lora_rank", UNSUPPORTED), ("input_length", UNSUPPORTED),
                   ("convention", "keras")],
-    "BatchNormalization": [("axis", -1), ("momentum", 0.99), ("epsilon", 1e-3), ("center", True), ("scale", True),
+    "BatchNormalization": [("axis", -1), ("momentum", _CONVENTION_DEFAULT), ("epsilon", _CONVENTION_DEFAULT),
+                           ("center", True), ("scale", True),
                            ("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
                            ("moving_mean_initializer", "zeros"), ("moving_variance_initializer", "ones"),
                            ("beta_regularizer", None), ("gamma_regularizer", None),
@@ -138,7 +143,11 @@ def _config_from_arguments(class_name, args, kwargs):
     bound = bind_arguments(class_name, _SIGNATURES[class_name], args, kwargs, extra=_BASE)
     config = {}
     for key, value in bound.items():
-        if value is None:
+        if value is _CONVENTION_DEFAULT:
+            continue
+        if value is None and key in ("activation", "recurrent_activation"):
+            value = "linear"  # Keras: activation=None means no activation, not the layer's default (tanh)
+        if value is None and not (class_name == "BatchNormalization" and key == "momentum"):
             continue
         if key in _INITIALIZER_ARGS:
             value = initializers.serialize(initializers.get(value))

@@ -4,6 +4,9 @@ fit / evaluate / predict take NumPy arrays (or tensors), lists of them for sever
 outputs, or dicts keyed by input/output names, with Keras's arguments and defaults. The loop runs
 in C++ with the GIL released; Python code runs only in Python layers, losses, metrics and callbacks.
 """
+import difflib
+import functools
+import inspect
 import sys
 
 import numpy as np
@@ -268,8 +271,26 @@ _METHODS = {
     "train_on_batch": _train_on_batch, "test_on_batch": _test_on_batch, "predict_on_batch": _predict_on_batch,
     "summary": _summary,
 }
+def _keyword_checked(name, function):
+    """Model.<name> that names itself and suggests the right keyword when given an unknown one
+    (Python's own message would say '_compile() got an unexpected keyword argument ...')."""
+    accepted = [p for p in inspect.signature(function).parameters if p != "self"]
+
+    @functools.wraps(function)
+    def method(self, *args, **kwargs):
+        for keyword in kwargs:
+            if keyword not in accepted:
+                close = difflib.get_close_matches(keyword, accepted, n=1)
+                hint = f"did you mean {close[0]}=? " if close else ""
+                raise TypeError(f"Model.{name}() got an unexpected keyword argument '{keyword}'; {hint}"
+                                f"it accepts {', '.join(accepted)} (a misspelled keyword is never ignored)")
+        return function(self, *args, **kwargs)
+    method.__name__, method.__qualname__ = name, f"Model.{name}"
+    return method
+
+
 for _name, _method in _METHODS.items():
-    setattr(Model, _name, _method)
+    setattr(Model, _name, _keyword_checked(_name, _method))
 Model.get_weights = _get_weights
 Model.set_weights = _set_weights
 

@@ -54,3 +54,11 @@ run_step("configure consumer" ${CMAKE_COMMAND} ${configure_args})
 run_step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run_step("run consumer" ${WORK_DIR}/build/train_linear)
 message(STATUS "${step_output}")
+
+# With the Python package built, the installed `pitfall` command must find the installed catalog.
+if(EXISTS ${prefix}/bin/pitfall)
+  run_step("installed pitfall list" ${prefix}/bin/pitfall list)
+  if(NOT step_output MATCHES "P07 +Softmax output")
+    message(FATAL_ERROR "install test: the installed `pitfall list` does not list the catalog:\n${step_output}")
+  endif()
+endif()

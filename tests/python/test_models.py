@@ -432,3 +432,18 @@ def test_model_checkpoint_keeps_only_improvements(tmp_path):
     improved = [i for i, v in enumerate(losses) if v < min(losses[:i], default=np.inf)]
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved == [f"ckpt-{i + 1:02d}.pitfall" for i in improved]
+
+
+def test_unknown_keywords_of_model_methods_are_named_with_a_suggestion():
+    model = pf.Sequential([pf.Input((3,)), pf.layers.Dense(1)])
+    with pytest.raises(TypeError, match=r"Model\.compile\(\) got an unexpected keyword argument 'metric'; "
+                                        r"did you mean metrics=\?"):
+        model.compile(optimizer="sgd", loss="mse", metric=["mae"])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((4, 3), np.float32), np.zeros((4, 1), np.float32)
+    with pytest.raises(TypeError, match=r"Model\.fit\(\) got an unexpected keyword argument 'epoch'; did you mean epochs="):
+        model.fit(x, y, epoch=2, verbose=0)
+    with pytest.raises(TypeError, match=r"Model\.predict\(\).*'batchsize'.*batch_size="):
+        model.predict(x, batchsize=2)
+    assert model.fit(x, y, epochs=1, verbose=0).history["loss"]  # the right keywords still work
+    assert model.fit.__name__ == "fit"

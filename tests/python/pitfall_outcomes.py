@@ -1,0 +1,23 @@
+"""Runs catalog entries once per test session, from the source tree's examples/pitfalls, so every test
+of a pitfall reads the same broken and fixed runs: `outcome("P07").broken.values[...]`."""
+import functools
+import os
+import pathlib
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "pitfalls"
+os.environ["PITFALL_PITFALLS_DIR"] = str(EXAMPLES)
+
+
+@functools.lru_cache(maxsize=None)
+def catalog_entries():
+    from pitfall import catalog
+    return {p.id: p for p in catalog.entries()}
+
+
+@functools.lru_cache(maxsize=None)
+def outcome(ident, seed=0):
+    """The Outcome of one pitfall (broken run, fixed run, checks); fails loudly if the example broke."""
+    from pitfall import catalog
+    result = catalog.run_pitfall(catalog_entries()[catalog.normalize_id(ident)], seed)
+    assert not result.error, f"{ident} failed to run:\n{result.error}"
+    return result
