@@ -320,6 +320,21 @@ def _wrap(text, width, indent):
     return ("\n" + " " * indent).join(lines)
 
 
+def side_by_side(outcome):
+    """Rows (name, broken cell, fixed cell) of the setup, each curve's summary and each value, as
+    both the text output and the HTML report show them."""
+    runs = [outcome.broken, outcome.fixed]
+    cell = lambda run, text: "-" if run is None or text is None else text  # noqa: E731
+    rows = [("setup", *(cell(r, r and r.setup) for r in runs))]
+    present = [r for r in runs if r is not None]
+    for name in dict.fromkeys(k for r in present for k in r.curves):
+        rows.append((f"{name} per {present[0].x_label}",
+                     *(cell(r, r and _curve_summary(r.curves.get(name, []))) for r in runs)))
+    for name in dict.fromkeys(k for r in present for k in r.values):
+        rows.append((name, *(cell(r, r and (fmt(r.values[name]) if name in r.values else None)) for r in runs)))
+    return rows
+
+
 def format_outcome(outcome, explain=True):
     """The side-by-side text `pitfall run PNN` prints."""
     p, out = outcome.pitfall, io.StringIO()
@@ -333,18 +348,13 @@ def format_outcome(outcome, explain=True):
     if outcome.error and outcome.broken is None:
         out.write("  the example failed:\n    " + outcome.error.strip().replace("\n", "\n    ") + "\n")
         return out.getvalue()
-    rows = [("setup", outcome.broken.setup, outcome.fixed.setup if outcome.fixed else "-")]
+    rows = side_by_side(outcome)
     runs = [r for r in (outcome.broken, outcome.fixed) if r is not None]
-    for name in dict.fromkeys(k for r in runs for k in r.curves):
-        rows.append((f"{name} per {runs[0].x_label}" if len(runs) else name,
-                     *(_curve_summary(r.curves.get(name, [])) for r in runs)))
-    for name in dict.fromkeys(k for r in runs for k in r.values):
-        rows.append((name, *(fmt(r.values[name]) if name in r.values else "-" for r in runs)))
     width = max(len(r[0]) for r in rows) + 2
     column = max(36, max(len(str(r[1])) for r in rows) + 2)
     out.write(f"  {'':{width}}{'broken':{column}}fixed\n")
     for row in rows:
-        out.write(f"  {row[0]:{width}}{str(row[1]):{column}}{row[2] if len(row) > 2 else '-'}\n")
+        out.write(f"  {row[0]:{width}}{row[1]:{column}}{row[2]}\n")
     for r in runs:
         for name, text in r.texts.items():
             out.write(f"  {r.label} {name}:\n    " + str(text).strip().replace("\n", "\n    ") + "\n")

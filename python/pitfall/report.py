@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 
-from .catalog import fmt, format_summary
+from .catalog import format_summary, side_by_side
 
 _COLORS = {"broken": "#c0392b", "fixed": "#1e8449"}
 
@@ -129,16 +129,8 @@ def _section_html(outcome):
                      f'{base64.b64encode(png).decode("ascii")}">')
     runs = [r for r in (outcome.broken, outcome.fixed) if r is not None]
     rows = ["<table><tr><th></th><th>broken</th><th>fixed</th></tr>"]
-    rows.append("<tr><td>setup</td>" + "".join(f"<td>{e(r.setup)}</td>" for r in runs) + "</tr>")
-    for name in dict.fromkeys(k for r in runs for k in r.curves):
-        cells = []
-        for r in runs:
-            values = r.curves.get(name, [])
-            cells.append(f"<td>{fmt(values[0])} &rarr; {fmt(values[-1])}</td>" if values else "<td>-</td>")
-        rows.append(f"<tr><td>{e(name)} (first &rarr; last)</td>{''.join(cells)}</tr>")
-    for name in dict.fromkeys(k for r in runs for k in r.values):
-        rows.append(f"<tr><td>{e(name)}</td>" + "".join(
-            f"<td>{e(fmt(r.values[name])) if name in r.values else '-'}</td>" for r in runs) + "</tr>")
+    for name, broken_cell, fixed_cell in side_by_side(outcome):
+        rows.append(f"<tr><td>{e(name)}</td><td>{e(broken_cell)}</td><td>{e(fixed_cell)}</td></tr>")
     rows.append("</table>")
     parts.extend(rows)
     for r in runs:
