@@ -31,22 +31,18 @@ run "pitfall run --all" "$BUILD_DIR/bin/pitfall" run --all --plot "$BUILD_DIR/re
 for script in examples/python/*.py; do
   run "$script" "$PYTHON" "$script"
 done
+run_built() {  # run_built SOURCE EXECUTABLE: a C++ example program, failed if it was not built
+  if [[ -x "$2" ]]; then
+    run "$1" "$2"
+  else
+    echo "==== FAILED: $1 was not built ($2 missing)"; failed+=("$1")
+  fi
+}
 for source in examples/cpp/*.cpp; do
-  exe="$BUILD_DIR/examples/bin/$(basename "$source" .cpp)"
-  if [[ -x "$exe" ]]; then
-    run "$source" "$exe"
-  else
-    echo "==== FAILED: $source was not built ($exe missing)"; failed+=("$source")
-  fi
+  run_built "$source" "$BUILD_DIR/examples/bin/$(basename "$source" .cpp)"
 done
-
 for source in examples/pitfalls/cpp/p[0-9][0-9]_*.cpp; do
-  exe="$BUILD_DIR/examples/bin/pitfall_$(basename "$source" .cpp)"
-  if [[ -x "$exe" ]]; then
-    run "$source" "$exe"
-  else
-    echo "==== FAILED: $source was not built ($exe missing)"; failed+=("$source")
-  fi
+  run_built "$source" "$BUILD_DIR/examples/bin/pitfall_$(basename "$source" .cpp)"
 done
 
 echo "examples: $ran run, ${#failed[@]} failed"

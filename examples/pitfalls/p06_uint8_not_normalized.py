@@ -64,38 +64,37 @@ def in_place_division():
     return refused, floor, assigned
 
 
+def trained_run(seed, scale, setup, extra_values, texts=None):
+    """The Run of one training: curves and the values both variants report, then `extra_values`."""
+    r = train(seed, scale=scale)
+    losses, accuracy = curve_from_history(r["history"]), curve_from_history(r["history"], "accuracy")
+    x_range = f"{r['x'].min()}..{r['x'].max()}" if not scale else f"{r['x'].min():g}..{r['x'].max():g}"
+    values = {"input dtype": str(r["x"].dtype), "input range": x_range,
+              "first epoch loss": losses[0], "final loss": losses[-1], "final training accuracy": accuracy[-1]}
+    values.update(extra_values(r))
+    return Run(setup=setup, curves={"log10 of the loss": [math.log10(v) for v in losses], "accuracy": accuracy},
+               values=values, texts=texts or {})
+
+
 def broken(seed):
-    r = train(seed, scale=False)
     refused, floor, assigned = in_place_division()
-    h = r["history"]
-    return Run(setup="raw uint8 pixels 0..255, SGD 0.05",
-               curves={"log10 of the loss": [math.log10(v) for v in curve_from_history(h)], "accuracy": curve_from_history(h, "accuracy")},
-               values={"input dtype": str(r["x"].dtype), "input range": f"{r['x'].min()}..{r['x'].max()}",
-                       "first epoch loss": curve_from_history(h)[0], "final loss": curve_from_history(h)[-1],
-                       "final training accuracy": curve_from_history(h, "accuracy")[-1],
-                       "most common training class rate": r["most common training class rate"],
-                       "test accuracy": r["test accuracy"],
-                       "distinct classes predicted on the test set": r["distinct test predictions"],
-                       "test rate of the one predicted class": r["rate of the predicted class in test"],
-                       "ReLUs outputting 0 on test images": r["ReLUs outputting 0 on test images"],
-                       "uint8 [0, 128, 254, 255] //= 255": str(floor.tolist()),
-                       "x[:] = x / 255 on uint8": str(assigned.tolist())},
-               texts={"x /= 255 on a uint8 array": refused})
+    return trained_run(seed, False, "raw uint8 pixels 0..255, SGD 0.05", lambda r: {
+        "most common training class rate": r["most common training class rate"],
+        "test accuracy": r["test accuracy"],
+        "distinct classes predicted on the test set": r["distinct test predictions"],
+        "test rate of the one predicted class": r["rate of the predicted class in test"],
+        "ReLUs outputting 0 on test images": r["ReLUs outputting 0 on test images"],
+        "uint8 [0, 128, 254, 255] //= 255": str(floor.tolist()),
+        "x[:] = x / 255 on uint8": str(assigned.tolist())}, texts={"x /= 255 on a uint8 array": refused})
 
 
 def fixed(seed):
-    r = train(seed, scale=True)
-    h = r["history"]
     converted = np.array([0, 128, 254, 255], dtype=np.uint8).astype("float32") / 255
-    return Run(setup="x.astype('float32') / 255, SGD 0.05",
-               curves={"log10 of the loss": [math.log10(v) for v in curve_from_history(h)], "accuracy": curve_from_history(h, "accuracy")},
-               values={"input dtype": str(r["x"].dtype), "input range": f"{r['x'].min():g}..{r['x'].max():g}",
-                       "first epoch loss": curve_from_history(h)[0], "final loss": curve_from_history(h)[-1],
-                       "final training accuracy": curve_from_history(h, "accuracy")[-1],
-                       "test accuracy": r["test accuracy"],
-                       "distinct classes predicted on the test set": r["distinct test predictions"],
-                       "ReLUs outputting 0 on test images": r["ReLUs outputting 0 on test images"],
-                       "uint8 [0, 128, 254, 255].astype('float32') / 255": " ".join(f"{v:.4f}" for v in converted)})
+    return trained_run(seed, True, "x.astype('float32') / 255, SGD 0.05", lambda r: {
+        "test accuracy": r["test accuracy"],
+        "distinct classes predicted on the test set": r["distinct test predictions"],
+        "ReLUs outputting 0 on test images": r["ReLUs outputting 0 on test images"],
+        "uint8 [0, 128, 254, 255].astype('float32') / 255": " ".join(f"{v:.4f}" for v in converted)})
 
 
 def signature(broken, fixed):
