@@ -9,22 +9,55 @@
 namespace pitfall {
 namespace {
 
-// 64-byte alignment: one AVX-512 register or cache line, so vector kernels never peel.
-struct CpuAllocator final : Allocator {
-  void* allocate(size_t nbytes) override {
-    void* ptr = std::aligned_alloc(64, (nbytes + 63) / 64 * 64 + 64);
-    if (!ptr) throw std::bad_alloc();
-    return ptr;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+size_t default_cache_limit() {
+  if (kAddressSanitizer) return 0;
+  if (const char* env = std::getenv("PITFALL_CPU_CACHE_MB")) {
+    char* end = nullptr;
+    const long long value = std::strtoll(env, &end, 10);
+    if (end == env || *end != '\0' || value < 0) {
+      throw ValueError(std::string("PITFALL_CPU_CACHE_MB='") + env +
+                       "' is not a size; set it to a whole number of MiB (0 turns the cache off)");
+    }
+    return static_cast<size_t>(value) << 20;
   }
-  void deallocate(void* ptr) override { std::free(ptr); }
+  // Off by default on the CPU: glibc's heap already reuses freed blocks without system calls
+  // (its mmap threshold rises to 32 MiB as large blocks are freed), and every cached byte is memory
+  // the heap cannot reuse for other sizes: measured, a cache bought no speed on the training
+  // benchmarks and cost 30 MiB (16-32 MiB limit) to 200 MiB (256 MiB) of peak RSS
+  // (bench/README.md "Memory"). Devices whose allocation calls are slow cache by default.
+  return 0;
+}
+
+// 64-byte alignment: one AVX-512 register or cache line, so vector kernels never peel.
+void* aligned_block(size_t nbytes) {
+  void* ptr = std::aligned_alloc(64, (nbytes + 63) / 64 * 64 + 64);
+  if (!ptr) throw std::bad_alloc();
+  return ptr;
+}
+
+struct CpuAllocator final : Allocator {
+  CachingAllocator cache{aligned_block, [](void* ptr, size_t) { std::free(ptr); }, default_cache_limit()};
+  void* allocate(size_t nbytes) override { return cache.allocate(nbytes); }
+  void deallocate(void* ptr, size_t nbytes) override { cache.deallocate(ptr, nbytes); }
   void copy(void* dst, const void* src, size_t nbytes, bool, bool) override {
     if (nbytes) std::memcpy(dst, src, nbytes);
   }
+  MemoryStats stats() const override { return cache.stats(); }
+  void empty_cache() override { cache.empty_cache(); }
+  void set_cache_limit(size_t bytes) override { cache.set_cache_limit(bytes); }
+  void reset_peak() override { cache.reset_peak(); }
 };
 
 Allocator*& slot(DeviceType type) {
-  static CpuAllocator cpu;
-  static Allocator* slots[kNumDeviceTypes] = {&cpu, nullptr};
+  // Never destroyed: tensors held by other static objects may be freed after it would be.
+  static CpuAllocator* cpu = new CpuAllocator;
+  static Allocator* slots[kNumDeviceTypes] = {cpu, nullptr};
   return slots[static_cast<int>(type)];
 }
 
@@ -68,7 +101,12 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
-  if (data_) allocator_for(device_.type)->deallocate(data_);
+  if (data_) allocator_for(device_.type)->deallocate(data_, nbytes_);
 }
+
+MemoryStats memory_stats(DeviceType type) { return allocator_for(type)->stats(); }
+void reset_peak_memory(DeviceType type) { allocator_for(type)->reset_peak(); }
+void empty_cache(DeviceType type) { allocator_for(type)->empty_cache(); }
+void set_cache_limit(size_t bytes, DeviceType type) { allocator_for(type)->set_cache_limit(bytes); }
 
 }  // namespace pitfall

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "pitfall/core/caching_allocator.h"
+
 namespace pitfall {
 
 enum class DeviceType : uint8_t { cpu, cuda };
@@ -24,13 +26,27 @@ Device parse_device(const std::string& name);
 struct Allocator {
   virtual ~Allocator() = default;
   virtual void* allocate(size_t nbytes) = 0;
-  virtual void deallocate(void* ptr) = 0;
+  virtual void deallocate(void* ptr, size_t nbytes) = 0;  // nbytes: as given to allocate()
   // Copies between host and this device (or within it). `to_device` says the direction.
   virtual void copy(void* dst, const void* src, size_t nbytes, bool to_device, bool from_device) = 0;
+  // Allocators that cache freed blocks report and release them here.
+  virtual MemoryStats stats() const { return {}; }
+  virtual void empty_cache() {}
+  virtual void set_cache_limit(size_t) {}
+  virtual void reset_peak() {}
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
 Allocator* allocator_for(DeviceType type);  // throws RuntimeError if the device is not built in
+
+// The CPU allocator can cache freed blocks of 16 KiB and more (core/caching_allocator.h) up to a
+// limit: PITFALL_CPU_CACHE_MB or set_cache_limit (0, the default, turns caching off; see
+// device.cpp for why); never under AddressSanitizer, so it still sees every use after free. The
+// statistics are kept either way.
+MemoryStats memory_stats(DeviceType type = DeviceType::cpu);
+void reset_peak_memory(DeviceType type = DeviceType::cpu);
+void empty_cache(DeviceType type = DeviceType::cpu);
+void set_cache_limit(size_t bytes, DeviceType type = DeviceType::cpu);
 
 // A refcounted block of device memory. Tensors are views into one.
 class Storage {

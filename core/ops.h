@@ -58,6 +58,14 @@ Tensor abs(const Tensor& x);   // gradient sign(x), 0 at 0
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);  // gradient 0 at 0
+// relu's gradient: g where x > 0, else 0 (at 0 and at NaN too). Same shape and dtype.
+Tensor relu_grad(const Tensor& g, const Tensor& x);
+// activation(x + bias) with bias (units,) along x's last axis, in one pass, for activation "relu" or
+// "linear" (is_fused_activation; others raise ValueError). overwrite_x: x may be overwritten when no
+// other handle shares it (pass it with std::move); layers use it for their own product.
+// Values and gradients equal add + relu's bit for bit.
+Tensor bias_activation(Tensor x, const Tensor& bias, const std::string& activation, bool overwrite_x = false);
+bool is_fused_activation(const std::string& activation);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
 Tensor elu(const Tensor& x, double alpha = 1.0);
 // Default as keras.ops.gelu: the tanh approximation; approximate=false is the exact erf form

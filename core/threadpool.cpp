@@ -1,6 +1,8 @@
 #include "pitfall/core/threadpool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -27,6 +29,10 @@ int default_threads() {
 }
 
 // Workers wait for a job; each job is one parallel_for call split into per-thread block ranges.
+// Hand-offs are the cost that matters for the many small ops of a training step: a worker that just
+// finished a job spins for a short while (kSpinSeconds) on the job counter before it sleeps on the
+// condition variable, and the caller spins the same way on the completion count, so back-to-back
+// ops do not pay a futex wake-up and a context switch each.
 class Pool {
  public:
   explicit Pool(int threads) { resize(threads); }
@@ -38,32 +44,65 @@ class Pool {
     std::lock_guard<std::mutex> call_lock(call_mutex_);
     stop_workers();
     threads_ = threads;
-    stopping_ = false;
+    stopping_.store(false);
     // New workers must not mistake the last finished job for a new one.
-    for (int t = 1; t < threads_; ++t) workers_.emplace_back([this, t, current = generation_] { worker_loop(t, current); });
+    const uint64_t current = generation_.load();
+    for (int t = 1; t < threads_; ++t) workers_.emplace_back([this, t, current] { worker_loop(t, current); });
   }
 
   void run(int64_t nblocks, const std::function<void(int64_t)>& block_fn) {
     std::lock_guard<std::mutex> call_lock(call_mutex_);
     const int parts = static_cast<int>(std::min<int64_t>(threads_, nblocks));
+    job_ = &block_fn;
+    nblocks_ = nblocks;
+    parts_ = parts;
+    error_ = nullptr;
+    // Every worker acknowledges every job (those past `parts` run nothing), so none can still be
+    // reading this job's fields when the next run() overwrites them.
+    pending_.store(threads_ - 1, std::memory_order_relaxed);
     {
+      // Under the mutex, so a worker that is about to sleep sees the new generation first.
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &block_fn;
-      nblocks_ = nblocks;
-      parts_ = parts;
-      pending_ = parts - 1;
-      error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_part(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  static constexpr double kSpinSeconds = 50e-6;
+
+  // Polls `ready` for up to kSpinSeconds; true once it holds. After the first few microseconds it
+  // yields between polls, so on an oversubscribed machine the thread it waits for gets the core.
+  template <class Ready>
+  static bool spin_until(Ready ready) {
+    if (ready()) return true;
+    const auto start = std::chrono::steady_clock::now();
+    const auto polite = start + std::chrono::microseconds(5);
+    const auto deadline = start + std::chrono::duration<double>(kSpinSeconds);
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return ready();
+      if (now >= polite) std::this_thread::yield();
+    }
+  }
+
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
   void run_part(int part) {
     const int64_t begin = nblocks_ * part / parts_;
     const int64_t end = nblocks_ * (part + 1) / parts_;
@@ -71,7 +110,7 @@ class Pool {
     try {
       for (int64_t b = begin; b < end; ++b) (*job_)(b);
     } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<std::mutex> lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
     }
     inside_parallel_region = false;
@@ -79,23 +118,28 @@ class Pool {
 
   void worker_loop(int index, uint64_t seen) {
     for (;;) {
-      {
+      const auto new_job = [&] {
+        return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
+      };
+      if (!spin_until(new_job)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
-        if (index >= parts_) continue;
+        wake_.wait(lock, new_job);
       }
-      run_part(index);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      if (stopping_.load(std::memory_order_acquire)) return;
+      seen = generation_.load(std::memory_order_acquire);
+      if (index < parts_) run_part(index);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // The caller may be asleep on done_; taking the mutex orders this notify after its check.
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -104,14 +148,17 @@ class Pool {
 
   int threads_ = 1;
   std::vector<std::thread> workers_;
-  std::mutex call_mutex_, mutex_;
+  std::mutex call_mutex_, mutex_, error_mutex_;
   std::condition_variable wake_, done_;
+  // Written by run() before the generation is published (release) and read by workers after they
+  // see it (acquire).
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t nblocks_ = 0;
-  int parts_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  int parts_ = 0;
   std::exception_ptr error_;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 Pool& pool() {

@@ -19,7 +19,7 @@ struct CudaAllocator final : Allocator {
     check(cudaMalloc(&ptr, nbytes ? nbytes : 1), "cudaMalloc");
     return ptr;
   }
-  void deallocate(void* ptr) override { cudaFree(ptr); }
+  void deallocate(void* ptr, size_t) override { cudaFree(ptr); }
   void copy(void* dst, const void* src, size_t nbytes, bool to_device, bool from_device) override {
     if (!nbytes) return;
     const cudaMemcpyKind kind = to_device ? (from_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)

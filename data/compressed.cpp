@@ -93,8 +93,20 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& source) {
   Inflater inflater(16 + MAX_WBITS, source);  // 16 + window: gzip wrapper, CRC and length checked by zlib
   z_stream& zs = inflater.stream;
-  // A first guess from the compressed size; grows by doubling as needed.
-  std::vector<uint8_t> out(std::min<size_t>(size * 4 + 4096, size_t{1} << 26));
+  // The first guess: the size the gzip trailer declares (ISIZE, the length mod 2^32 of the last
+  // member) plus one byte, so that a correct declaration ends the stream without a resize; capped
+  // at 32x the compressed size (a forged trailer cannot make a small file allocate much), and a
+  // guess from the compressed size without a trailer. Only a guess either way: the buffer grows by
+  // doubling as needed, and a shrink copies only when the guess was far off (a copy doubles the
+  // peak memory of a large file for a moment).
+  size_t guess = std::min<size_t>(size * 4 + 4096, size_t{1} << 26);
+  if (size >= 18) {
+    const uint8_t* t = data + size - 4;
+    const uint64_t declared = uint64_t{t[0]} | uint64_t{t[1]} << 8 | uint64_t{t[2]} << 16 | uint64_t{t[3]} << 24;
+    const uint64_t cap = std::max<uint64_t>(uint64_t{size} * 32, uint64_t{1} << 20);
+    if (declared > 0) guess = static_cast<size_t>(std::min<uint64_t>(declared + 1, cap));
+  }
+  std::vector<uint8_t> out(guess);
   size_t produced = 0, consumed = 0;
   for (;;) {
     if (produced == out.size()) out.resize(out.size() * 2);
@@ -121,7 +133,7 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
     gzip_error(source, zlib_reason(zs, code), consumed);
   }
   out.resize(produced);
-  out.shrink_to_fit();
+  if (out.capacity() - produced > produced / 8) out.shrink_to_fit();
   return out;
 }
 

@@ -120,8 +120,13 @@ Tensor parse_idx(const uint8_t* data, size_t size, const std::string& source) {
 }
 
 Tensor read_idx(const std::string& path) {
-  const std::vector<uint8_t> bytes = detail::read_file_bytes(path);
-  return parse_idx(bytes.data(), bytes.size(), path);
+  std::vector<uint8_t> bytes = detail::read_file_bytes(path);
+  if (!detail::is_gzip(bytes.data(), bytes.size())) return parse_plain(bytes.data(), bytes.size(), path);
+  // The compressed bytes are freed before the payload is copied out, so at most two of the three
+  // buffers (compressed, inflated, tensor) are alive at once.
+  const std::vector<uint8_t> inflated = detail::gunzip(bytes.data(), bytes.size(), path);
+  std::vector<uint8_t>().swap(bytes);
+  return parse_plain(inflated.data(), inflated.size(), path + " (after gunzip)");
 }
 
 }  // namespace pitfall::data

@@ -104,6 +104,9 @@ void Conv2D::build(const std::vector<Shape>& input_shapes) {
 std::vector<Tensor> Conv2D::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (N, H, W, C) * kernel (kh, kw, C, filters) -> (N, OH, OW, filters)
   Tensor out = conv2d(inputs[0], in_compute_dtype(kernel_), conv_.strides, conv_.padding);
+  if (conv_.use_bias && is_fused_activation(activation_name_)) {
+    return {bias_activation(std::move(out), in_compute_dtype(bias_), activation_name_, /*overwrite_x=*/true)};
+  }
   if (conv_.use_bias) out = add(out, in_compute_dtype(bias_));
   return {apply_activation(activation_, activation_name_, out)};
 }

@@ -36,6 +36,9 @@ void Dense::build(const std::vector<Shape>& input_shapes) {
 std::vector<Tensor> Dense::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (..., input_dim) @ kernel (input_dim, units) -> (..., units)
   Tensor out = matmul(inputs[0], in_compute_dtype(kernel_));
+  if (dense_.use_bias && is_fused_activation(activation_name_)) {
+    return {bias_activation(std::move(out), in_compute_dtype(bias_), activation_name_, /*overwrite_x=*/true)};
+  }
   if (dense_.use_bias) out = add(out, in_compute_dtype(bias_));
   return {apply_activation(activation_, activation_name_, out)};
 }

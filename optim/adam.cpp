@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "pitfall/core/ops.h"
+#include "pitfall/optim/fused_update.h"
 #include "pitfall/optim/optimizer_registry.h"
 
 namespace pitfall {
@@ -32,6 +33,18 @@ class Adam : public Optimizer {
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
     const Tensor& m = slot("momentum", index, variable);
     const Tensor& v = slot("velocity", index, variable);
+    const bool keras_epsilon = rule().epsilon == EpsilonForm::outside_sqrt_uncorrected;
+    const double t = static_cast<double>(step.t);
+    if (!amsgrad_ && fused::applies({variable, grad, m, v})) {
+      const fused::AdamMoments moments{m, v, rule().keras_arithmetic, beta_1_, beta_2_};
+      if (keras_epsilon) {
+        fused::adam_keras(variable, grad, moments, keras_alpha(step, variable).item(), epsilon_);
+      } else {
+        fused::adam_torch(variable, grad, moments, std::sqrt(1.0 - std::pow(beta_2_, t)), epsilon_,
+                          step.learning_rate / (1.0 - std::pow(beta_1_, t)));
+      }
+      return;
+    }
     moving_average(m, grad, beta_1_);
     moving_average(v, square(grad), beta_2_);
     Tensor second_moment = v;
@@ -40,18 +53,10 @@ class Adam : public Optimizer {
       v_hat.assign(maximum(v_hat, v));
       second_moment = v_hat;
     }
-    if (rule().epsilon == EpsilonForm::outside_sqrt_uncorrected) {
-      const DType dtype = variable.dtype();
-      const Device device = variable.device();
-      const Tensor t = Tensor::scalar(static_cast<double>(step.t), dtype, device);
-      const Tensor beta_1_power = power(Tensor::scalar(beta_1_, dtype, device), t);
-      const Tensor beta_2_power = power(Tensor::scalar(beta_2_, dtype, device), t);
-      const Tensor alpha = divide(multiply(learning_rate_scalar(step.learning_rate, variable),
-                                           sqrt(subtract(1.0, beta_2_power))),
-                                  subtract(1.0, beta_1_power));
+    if (keras_epsilon) {
+      const Tensor alpha = keras_alpha(step, variable);
       variable.assign(subtract(variable, divide(multiply(m, alpha), add(sqrt(second_moment), epsilon_))));
     } else {
-      const double t = static_cast<double>(step.t);
       const double correction_1 = 1.0 - std::pow(beta_1_, t);
       const double correction_2 = 1.0 - std::pow(beta_2_, t);
       const Tensor denominator = add(divide(sqrt(second_moment), std::sqrt(correction_2)), epsilon_);
@@ -60,6 +65,17 @@ class Adam : public Optimizer {
   }
 
  private:
+  // Keras's step size lr*sqrt(1 - b2^t)/(1 - b1^t), computed in the variable's dtype as Keras does.
+  Tensor keras_alpha(const Step& step, const Tensor& variable) const {
+    const DType dtype = variable.dtype();
+    const Device device = variable.device();
+    const Tensor t = Tensor::scalar(static_cast<double>(step.t), dtype, device);
+    const Tensor beta_1_power = power(Tensor::scalar(beta_1_, dtype, device), t);
+    const Tensor beta_2_power = power(Tensor::scalar(beta_2_, dtype, device), t);
+    return divide(multiply(learning_rate_scalar(step.learning_rate, variable), sqrt(subtract(1.0, beta_2_power))),
+                  subtract(1.0, beta_1_power));
+  }
+
   double beta_1_, beta_2_, epsilon_;
   bool amsgrad_;
 };

@@ -6,6 +6,7 @@
 // The two agree at a constant learning rate and part once it changes: Keras's velocity holds past
 // steps already multiplied by the learning rate of their time.
 #include "pitfall/core/ops.h"
+#include "pitfall/optim/fused_update.h"
 #include "pitfall/optim/optimizer_registry.h"
 
 namespace pitfall {
@@ -30,6 +31,20 @@ class SGD : public Optimizer {
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
     const Tensor lr = learning_rate_scalar(step.learning_rate, variable);
+    if (fused::applies({variable, grad})) {
+      if (momentum_ == 0.0) {
+        fused::sgd(variable, grad, lr.item());
+        return;
+      }
+      if (rule().momentum == MomentumForm::velocity_includes_lr) {
+        fused::sgd_velocity(variable, grad, slot("momentum", index, variable), lr.item(), momentum_, nesterov_);
+        return;
+      }
+      const bool first = !has_slot("momentum", index);
+      fused::sgd_buffer(variable, grad, slot("momentum", index, variable), first, lr.item(), momentum_, dampening_,
+                        nesterov_);
+      return;
+    }
     if (momentum_ == 0.0) {
       variable.assign(subtract(variable, multiply(grad, lr)));
       return;

@@ -4,6 +4,8 @@
 //   conv2d_backprop_filter x, grad (N, OH, OW, O)                  -> dkernel (KH, KW, C, O)
 //   avg_pool2d             x (N, H, W, C)                          -> out (N, OH, OW, C)
 //   avg_pool2d_grad        grad (N, OH, OW, C)                     -> dx (N, H, W, C)
+//   max_pool2d             x (N, H, W, C)                          -> out (N, OH, OW, C)
+//   max_pool2d_grad        grad (N, OH, OW, C), x                  -> dx (N, H, W, C)
 //   max_pool2d_argmax      x (N, H, W, C)                          -> int64 flat index (N, OH, OW, C)
 // Attrs::axes = {KH, KW, stride_h, stride_w, pad_top, pad_left}.
 //
@@ -15,8 +17,10 @@
 //  - backprop_input scatters each chunk's patch gradients back (col2im); tasks own whole images, so
 //    no two threads write the same element, and within an image rows scatter in increasing order.
 //  - backprop_filter reduces over all rows: a fixed number of groups (kFilterGroups, not the thread
-//    count) each accumulate consecutive chunks into a partial kernel gradient, and the partials are
-//    added in group order.
+//    count) each accumulate an even share of consecutive chunks into a partial kernel gradient, and
+//    the partials are added in group order.
+// Scratch buffers (im2col columns, partial sums) are per-thread and reused across calls, so the
+// steady state of a training loop allocates none.
 // float16 / bfloat16 are widened to float32, computed there, and rounded once.
 #include <Eigen/Core>
 #include <algorithm>
@@ -98,25 +102,72 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const C* 
 }
 
 // Unrolls the patches of output rows [r0, r1) into col (r1 - r0, patch), zeros where the window
-// hangs over the padding.
+// hangs over the padding. In NHWC one window row is kw * c consecutive inputs, so a row wholly in
+// bounds is one copy.
 template <class C>
 void im2col(const C* x, const Geometry& g, int64_t r0, int64_t r1, C* col) {
-  const int64_t patch = g.patch();
+  const int64_t patch = g.patch(), span = g.kw * g.c;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t n = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
+    const int64_t ix0 = ox * g.sw - g.pad_left;
     C* dst = col + (r - r0) * patch;
-    for (int64_t ky = 0; ky < g.kh; ++ky) {
+    for (int64_t ky = 0; ky < g.kh; ++ky, dst += span) {
       const int64_t iy = oy * g.sh - g.pad_top + ky;
-      for (int64_t kx = 0; kx < g.kw; ++kx, dst += g.c) {
-        const int64_t ix = ox * g.sw - g.pad_left + kx;
-        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) {
-          std::fill(dst, dst + g.c, C(0));
-        } else {
-          std::memcpy(dst, x + ((n * g.h + iy) * g.w + ix) * g.c, static_cast<size_t>(g.c) * sizeof(C));
-        }
+      if (iy < 0 || iy >= g.h) {
+        std::fill(dst, dst + span, C(0));
+        continue;
+      }
+      const C* src_row = x + (n * g.h + iy) * g.w * g.c;
+      if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+        std::copy(src_row + ix0 * g.c, src_row + ix0 * g.c + span, dst);
+        continue;
+      }
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const int64_t ix = ix0 + kx;
+        C* to = dst + kx * g.c;
+        if (ix < 0 || ix >= g.w) std::fill(to, to + g.c, C(0));
+        else std::copy(src_row + ix * g.c, src_row + (ix + 1) * g.c, to);
       }
     }
   }
+}
+
+// Adds the patch gradients of output rows [r0, r1) (dcol, (r1 - r0, patch)) into dx, rows in
+// increasing order (the fixed summation order for overlapping windows); the adjoint of im2col.
+template <class C>
+void col2im_add(const C* dcol, const Geometry& g, int64_t r0, int64_t r1, C* dx) {
+  const int64_t patch = g.patch(), span = g.kw * g.c;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
+    const int64_t ix0 = ox * g.sw - g.pad_left;
+    const C* src = dcol + (r - r0) * patch;
+    for (int64_t ky = 0; ky < g.kh; ++ky, src += span) {
+      const int64_t iy = oy * g.sh - g.pad_top + ky;
+      if (iy < 0 || iy >= g.h) continue;
+      C* dst_row = dx + (n * g.h + iy) * g.w * g.c;
+      if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+        C* to = dst_row + ix0 * g.c;
+        for (int64_t i = 0; i < span; ++i) to[i] += src[i];
+        continue;
+      }
+      for (int64_t kx = 0; kx < g.kw; ++kx) {
+        const int64_t ix = ix0 + kx;
+        if (ix < 0 || ix >= g.w) continue;
+        C* to = dst_row + ix * g.c;
+        const C* from = src + kx * g.c;
+        for (int64_t ch = 0; ch < g.c; ++ch) to[ch] += from[ch];
+      }
+    }
+  }
+}
+
+// A per-thread scratch buffer reused across calls (its contents are scratch, never results).
+template <class C>
+C* scratch(size_t size, int slot = 0) {
+  thread_local std::vector<C> buffers[2];
+  std::vector<C>& buffer = buffers[slot];
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
 }
 
 // A 1x1 window with stride 1 and no padding reads x itself as the im2col matrix.
@@ -173,13 +224,13 @@ void conv2d_forward(const C* x, const C* kernel, C* out, const Geometry& g, int6
   const int64_t chunks = (rows + chunk - 1) / chunk;
   const bool pointwise = is_pointwise(g);
   parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<C> col(pointwise ? 0 : static_cast<size_t>(chunk * patch));
+    C* col = pointwise ? nullptr : scratch<C>(static_cast<size_t>(chunk * patch));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
       const C* a = x + r0 * patch;
       if (!pointwise) {
-        im2col(x, g, r0, r1, col.data());
-        a = col.data();
+        im2col(x, g, r0, r1, col);
+        a = col;
       }
       gemm<C>(false, false, r1 - r0, out_channels, patch, a, patch, kernel, out_channels, C(0),
               out + r0 * out_channels, out_channels);
@@ -204,35 +255,27 @@ void conv2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attr
 
 template <class C>
 void conv2d_input_grad(const C* grad, const C* kernel, C* dx, const Geometry& g, int64_t out_channels) {
-  const int64_t patch = g.patch(), per_image = g.oh * g.ow;
-  std::fill(dx, dx + g.n * g.h * g.w * g.c, C(0));
-  if (per_image == 0 || patch == 0) return;
+  const int64_t patch = g.patch(), per_image = g.oh * g.ow, image = g.h * g.w * g.c;
+  if (per_image == 0 || patch == 0) {
+    std::fill(dx, dx + g.n * image, C(0));
+    return;
+  }
   const int64_t chunk = chunk_rows(g);
   // Tasks own whole images, about one chunk of rows each.
   const int64_t images_per_task = std::max<int64_t>(1, chunk / per_image);
   const int64_t tasks = (g.n + images_per_task - 1) / images_per_task;
+  const int64_t dcol_rows = std::min(chunk, images_per_task * per_image);
   parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<C> dcol(static_cast<size_t>(std::min(chunk, images_per_task * per_image) * patch));
-    const int64_t dcol_rows = static_cast<int64_t>(dcol.size()) / patch;
+    C* dcol = scratch<C>(static_cast<size_t>(dcol_rows * patch));
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t row_end = std::min(g.n, (t + 1) * images_per_task) * per_image;
+      const int64_t image_end = std::min(g.n, (t + 1) * images_per_task);
+      std::fill(dx + t * images_per_task * image, dx + image_end * image, C(0));
+      const int64_t row_end = image_end * per_image;
       for (int64_t r0 = t * images_per_task * per_image; r0 < row_end; r0 += dcol_rows) {
         const int64_t r1 = std::min(row_end, r0 + dcol_rows);
         gemm<C>(false, true, r1 - r0, patch, out_channels, grad + r0 * out_channels, out_channels, kernel,
-                out_channels, C(0), dcol.data(), patch);
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t n = r / per_image, oy = r / g.ow % g.oh, ox = r % g.ow;
-          const C* src = dcol.data() + (r - r0) * patch;
-          for (int64_t ky = 0; ky < g.kh; ++ky) {
-            const int64_t iy = oy * g.sh - g.pad_top + ky;
-            for (int64_t kx = 0; kx < g.kw; ++kx, src += g.c) {
-              const int64_t ix = ox * g.sw - g.pad_left + kx;
-              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-              C* to = dx + ((n * g.h + iy) * g.w + ix) * g.c;
-              for (int64_t ch = 0; ch < g.c; ++ch) to[ch] += src[ch];
-            }
-          }
-        }
+                out_channels, C(0), dcol, patch);
+        col2im_add(dcol, g, r0, r1, dx);
       }
     }
   });
@@ -260,29 +303,31 @@ void conv2d_filter_grad(const C* x, const C* grad, C* dkernel, const Geometry& g
   const int64_t chunk = chunk_rows(g);
   const int64_t chunks = (rows + chunk - 1) / chunk;
   const int64_t groups = std::min(chunks, kFilterGroups);
-  const int64_t chunks_per_group = (chunks + groups - 1) / groups;
   const bool pointwise = is_pointwise(g);
-  std::vector<C> partial(static_cast<size_t>(groups * size));
+  // Group grp sums chunks [first_chunk(grp), first_chunk(grp + 1)): an even split, so that threads
+  // taking runs of groups get equal work.
+  auto first_chunk = [&](int64_t grp) { return grp * chunks / groups; };
+  C* partial = scratch<C>(static_cast<size_t>(groups * size), 1);
   parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
-    std::vector<C> col(pointwise ? 0 : static_cast<size_t>(chunk * patch));
+    C* col = pointwise ? nullptr : scratch<C>(static_cast<size_t>(chunk * patch));
     for (int64_t grp = begin; grp < end; ++grp) {
-      C* acc = partial.data() + grp * size;
-      const int64_t first = grp * chunks_per_group, last = std::min(chunks, first + chunks_per_group);
+      C* acc = partial + grp * size;
+      const int64_t first = first_chunk(grp), last = first_chunk(grp + 1);
       for (int64_t t = first; t < last; ++t) {
         const int64_t r0 = t * chunk, r1 = std::min(rows, r0 + chunk);
         const C* a = x + r0 * patch;
         if (!pointwise) {
-          im2col(x, g, r0, r1, col.data());
-          a = col.data();
+          im2col(x, g, r0, r1, col);
+          a = col;
         }
         gemm<C>(true, false, patch, out_channels, r1 - r0, a, patch, grad + r0 * out_channels, out_channels,
                 t == first ? C(0) : C(1), acc, out_channels);
       }
     }
   });
-  // Groups past the last chunk stay untouched (zeros from construction); add in group order.
+  // Every group holds at least one chunk (groups <= chunks); add in group order.
   for (int64_t grp = 0; grp < groups; ++grp) {
-    const C* p = partial.data() + grp * size;
+    const C* p = partial + grp * size;
     for (int64_t i = 0; i < size; ++i) dkernel[i] += p[i];
   }
 }
@@ -395,6 +440,105 @@ void avg_pool2d_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const At
   });
 }
 
+// Scans one window row by row and leaves, per channel, the FIRST maximum's value in best and, when
+// kTrackPixel, its pixel (iy * w + ix within the image) in pixel. Strictly greater replaces, so ties
+// keep the first maximum; a NaN replaces any number once, so NaNs propagate (and the first NaN
+// wins). Written as selects so that the channel loop vectorizes. Windows always hold at least one
+// input (TF's padding never exceeds the window).
+template <bool kTrackPixel, class T, class C>
+inline void window_max(const T* image, const Geometry& g, int64_t y0, int64_t y1, int64_t x0, int64_t x1, C* best,
+                       int32_t* pixel) {
+  const int64_t c = g.c;
+  {
+    const T* src = image + (y0 * g.w + x0) * c;
+    for (int64_t ch = 0; ch < c; ++ch) best[ch] = static_cast<C>(src[ch]);
+    if constexpr (kTrackPixel) std::fill(pixel, pixel + c, static_cast<int32_t>(y0 * g.w + x0));
+  }
+  for (int64_t iy = y0; iy < y1; ++iy) {
+    for (int64_t ix = iy == y0 ? x0 + 1 : x0; ix < x1; ++ix) {
+      const int32_t p = static_cast<int32_t>(iy * g.w + ix);  // images hold < 2^31 pixels
+      const T* src = image + int64_t{p} * c;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const C v = static_cast<C>(src[ch]), b = best[ch];
+        const bool take = (v > b) | ((v != v) & (b == b));
+        best[ch] = take ? v : b;
+        if constexpr (kTrackPixel) pixel[ch] = take ? p : pixel[ch];
+      }
+    }
+  }
+}
+
+// max_pool2d  x (N, H, W, C) -> out (N, OH, OW, C): each window's maximum, in one pass.
+void max_pool2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
+  visit_floating(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
+      C* best = scratch<C>(static_cast<size_t>(g.c));
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t n = row / g.oh, oy = row % g.oh;
+        int64_t y0, y1;
+        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          int64_t x0, x1;
+          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+          window_max<false>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, nullptr);
+          T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(best[ch]);
+        }
+      }
+    });
+  });
+}
+
+// max_pool2d_grad  grad (N, OH, OW, C), x (N, H, W, C) -> dx (N, H, W, C): zeros with each output
+// gradient added at its window's first maximum (found again from x). Tasks own whole images and add
+// in increasing output order, so overlapping windows that pick the same input sum in one fixed order
+// for any thread count. float16 / bfloat16 accumulate in float32 and round once.
+void max_pool2d_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Geometry g = geometry(out.shape(), in[0].shape(), attrs);
+  visit_floating(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* grad = static_cast<const T*>(in[0].data_ptr());
+    const T* x = static_cast<const T*>(in[1].data_ptr());
+    T* dx = static_cast<T*>(out.data_ptr());
+    const int64_t image = g.h * g.w * g.c;
+    parallel_for(g.n, pool_block(std::max<int64_t>(image, g.oh * g.ow * g.c * g.kh * g.kw)),
+                 [&](int64_t begin, int64_t end) {
+      C* best = scratch<C>(static_cast<size_t>(g.c));
+      int32_t* pixel = scratch<int32_t>(static_cast<size_t>(g.c));
+      for (int64_t n = begin; n < end; ++n) {
+        C* acc;
+        if constexpr (std::is_same_v<C, T>) acc = dx + n * image;
+        else acc = scratch<C>(static_cast<size_t>(image), 1);
+        std::fill(acc, acc + image, C(0));
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          int64_t y0, y1;
+          clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            int64_t x0, x1;
+            clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+            window_max<true>(x + n * image, g, y0, y1, x0, x1, best, pixel);
+            const T* from = grad + ((n * g.oh + oy) * g.ow + ox) * g.c;
+            for (int64_t ch = 0; ch < g.c; ++ch) {
+              C& to = acc[int64_t{pixel[ch]} * g.c + ch];
+              to = static_cast<C>(to + static_cast<C>(from[ch]));
+            }
+          }
+        }
+        if constexpr (!std::is_same_v<C, T>) {
+          for (int64_t i = 0; i < image; ++i) dx[n * image + i] = static_cast<T>(acc[i]);
+        }
+      }
+    });
+  });
+}
+
+// max_pool2d_argmax  x (N, H, W, C) -> int64 flat index into x of each window's first maximum.
 void max_pool2d_argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
   visit_floating(in[0].dtype(), [&](auto zero) {
@@ -403,7 +547,8 @@ void max_pool2d_argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const 
     const T* x = static_cast<const T*>(in[0].data_ptr());
     int64_t* index = static_cast<int64_t*>(out.data_ptr());
     parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
-      std::vector<C> best(static_cast<size_t>(g.c));
+      C* best = scratch<C>(static_cast<size_t>(g.c));
+      int32_t* pixel = scratch<int32_t>(static_cast<size_t>(g.c));
       for (int64_t row = begin; row < end; ++row) {
         const int64_t n = row / g.oh, oy = row % g.oh;
         int64_t y0, y1;
@@ -411,22 +556,9 @@ void max_pool2d_argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const 
         for (int64_t ox = 0; ox < g.ow; ++ox) {
           int64_t x0, x1;
           clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+          window_max<true>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, pixel);
           int64_t* dst = index + ((n * g.oh + oy) * g.ow + ox) * g.c;
-          // Windows always hold at least one input (TF's padding never exceeds the window).
-          for (int64_t iy = y0; iy < y1; ++iy) {
-            for (int64_t ix = x0; ix < x1; ++ix) {
-              const int64_t base = ((n * g.h + iy) * g.w + ix) * g.c;
-              const bool first = iy == y0 && ix == x0;
-              for (int64_t ch = 0; ch < g.c; ++ch) {
-                const C v = static_cast<C>(x[base + ch]);
-                // Strictly greater keeps the first maximum; a NaN replaces any number once.
-                if (first || v > best[ch] || (std::isnan(v) && !std::isnan(best[ch]))) {
-                  best[ch] = v;
-                  dst[ch] = base + ch;
-                }
-              }
-            }
-          }
+          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = (n * g.h * g.w + int64_t{pixel[ch]}) * g.c + ch;
         }
       }
     });
@@ -441,6 +573,8 @@ void register_cpu_conv_kernels(OpRegistry& r) {
   r.add_kernel("conv2d_backprop_filter", DeviceType::cpu, conv2d_backprop_filter_kernel);
   r.add_kernel("avg_pool2d", DeviceType::cpu, avg_pool2d_kernel);
   r.add_kernel("avg_pool2d_grad", DeviceType::cpu, avg_pool2d_grad_kernel);
+  r.add_kernel("max_pool2d", DeviceType::cpu, max_pool2d_kernel);
+  r.add_kernel("max_pool2d_grad", DeviceType::cpu, max_pool2d_grad_kernel);
   r.add_kernel("max_pool2d_argmax", DeviceType::cpu, max_pool2d_argmax_kernel);
 }
 

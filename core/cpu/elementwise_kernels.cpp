@@ -87,6 +87,37 @@ KernelFn numeric_binary_kernel() {
   };
 }
 
+// out = act(x + bias), bias along the last axis; attrs.flag: relu, else linear. Per element the
+// same operations as add's kernel then relu's (the sum rounded to T first), so the values match.
+// out may be x itself (bias_activation overwrites a product nobody else holds).
+void bias_activation_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  visit_floating(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    const T* bias = static_cast<const T*>(in[1].data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    const int64_t units = in[1].numel();
+    if (units == 0) return;
+    const int64_t rows = out.numel() / units;
+    const bool relu = attrs.flag;
+    parallel_for(rows, std::max<int64_t>(1, cpu::kElementBlock / units), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = x + r * units;
+        T* yr = y + r * units;
+        if (relu) {
+          for (int64_t j = 0; j < units; ++j) {
+            const C s = static_cast<C>(scalar_cast<T>(static_cast<C>(xr[j]) + static_cast<C>(bias[j])));
+            yr[j] = scalar_cast<T>(s > C(0) ? s : (s == s ? C(0) : s));
+          }
+        } else {
+          for (int64_t j = 0; j < units; ++j) yr[j] = scalar_cast<T>(static_cast<C>(xr[j]) + static_cast<C>(bias[j]));
+        }
+      }
+    });
+  });
+}
+
 template <class F>
 KernelFn floating_binary_kernel() {
   return [](const std::vector<Tensor>& in, Tensor& out, const Attrs&) {
@@ -140,6 +171,7 @@ KernelFn floating_unary_kernel() {
 struct AddF { template <class C> C operator()(C a, C b) const { return wrapping_add(a, b); } };
 struct SubtractF { template <class C> C operator()(C a, C b) const { return wrapping_subtract(a, b); } };
 struct MultiplyF { template <class C> C operator()(C a, C b) const { return wrapping_multiply(a, b); } };
+struct ReluGradF { template <class C> C operator()(C g, C x) const { return x > C(0) ? g : C(0); } };
 struct DivideF { template <class C> C operator()(C a, C b) const { return a / b; } };
 struct PowerF { template <class C> C operator()(C a, C b) const { return std::pow(a, b); } };
 // NaN propagates (np.maximum); on ties `a` is returned, matching the gradient rule.
@@ -396,6 +428,8 @@ void register_cpu_elementwise_kernels(OpRegistry& r) {
   r.add_kernel("subtract", cpu, numeric_binary_kernel<SubtractF>());
   r.add_kernel("multiply", cpu, numeric_binary_kernel<MultiplyF>());
   r.add_kernel("divide", cpu, floating_binary_kernel<DivideF>());
+  r.add_kernel("relu_grad", cpu, floating_binary_kernel<ReluGradF>());
+  r.add_kernel("bias_activation", cpu, bias_activation_kernel);
   r.add_kernel("power", cpu, floating_binary_kernel<PowerF>());
   r.add_kernel("maximum", cpu, numeric_binary_kernel<MaximumF>());
   r.add_kernel("minimum", cpu, numeric_binary_kernel<MinimumF>());

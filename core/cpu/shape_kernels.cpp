@@ -39,18 +39,34 @@ int64_t index_at(const Tensor& indices, int64_t n) {
 
 // The indices with negatives wrapped once; any index still outside [0, dim) is an IndexError naming
 // the value, the axis and its size. Checked serially before any data moves, so the first bad index
-// is the one reported.
-std::vector<int64_t> resolve_indices(const char* op, const Tensor& indices, int64_t axis, int64_t dim) {
-  std::vector<int64_t> resolved(static_cast<size_t>(indices.numel()));
-  for (int64_t n = 0; n < indices.numel(); ++n) {
-    const int64_t raw = index_at(indices, n);
+// is the one reported. The dtype is dispatched once and the indices read through a typed pointer.
+template <class I>
+void resolve_typed(const char* op, const I* raw_indices, int64_t count, int64_t axis, int64_t dim, int64_t* resolved) {
+  for (int64_t n = 0; n < count; ++n) {
+    const int64_t raw = static_cast<int64_t>(raw_indices[n]);
     const int64_t index = raw < 0 ? raw + dim : raw;
     if (index < 0 || index >= dim) {
       throw IndexError(std::string(op) + ": index " + std::to_string(raw) + " is out of bounds for axis " +
                        std::to_string(axis) + " with size " + std::to_string(dim) + " (valid: " +
                        std::to_string(-dim) + " to " + std::to_string(dim - 1) + ")");
     }
-    resolved[static_cast<size_t>(n)] = index;
+    resolved[n] = index;
+  }
+}
+
+std::vector<int64_t> resolve_indices(const char* op, const Tensor& indices, int64_t axis, int64_t dim) {
+  const int64_t count = indices.numel();
+  std::vector<int64_t> resolved(static_cast<size_t>(count));
+  const void* data = indices.data_ptr();
+  switch (indices.dtype()) {
+    case DType::int32: resolve_typed(op, static_cast<const int32_t*>(data), count, axis, dim, resolved.data()); break;
+    case DType::int64: resolve_typed(op, static_cast<const int64_t*>(data), count, axis, dim, resolved.data()); break;
+    case DType::uint8: resolve_typed(op, static_cast<const uint8_t*>(data), count, axis, dim, resolved.data()); break;
+    default:
+      if (count > 0) {
+        throw DTypeError("indices must be int32 or int64, got " + std::string(dtype_name(indices.dtype())));
+      }
+      break;
   }
   return resolved;
 }

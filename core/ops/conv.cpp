@@ -145,10 +145,13 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const std::vector<int64_t>&
   const Window w = plan_window("conv2d", x.shape(), ks[0], ks[1], strides, padding, "kernel");
   Tensor out = dispatch("conv2d", {x, kernel}, {x.dim(0), w.out_h, w.out_w, ks[3]}, x.dtype(), w.attrs());
   if (needs_record({x, kernel})) {
+    // A network's first convolution reads data that needs no gradient: skip that adjoint.
+    const bool need_dx = x.requires_grad(), need_dkernel = kernel.requires_grad();
     record(out, "conv2d", {x, kernel},
-           [x = x.detach(), kernel = kernel.detach(), strides, padding](const Tensor& g) {
-             return std::vector<Tensor>{conv2d_backprop_input(g, kernel, x.shape(), strides, padding),
-                                        conv2d_backprop_filter(x, g, kernel.shape(), strides, padding)};
+           [x = x.detach(), kernel = kernel.detach(), strides, padding, need_dx, need_dkernel](const Tensor& g) {
+             return std::vector<Tensor>{
+                 need_dx ? conv2d_backprop_input(g, kernel, x.shape(), strides, padding) : Tensor(),
+                 need_dkernel ? conv2d_backprop_filter(x, g, kernel.shape(), strides, padding) : Tensor()};
            });
   }
   return out;
@@ -212,8 +215,8 @@ Tensor max_pool2d_argmax(const Tensor& x, const std::vector<int64_t>& pool_size,
   return dispatch(op, {x.detach()}, {x.dim(0), w.out_h, w.out_w, x.dim(3)}, DType::int64, w.attrs());
 }
 
-// A gather of x at each window's first maximum: the gradient is take's adjoint, a scatter-add in
-// output order (overlapping windows that pick the same input add up), and higher orders come free.
+// Each window's maximum. The gradient goes to the window's first maximum (max_pool2d_grad, which
+// finds it again from x), adding over overlapping windows in output order.
 Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
                   const std::string& padding) {
   OpScope scope("max_pool2d");
@@ -221,9 +224,37 @@ Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const 
   detail::check_floating("max_pool2d", x);
   const auto [ph, pw] = pool_pair("max_pool2d", pool_size);
   const Window w = plan_window("max_pool2d", x.shape(), ph, pw, strides, padding, "pooling window");
-  const Tensor index = max_pool2d_argmax(x, pool_size, strides, padding);
-  const Tensor picked = take(reshape(x, {x.numel()}), reshape(index, {index.numel()}), 0);
-  return reshape(picked, {x.dim(0), w.out_h, w.out_w, x.dim(3)});
+  Tensor out = dispatch("max_pool2d", {x}, {x.dim(0), w.out_h, w.out_w, x.dim(3)}, x.dtype(), w.attrs());
+  if (needs_record({x})) {
+    record(out, "max_pool2d", {x}, [x = x.detach(), pool_size, strides, padding](const Tensor& g) {
+      return std::vector<Tensor>{max_pool2d_grad(g, x, pool_size, strides, padding)};
+    });
+  }
+  return out;
+}
+
+Tensor max_pool2d_grad(const Tensor& grad, const Tensor& x, const std::vector<int64_t>& pool_size,
+                       const std::vector<int64_t>& strides, const std::string& padding) {
+  OpScope scope("max_pool2d_grad");
+  const char* op = "max_pool2d_grad";
+  check_nhwc(op, "the input", x);
+  check_nhwc(op, "the gradient", grad);
+  detail::check_floating(op, grad);
+  detail::check_same_dtype(op, grad, x);
+  const auto [ph, pw] = pool_pair(op, pool_size);
+  const Window w = plan_window(op, x.shape(), ph, pw, strides, padding, "pooling window");
+  check_shape_is(op, "the gradient", grad, {x.dim(0), w.out_h, w.out_w, x.dim(3)});
+  Tensor out = dispatch(op, {grad, x.detach()}, x.shape(), grad.dtype(), w.attrs());
+  if (needs_record({grad, x})) {
+    // Linear in grad, its adjoint is a gather at the first maxima; x only picks the positions
+    // (piecewise constant: no gradient).
+    record(out, op, {grad, x}, [x = x.detach(), pool_size, strides, padding](const Tensor& gg) {
+      const Tensor index = max_pool2d_argmax(x, pool_size, strides, padding);
+      const Tensor picked = take(reshape(gg, {gg.numel()}), reshape(index, {index.numel()}), 0);
+      return std::vector<Tensor>{reshape(picked, index.shape()), Tensor()};
+    });
+  }
+  return out;
 }
 
 Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,

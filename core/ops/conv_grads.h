@@ -23,9 +23,13 @@ Tensor conv2d_backprop_filter(const Tensor& x, const Tensor& grad, const Shape& 
 // The adjoint of avg_pool2d: each output gradient spread evenly over its window's in-bounds inputs.
 Tensor avg_pool2d_grad(const Tensor& grad, const Shape& input_shape, const std::vector<int64_t>& pool_size,
                        const std::vector<int64_t>& strides, const std::string& padding);
+// The adjoint of max_pool2d at x: zeros of x's shape with each output gradient added at its window's
+// first maximum (the element max_pool2d_argmax names); overlapping windows add in output order.
+// Linear in grad (its own adjoint is a gather at those maxima); x only selects positions.
+Tensor max_pool2d_grad(const Tensor& grad, const Tensor& x, const std::vector<int64_t>& pool_size,
+                       const std::vector<int64_t>& strides, const std::string& padding);
 // For each max_pool2d output element, the flat (row-major) index into x of the FIRST maximum of its
 // window (window scanned row by row; a NaN wins, so NaNs propagate). int64, shape of the output.
-// max_pool2d gathers x at these indices, so its gradient is a scatter-add (take_grad) in fixed order.
 Tensor max_pool2d_argmax(const Tensor& x, const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
                          const std::string& padding);
 

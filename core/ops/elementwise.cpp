@@ -323,8 +323,24 @@ Tensor relu(const Tensor& x) {
   Tensor out = run_unary("relu", x);
   if (needs_record({x})) {
     record(out, "relu", {x}, [x = x.detach()](const Tensor& g) {
-      return std::vector<Tensor>{masked(greater(x, zero_like(x)), g)};  // 0 at 0
+      return std::vector<Tensor>{relu_grad(g, x)};  // 0 at 0
     });
+  }
+  return out;
+}
+
+Tensor relu_grad(const Tensor& g, const Tensor& x) {
+  OpScope scope("relu_grad");
+  check_floating("relu_grad", g);
+  if (g.shape() != x.shape()) {
+    throw ShapeError("relu_grad: the gradient " + describe(g) + " and the relu input " + describe(x) +
+                     " must have the same shape");
+  }
+  // One pass with no mask tensor; the same values as where(x > 0, g, 0).
+  Tensor out = run_binary("relu_grad", g, x, g.dtype());
+  if (needs_record({g})) {
+    // Linear in g with the mask fixed; the mask is piecewise constant in x, so x gets no gradient.
+    record(out, "relu_grad", {g}, [x = x.detach()](const Tensor& gg) { return std::vector<Tensor>{relu_grad(gg, x)}; });
   }
   return out;
 }

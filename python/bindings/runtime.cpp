@@ -86,6 +86,20 @@ void bind_config(py::module_& m) {
   m.def("set_thread_check_numerics", &pitfall::set_thread_check_numerics, py::arg("enabled"));
   m.def("thread_check_numerics_enabled", &pitfall::thread_check_numerics_enabled);
   m.def("check_numerics_active", &pitfall::check_numerics_active);
+  m.def("memory_stats", [] {
+    const pitfall::MemoryStats s = pitfall::memory_stats();
+    py::dict out;
+    out["current"] = s.bytes_in_use;
+    out["peak"] = s.peak_bytes_in_use;
+    out["cached"] = s.bytes_cached;
+    out["allocations"] = s.allocations;
+    out["cacheable"] = s.cacheable;
+    out["cache_hits"] = s.cache_hits;
+    return out;
+  });
+  m.def("reset_peak_memory", [] { pitfall::reset_peak_memory(); });
+  m.def("empty_cache", [] { pitfall::empty_cache(); });
+  m.def("set_cache_limit", [](size_t bytes) { pitfall::set_cache_limit(bytes); }, py::arg("bytes"));
   m.def("op_table", [] {
     py::list out;
     for (const auto& info : pitfall::OpRegistry::instance().ops()) {

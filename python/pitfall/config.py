@@ -14,6 +14,42 @@ def get_num_threads():
     return _C.num_threads()
 
 
+def _cpu_only(device):
+    if str(device).upper() not in ("CPU", "CPU:0"):
+        raise ValueError(f"memory statistics: device {device!r} is not available; this build tracks 'CPU'")
+
+
+def get_memory_info(device="CPU"):
+    """Tensor memory on `device` (tf.config.experimental.get_memory_info): {'current': bytes held by
+    live tensors, 'peak': their high-water mark since the last reset_memory_stats(), 'cached': freed
+    blocks kept for reuse, 'allocations', 'cacheable' (those of 16 KiB or more), 'cache_hits' (of those, served from freed
+    blocks)}. Sizes are rounded to the allocator's classes."""
+    _cpu_only(device)
+    return _C.memory_stats()
+
+
+def reset_memory_stats(device="CPU"):
+    """Starts the 'peak' of get_memory_info() again from the current value."""
+    _cpu_only(device)
+    _C.reset_peak_memory()
+
+
+def empty_cache(device="CPU"):
+    """Returns the freed blocks the allocator keeps for reuse to the system."""
+    _cpu_only(device)
+    _C.empty_cache()
+
+
+def set_memory_cache_limit(megabytes, device="CPU"):
+    """How much freed memory the CPU allocator keeps for reuse (PITFALL_CPU_CACHE_MB; default 0: off,
+    since glibc's heap already reuses freed memory and cached blocks add to the peak RSS)."""
+    _cpu_only(device)
+    megabytes = float(megabytes)
+    if not megabytes >= 0:
+        raise ValueError(f"set_memory_cache_limit: expected a size in MiB >= 0, got {megabytes}")
+    _C.set_cache_limit(int(megabytes * (1 << 20)))
+
+
 def enable_check_numerics():
     """Every op whose output turns non-finite from finite inputs raises FloatingPointError naming it."""
     _C.set_check_numerics(True)

@@ -137,6 +137,8 @@ PITFALL_GRADCHECK_CASE("sigmoid", "large magnitude", [](const Inputs& in) { retu
                        [] { return (Inputs{f64({-40.0, -15.0, 15.0, 40.0})}); });
 PITFALL_GRADCHECK_CASE("relu", "away from 0", [](const Inputs& in) { return relu(in[0]); },
                        [] { return (Inputs{f64(kAwayFromZero)}); });
+PITFALL_GRADCHECK_CASE("relu_grad", "linear in g, mask from x", [](const Inputs& in) { return relu_grad(in[0], in[1]); },
+                       [] { return (Inputs{uniform64({8}, -2, 2), f64(kAwayFromZero)}); });
 PITFALL_GRADCHECK_CASE("leaky_relu", "slope 0.2", [](const Inputs& in) { return leaky_relu(in[0], 0.2); },
                        [] { return (Inputs{f64(kAwayFromZero)}); });
 PITFALL_GRADCHECK_CASE("elu", "alpha 1.5", [](const Inputs& in) { return elu(in[0], 1.5); },
