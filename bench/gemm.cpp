@@ -11,6 +11,7 @@
 // Output: one line per measurement,
 //   RESULT <backend> <threads> <M> <K> <N> <transA> <transB> <gflops>
 // where C(M,N) = op(A) op(B), op = transpose when the flag is 1 (the backward-pass layouts).
+#include "timing.h"
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -49,27 +50,9 @@ const std::vector<Case> kCases = {
     {128, 256, 10, false, false},   {128, 10, 256, false, true},     {256, 128, 10, true, false},
 };
 
-using Clock = std::chrono::steady_clock;
 
 // Best-of-`rounds` time per call, each round running enough calls to last >= 20 ms.
-double seconds_per_call(const std::function<void()>& fn) {
-  fn();  // warm-up: page in buffers, spin up thread pools
-  int calls = 1;
-  for (;;) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < calls; ++i) fn();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (s >= 0.02) break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int round = 0; round < 5; ++round) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < calls; ++i) fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count() / calls);
-  }
-  return best;
-}
+using bench::seconds_per_call;
 
 void report(const char* backend, int threads, const Case& c, double seconds) {
   const double flops = 2.0 * c.m * c.k * c.n;

@@ -57,6 +57,13 @@ def seconds_per_call(fn):
     return best
 
 
+def torch_operands(torch, c, gen):
+    """The two operands of case c, uniform in [-0.5, 0.5); a transposed operand is a view."""
+    a = torch.rand((c["k"], c["m"]) if c["trans_a"] else (c["m"], c["k"]), generator=gen) - 0.5
+    b = torch.rand((c["n"], c["k"]) if c["trans_b"] else (c["k"], c["n"]), generator=gen) - 0.5
+    return (a.t() if c["trans_a"] else a), (b.t() if c["trans_b"] else b)
+
+
 def torch_worker(threads, cases):
     """Runs in a subprocess whose BLAS thread variables were set before torch (and the OpenBLAS it
     calls for matmul) loaded: torch.set_num_threads alone does not reach OpenBLAS's own pool."""
@@ -64,10 +71,7 @@ def torch_worker(threads, cases):
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     for c in cases:
-        a = torch.rand((c["k"], c["m"]) if c["trans_a"] else (c["m"], c["k"]), generator=gen) - 0.5
-        b = torch.rand((c["n"], c["k"]) if c["trans_b"] else (c["k"], c["n"]), generator=gen) - 0.5
-        a = a.t() if c["trans_a"] else a
-        b = b.t() if c["trans_b"] else b
+        a, b = torch_operands(torch, c, gen)
         with torch.no_grad():
             s = seconds_per_call(lambda: torch.matmul(a, b))
         gflops = 2.0 * c["m"] * c["k"] * c["n"] / s * 1e-9

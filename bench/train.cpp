@@ -15,6 +15,7 @@
 // gemm        pitfall::matmul vs cblas_sgemm (when built with OpenBLAS) at 1024^3 and at the MLP's
 //             first-layer training shapes, best of 5 rounds of >= 20 ms, same thread count.
 // Every run also reports its peak RSS (getrusage(RUSAGE_SELF).ru_maxrss): one process, one workload.
+#include "timing.h"
 #include <pitfall/pitfall.h>
 #include <pitfall/data/dataset.h>
 #include <pitfall/data/idx_reader.h>
@@ -259,23 +260,7 @@ const std::vector<GemmCase> kGemmCases = {
 };
 
 // Best of 5 rounds of the time per call, each round >= 20 ms of calls (as bench/gemm.cpp).
-double seconds_per_call(const std::function<void()>& fn) {
-  fn();
-  int calls = 1;
-  for (;;) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < calls; ++i) fn();
-    if (std::chrono::duration<double>(Clock::now() - t0).count() >= 0.02) break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int round = 0; round < 5; ++round) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < calls; ++i) fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count() / calls);
-  }
-  return best;
-}
+using bench::seconds_per_call;
 
 std::vector<float> filled(size_t count, unsigned seed) {
   std::vector<float> values(count);

@@ -290,10 +290,7 @@ def torch_gemm(args):
     rows = []
     gen = torch.Generator().manual_seed(0)
     for c in cases:
-        a = torch.rand((c["k"], c["m"]) if c["trans_a"] else (c["m"], c["k"]), generator=gen) - 0.5
-        b = torch.rand((c["n"], c["k"]) if c["trans_b"] else (c["k"], c["n"]), generator=gen) - 0.5
-        a = a.t() if c["trans_a"] else a
-        b = b.t() if c["trans_b"] else b
+        a, b = run_gemm.torch_operands(torch, c, gen)
         with torch.no_grad():
             seconds = run_gemm.seconds_per_call(lambda: torch.matmul(a, b))
         rows.append(dict(c, torch_gflops=2.0 * c["m"] * c["k"] * c["n"] / seconds * 1e-9))

@@ -62,12 +62,16 @@ bool applies(const std::vector<Tensor>& tensors) {
   return true;
 }
 
-void adam_keras(const Tensor& w, const Tensor& g, const AdamMoments& moments, double alpha, double epsilon) {
+namespace {
+
+// Adam's shared pass: the moments as the op path updates them, then w <- step(w, m, v) in T.
+template <class Step>
+void adam_pass(const Tensor& w, const Tensor& g, const AdamMoments& moments, Step step) {
   for_blocks({w, g, moments.m, moments.v}, [&](auto* const* p, int64_t begin, int64_t end, auto zero) {
     using T = decltype(zero);
     const T b1 = static_cast<T>(moments.beta_1), c1 = static_cast<T>(1.0 - moments.beta_1);
     const T b2 = static_cast<T>(moments.beta_2), c2 = static_cast<T>(1.0 - moments.beta_2);
-    const T a = static_cast<T>(alpha), eps = static_cast<T>(epsilon);
+    const auto update = step(zero);
     T *pw = p[0], *pg = p[1], *pm = p[2], *pv = p[3];
     with_form(moments.keras_arithmetic, [&](auto keras) {
       for (int64_t i = begin; i < end; ++i) {
@@ -76,30 +80,28 @@ void adam_keras(const Tensor& w, const Tensor& g, const AdamMoments& moments, do
         const T vi = average<keras()>(pv[i], gi * gi, b2, c2);
         pm[i] = mi;
         pv[i] = vi;
-        pw[i] = pw[i] - (mi * a) / (std::sqrt(vi) + eps);
+        pw[i] = update(pw[i], mi, vi);
       }
     });
   });
 }
 
+}  // namespace
+
+void adam_keras(const Tensor& w, const Tensor& g, const AdamMoments& moments, double alpha, double epsilon) {
+  adam_pass(w, g, moments, [&](auto zero) {
+    using T = decltype(zero);
+    const T a = static_cast<T>(alpha), eps = static_cast<T>(epsilon);
+    return [a, eps](T wi, T mi, T vi) { return wi - (mi * a) / (std::sqrt(vi) + eps); };
+  });
+}
+
 void adam_torch(const Tensor& w, const Tensor& g, const AdamMoments& moments, double sqrt_correction_2,
                 double epsilon, double step_size) {
-  for_blocks({w, g, moments.m, moments.v}, [&](auto* const* p, int64_t begin, int64_t end, auto zero) {
+  adam_pass(w, g, moments, [&](auto zero) {
     using T = decltype(zero);
-    const T b1 = static_cast<T>(moments.beta_1), c1 = static_cast<T>(1.0 - moments.beta_1);
-    const T b2 = static_cast<T>(moments.beta_2), c2 = static_cast<T>(1.0 - moments.beta_2);
-    const T sc2 = static_cast<T>(sqrt_correction_2), eps = static_cast<T>(epsilon), step = static_cast<T>(step_size);
-    T *pw = p[0], *pg = p[1], *pm = p[2], *pv = p[3];
-    with_form(moments.keras_arithmetic, [&](auto keras) {
-      for (int64_t i = begin; i < end; ++i) {
-        const T gi = pg[i];
-        const T mi = average<keras()>(pm[i], gi, b1, c1);
-        const T vi = average<keras()>(pv[i], gi * gi, b2, c2);
-        pm[i] = mi;
-        pv[i] = vi;
-        pw[i] = pw[i] - (mi / (std::sqrt(vi) / sc2 + eps)) * step;
-      }
-    });
+    const T sc2 = static_cast<T>(sqrt_correction_2), eps = static_cast<T>(epsilon), size = static_cast<T>(step_size);
+    return [sc2, eps, size](T wi, T mi, T vi) { return wi - (mi / (std::sqrt(vi) / sc2 + eps)) * size; };
   });
 }
 

@@ -468,6 +468,23 @@ inline void window_max(const T* image, const Geometry& g, int64_t y0, int64_t y1
   }
 }
 
+// Finds the maximum of every window in output rows [begin, end) (row = image * OH + oy) and calls
+// emit(n, oy, ox) after each, with best (and pixel, when kTrackPixel) holding that window's result.
+template <bool kTrackPixel, class T, class C, class Emit>
+void scan_windows(const T* x, const Geometry& g, int64_t begin, int64_t end, C* best, int32_t* pixel, Emit emit) {
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t n = row / g.oh, oy = row % g.oh;
+    int64_t y0, y1;
+    clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      int64_t x0, x1;
+      clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
+      window_max<kTrackPixel>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, pixel);
+      emit(n, oy, ox);
+    }
+  }
+}
+
 // max_pool2d  x (N, H, W, C) -> out (N, OH, OW, C): each window's maximum, in one pass.
 void max_pool2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   const Geometry g = geometry(in[0].shape(), out.shape(), attrs);
@@ -478,18 +495,10 @@ void max_pool2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& 
     T* y = static_cast<T*>(out.data_ptr());
     parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
       C* best = scratch<C>(static_cast<size_t>(g.c));
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t n = row / g.oh, oy = row % g.oh;
-        int64_t y0, y1;
-        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          int64_t x0, x1;
-          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
-          window_max<false>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, nullptr);
-          T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
-          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(best[ch]);
-        }
-      }
+      scan_windows<false>(x, g, begin, end, best, nullptr, [&](int64_t n, int64_t oy, int64_t ox) {
+        T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(best[ch]);
+      });
     });
   });
 }
@@ -516,20 +525,13 @@ void max_pool2d_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const At
         if constexpr (std::is_same_v<C, T>) acc = dx + n * image;
         else acc = scratch<C>(static_cast<size_t>(image), 1);
         std::fill(acc, acc + image, C(0));
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          int64_t y0, y1;
-          clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            int64_t x0, x1;
-            clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
-            window_max<true>(x + n * image, g, y0, y1, x0, x1, best, pixel);
-            const T* from = grad + ((n * g.oh + oy) * g.ow + ox) * g.c;
-            for (int64_t ch = 0; ch < g.c; ++ch) {
-              C& to = acc[int64_t{pixel[ch]} * g.c + ch];
-              to = static_cast<C>(to + static_cast<C>(from[ch]));
-            }
+        scan_windows<true>(x, g, n * g.oh, (n + 1) * g.oh, best, pixel, [&](int64_t, int64_t oy, int64_t ox) {
+          const T* from = grad + ((n * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t ch = 0; ch < g.c; ++ch) {
+            C& to = acc[int64_t{pixel[ch]} * g.c + ch];
+            to = static_cast<C>(to + static_cast<C>(from[ch]));
           }
-        }
+        });
         if constexpr (!std::is_same_v<C, T>) {
           for (int64_t i = 0; i < image; ++i) dx[n * image + i] = static_cast<T>(acc[i]);
         }
@@ -549,18 +551,10 @@ void max_pool2d_argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const 
     parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
       C* best = scratch<C>(static_cast<size_t>(g.c));
       int32_t* pixel = scratch<int32_t>(static_cast<size_t>(g.c));
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t n = row / g.oh, oy = row % g.oh;
-        int64_t y0, y1;
-        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          int64_t x0, x1;
-          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
-          window_max<true>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, pixel);
-          int64_t* dst = index + ((n * g.oh + oy) * g.ow + ox) * g.c;
-          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = (n * g.h * g.w + int64_t{pixel[ch]}) * g.c + ch;
-        }
-      }
+      scan_windows<true>(x, g, begin, end, best, pixel, [&](int64_t n, int64_t oy, int64_t ox) {
+        int64_t* dst = index + ((n * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = (n * g.h * g.w + int64_t{pixel[ch]}) * g.c + ch;
+      });
     });
   });
 }
