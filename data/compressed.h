@@ -2,8 +2,8 @@
 // reads, gzip and raw-deflate inflation through zlib, CRC-32, byte order, and making a host tensor.
 //
 // Not part of the public API. Everything here depends only on core/error, core/dtype, core/shape and
-// core/device (never on ops or autograd), so the fuzz targets (tools/fuzz.sh) compile the readers with
-// those four core files alone.
+// core/device with its caching_allocator (never on ops or autograd), so the fuzz targets
+// (tools/fuzz.sh) compile the readers with those five core files alone.
 #pragma once
 #include <bit>
 #include <cstddef>
