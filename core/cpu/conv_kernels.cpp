@@ -351,6 +351,26 @@ inline void clamp_window(int64_t start, int64_t k, int64_t size, int64_t& lo, in
   hi = std::min<int64_t>(start + k, size);
 }
 
+// The in-bounds rows [y0, y1) and columns [x0, x1) of one pooling window.
+struct WindowBounds {
+  int64_t y0, y1, x0, x1;
+};
+
+// Calls fn(n, oy, ox, window) for every output position of output rows [begin, end), where
+// row = image * OH + oy, in increasing order.
+template <class Fn>
+void for_each_window(const Geometry& g, int64_t begin, int64_t end, Fn fn) {
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t n = row / g.oh, oy = row % g.oh;
+    WindowBounds w{};
+    clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, w.y0, w.y1);
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, w.x0, w.x1);
+      fn(n, oy, ox, w);
+    }
+  }
+}
+
 // Rows per parallel block: about 2^14 elements of work.
 int64_t pool_block(int64_t work_per_row) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, work_per_row)); }
 
@@ -363,25 +383,18 @@ void avg_pool2d_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& 
     T* y = static_cast<T*>(out.data_ptr());
     parallel_for(g.n * g.oh, pool_block(g.ow * g.c * g.kh * g.kw), [&](int64_t begin, int64_t end) {
       std::vector<C> sum(static_cast<size_t>(g.c));
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t n = row / g.oh, oy = row % g.oh;
-        int64_t y0, y1;
-        clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          int64_t x0, x1;
-          clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
-          std::fill(sum.begin(), sum.end(), C(0));
-          for (int64_t iy = y0; iy < y1; ++iy) {
-            for (int64_t ix = x0; ix < x1; ++ix) {
-              const T* src = x + ((n * g.h + iy) * g.w + ix) * g.c;
-              for (int64_t ch = 0; ch < g.c; ++ch) sum[ch] += static_cast<C>(src[ch]);
-            }
+      for_each_window(g, begin, end, [&](int64_t n, int64_t oy, int64_t ox, const WindowBounds& w) {
+        std::fill(sum.begin(), sum.end(), C(0));
+        for (int64_t iy = w.y0; iy < w.y1; ++iy) {
+          for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+            const T* src = x + ((n * g.h + iy) * g.w + ix) * g.c;
+            for (int64_t ch = 0; ch < g.c; ++ch) sum[ch] += static_cast<C>(src[ch]);
           }
-          const C count = static_cast<C>((y1 - y0) * (x1 - x0));
-          T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
-          for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(sum[ch] / count);
         }
-      }
+        const C count = static_cast<C>((w.y1 - w.y0) * (w.x1 - w.x0));
+        T* dst = y + ((n * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] = static_cast<T>(sum[ch] / count);
+      });
     });
   });
 }
@@ -472,17 +485,10 @@ inline void window_max(const T* image, const Geometry& g, int64_t y0, int64_t y1
 // emit(n, oy, ox) after each, with best (and pixel, when kTrackPixel) holding that window's result.
 template <bool kTrackPixel, class T, class C, class Emit>
 void scan_windows(const T* x, const Geometry& g, int64_t begin, int64_t end, C* best, int32_t* pixel, Emit emit) {
-  for (int64_t row = begin; row < end; ++row) {
-    const int64_t n = row / g.oh, oy = row % g.oh;
-    int64_t y0, y1;
-    clamp_window(oy * g.sh - g.pad_top, g.kh, g.h, y0, y1);
-    for (int64_t ox = 0; ox < g.ow; ++ox) {
-      int64_t x0, x1;
-      clamp_window(ox * g.sw - g.pad_left, g.kw, g.w, x0, x1);
-      window_max<kTrackPixel>(x + n * g.h * g.w * g.c, g, y0, y1, x0, x1, best, pixel);
-      emit(n, oy, ox);
-    }
-  }
+  for_each_window(g, begin, end, [&](int64_t n, int64_t oy, int64_t ox, const WindowBounds& w) {
+    window_max<kTrackPixel>(x + n * g.h * g.w * g.c, g, w.y0, w.y1, w.x0, w.x1, best, pixel);
+    emit(n, oy, ox);
+  });
 }
 
 // max_pool2d  x (N, H, W, C) -> out (N, OH, OW, C): each window's maximum, in one pass.
