@@ -466,8 +466,9 @@ def print_table(results):
     m = results["machine"]
     print(f"\nmachine: {m['cpu']}, {m['cores']} cores, {m['threads']} threads used; torch {m['torch']}, "
           f"numpy {m['numpy']}, {m['openblas']}, g++ {m['gxx']}, Python {m['python']}; commit {m['commit']}; "
-          f"1-minute load average before the run {m['load_average'][0]:.1f} (well above 0: other work "
-          "shared the cores and slowed the rows)")
+          f"1-minute load average before the run {m['load_average'][0]:.1f}"
+          + (" (well above 0: other work shared the cores and slowed the rows)" if m["load_average"][0] >= 0.5
+             else ""))
 
 
 def write_json_atomically(path, data):

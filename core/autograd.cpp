@@ -57,8 +57,13 @@ Tensor accumulate(const Tensor& existing, const Tensor& incoming) {
 
 // Runs the backward pass. Gradients for nodes are kept by Node*, gradients for leaves by impl.
 // Calls `leaf_sink(leaf, grad)` once per reached leaf that requires grad, in a deterministic order.
+// A node's gradient is dropped as soon as its backward has consumed it (so the pass holds only the
+// gradients at its frontier, not one per activation), except for the nodes in `keep`, whose
+// gradients are returned. A backward function may so receive the only handle to its gradient, and
+// may then write its result over it (relu_grad does).
 template <class LeafSink>
-std::unordered_map<Node*, Tensor> run_backward(const Tensor& root, const Tensor& root_grad, LeafSink&& leaf_sink) {
+std::unordered_map<Node*, Tensor> run_backward(const Tensor& root, const Tensor& root_grad, LeafSink&& leaf_sink,
+                                               const std::unordered_set<Node*>& keep = {}) {
   std::unordered_map<Node*, Tensor> node_grads;
   if (!root.requires_grad()) {
     throw ValueError("the tensor has no gradient path: it does not depend on any tensor that requires "
@@ -77,7 +82,13 @@ std::unordered_map<Node*, Tensor> run_backward(const Tensor& root, const Tensor&
   for (Node* node : reverse_topological(root.grad_fn().get())) {
     auto it = node_grads.find(node);
     if (it == node_grads.end()) continue;
-    const Tensor grad_output = it->second;
+    Tensor grad_output;
+    if (keep.count(node)) {
+      grad_output = it->second;
+    } else {
+      grad_output = std::move(it->second);
+      node_grads.erase(it);
+    }
     std::vector<Tensor> input_grads;
     {
       LayerPathScope layer(node->layer);
@@ -142,9 +153,12 @@ void record(Tensor& output, const char* op, std::vector<Tensor> inputs, Backward
 
 std::vector<Tensor> gradients(const Tensor& root, const std::vector<Tensor>& sources, const Tensor& root_grad) {
   std::unordered_map<TensorImpl*, Tensor> leaf_results;
-  auto node_grads = run_backward(root, root_grad, [&](const Tensor& leaf, const Tensor& g) {
-    leaf_results[leaf.impl()] = g;
-  });
+  std::unordered_set<Node*> keep;
+  for (const auto& source : sources) {
+    if (source.defined() && source.grad_fn()) keep.insert(source.grad_fn().get());
+  }
+  auto node_grads = run_backward(
+      root, root_grad, [&](const Tensor& leaf, const Tensor& g) { leaf_results[leaf.impl()] = g; }, keep);
   std::vector<Tensor> out;
   out.reserve(sources.size());
   for (const auto& source : sources) {

@@ -2,7 +2,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
+
+#include <sys/mman.h>
 
 #include "pitfall/core/error.h"
 
@@ -16,6 +19,8 @@ constexpr bool kAddressSanitizer = false;
 #endif
 
 size_t default_cache_limit() {
+  // Under AddressSanitizer every block comes from malloc and goes straight back, so each
+  // use-after-free and overflow is caught.
   if (kAddressSanitizer) return 0;
   if (const char* env = std::getenv("PITFALL_CPU_CACHE_MB")) {
     char* end = nullptr;
@@ -26,13 +31,20 @@ size_t default_cache_limit() {
     }
     return static_cast<size_t>(value) << 20;
   }
-  // Off by default on the CPU: glibc's heap already reuses freed blocks without system calls
-  // (its mmap threshold rises to 32 MiB as large blocks are freed), and every cached byte is memory
-  // the heap cannot reuse for other sizes: measured, a cache bought no speed on the training
-  // benchmarks and cost 30 MiB (16-32 MiB limit) to 200 MiB (256 MiB) of peak RSS
-  // (bench/README.md "Memory"). Devices whose allocation calls are slow cache by default.
-  return 0;
+  // No byte limit by default: the cache's own rule (never above the high-water mark of live
+  // bytes) bounds it.
+  return std::numeric_limits<size_t>::max();
 }
+
+// Blocks of 1 MiB and more (a layer's activations and gradients at training batch sizes) are
+// mapped from the kernel and cached; smaller ones come from malloc. Measured on the CNN benchmark
+// (bench/README.md "Memory"): malloc's heap alone fragments around the step's 11 MiB tensors
+// (~50 MiB above the live peak), mapping without a cache pays the kernel's page zeroing on every
+// step (epoch 8 s -> 18 s); mapped and cached, the epoch keeps its time and the peak RSS drops.
+// Blocks above 32 MiB (a data set, an evaluation batch's activations) are mapped and unmapped
+// each time, as malloc does from that size on.
+constexpr size_t kMappedBytes = size_t{1} << 20;
+constexpr size_t kMaxCachedBytes = size_t{32} << 20;
 
 // 64-byte alignment: one AVX-512 register or cache line, so vector kernels never peel.
 void* aligned_block(size_t nbytes) {
@@ -41,8 +53,23 @@ void* aligned_block(size_t nbytes) {
   return ptr;
 }
 
+void* cpu_block(size_t nbytes) {
+  if (kAddressSanitizer || nbytes < kMappedBytes) return aligned_block(nbytes);
+  void* ptr = mmap(nullptr, nbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ptr == MAP_FAILED) throw std::bad_alloc();
+  return ptr;  // page-aligned
+}
+
+void free_cpu_block(void* ptr, size_t nbytes) {
+  if (kAddressSanitizer || nbytes < kMappedBytes) {
+    std::free(ptr);
+  } else {
+    munmap(ptr, nbytes);
+  }
+}
+
 struct CpuAllocator final : Allocator {
-  CachingAllocator cache{aligned_block, [](void* ptr, size_t) { std::free(ptr); }, default_cache_limit()};
+  CachingAllocator cache{cpu_block, free_cpu_block, default_cache_limit(), kMappedBytes, kMaxCachedBytes};
   void* allocate(size_t nbytes) override { return cache.allocate(nbytes); }
   void deallocate(void* ptr, size_t nbytes) override { cache.deallocate(ptr, nbytes); }
   void copy(void* dst, const void* src, size_t nbytes, bool, bool) override {
@@ -51,6 +78,7 @@ struct CpuAllocator final : Allocator {
   MemoryStats stats() const override { return cache.stats(); }
   void empty_cache() override { cache.empty_cache(); }
   void set_cache_limit(size_t bytes) override { cache.set_cache_limit(bytes); }
+  size_t cache_limit() const override { return cache.cache_limit(); }
   void reset_peak() override { cache.reset_peak(); }
 };
 
@@ -108,5 +136,6 @@ MemoryStats memory_stats(DeviceType type) { return allocator_for(type)->stats();
 void reset_peak_memory(DeviceType type) { allocator_for(type)->reset_peak(); }
 void empty_cache(DeviceType type) { allocator_for(type)->empty_cache(); }
 void set_cache_limit(size_t bytes, DeviceType type) { allocator_for(type)->set_cache_limit(bytes); }
+size_t cache_limit(DeviceType type) { return allocator_for(type)->cache_limit(); }
 
 }  // namespace pitfall

@@ -33,20 +33,24 @@ struct Allocator {
   virtual MemoryStats stats() const { return {}; }
   virtual void empty_cache() {}
   virtual void set_cache_limit(size_t) {}
+  virtual size_t cache_limit() const { return 0; }
   virtual void reset_peak() {}
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
 Allocator* allocator_for(DeviceType type);  // throws RuntimeError if the device is not built in
 
-// The CPU allocator can cache freed blocks of 16 KiB and more (core/caching_allocator.h) up to a
-// limit: PITFALL_CPU_CACHE_MB or set_cache_limit (0, the default, turns caching off; see
-// device.cpp for why); never under AddressSanitizer, so it still sees every use after free. The
-// statistics are kept either way.
+// The CPU allocator caches freed blocks of 1 MiB to 32 MiB (mapped from the kernel; smaller ones
+// come from malloc): see core/caching_allocator.h for the rules that keep the cache from raising the
+// peak footprint, and device.cpp for the measurements. An optional byte limit on top:
+// PITFALL_CPU_CACHE_MB or set_cache_limit (0 turns caching off; SIZE_MAX, the default, is no limit).
+// Never under AddressSanitizer, so it still sees every use after free. The statistics are kept
+// either way.
 MemoryStats memory_stats(DeviceType type = DeviceType::cpu);
 void reset_peak_memory(DeviceType type = DeviceType::cpu);
 void empty_cache(DeviceType type = DeviceType::cpu);
 void set_cache_limit(size_t bytes, DeviceType type = DeviceType::cpu);
+size_t cache_limit(DeviceType type = DeviceType::cpu);
 
 // A refcounted block of device memory. Tensors are views into one.
 class Storage {

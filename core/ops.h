@@ -59,7 +59,9 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);  // gradient 0 at 0
 // relu's gradient: g where x > 0, else 0 (at 0 and at NaN too). Same shape and dtype.
-Tensor relu_grad(const Tensor& g, const Tensor& x);
+// overwrite_g: the result may be written over g when nothing else can see g (autograd's backward
+// hands over gradients it no longer holds).
+Tensor relu_grad(const Tensor& g, const Tensor& x, bool overwrite_g = false);
 // activation(x + bias) with bias (units,) along x's last axis, in one pass, for activation "relu" or
 // "linear" (is_fused_activation; others raise ValueError). overwrite_x: x may be overwritten when no
 // other handle shares it (pass it with std::move); layers use it for their own product.

@@ -42,14 +42,9 @@ Tensor bias_activation(Tensor x, const Tensor& bias, const std::string& activati
   attrs.flag = activation == "relu";
   // Overwrite only a tensor no other handle or view can see: its values are read nowhere else, and
   // its own gradient path (the product's backward) never reads its output.
-  const bool in_place = overwrite_x && x.impl_ptr().use_count() == 1 && x.impl()->storage.use_count() == 1 &&
-                        x.offset() == 0;
   Tensor out;
-  if (in_place) {
-    out = Tensor(std::make_shared<TensorImpl>(*x.impl()));
-    out.impl()->grad_fn = nullptr;
-    out.impl()->requires_grad = false;
-    out.impl()->name.clear();
+  if (overwrite_x && detail::can_overwrite(x)) {
+    out = detail::output_over(x);
     OpRegistry::instance().kernel("bias_activation", x.device().type)({x, bias}, out, attrs);
   } else {
     out = dispatch("bias_activation", {x, bias}, x.shape(), x.dtype(), attrs);
@@ -58,7 +53,8 @@ Tensor bias_activation(Tensor x, const Tensor& bias, const std::string& activati
     const bool is_relu = attrs.flag;
     record(out, "bias_activation", {x, bias},
            [y = out.detach(), is_relu, x_shape = x.shape(), bias_shape = bias.shape()](const Tensor& g) {
-             const Tensor dz = is_relu ? relu_grad(g, y) : g;
+             // The autograd engine hands over a gradient it no longer holds: relu_grad may reuse it.
+             const Tensor dz = is_relu ? relu_grad(g, y, /*overwrite_g=*/true) : g;
              return std::vector<Tensor>{sum_to_shape(dz, x_shape), sum_to_shape(dz, bias_shape)};
            });
   }

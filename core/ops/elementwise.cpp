@@ -323,13 +323,13 @@ Tensor relu(const Tensor& x) {
   Tensor out = run_unary("relu", x);
   if (needs_record({x})) {
     record(out, "relu", {x}, [x = x.detach()](const Tensor& g) {
-      return std::vector<Tensor>{relu_grad(g, x)};  // 0 at 0
+      return std::vector<Tensor>{relu_grad(g, x, /*overwrite_g=*/true)};  // 0 at 0
     });
   }
   return out;
 }
 
-Tensor relu_grad(const Tensor& g, const Tensor& x) {
+Tensor relu_grad(const Tensor& g, const Tensor& x, bool overwrite_g) {
   OpScope scope("relu_grad");
   check_floating("relu_grad", g);
   if (g.shape() != x.shape()) {
@@ -337,7 +337,15 @@ Tensor relu_grad(const Tensor& g, const Tensor& x) {
                      " must have the same shape");
   }
   // One pass with no mask tensor; the same values as where(x > 0, g, 0).
-  Tensor out = run_binary("relu_grad", g, x, g.dtype());
+  Tensor out;
+  // Only a gradient without history is overwritten (its producer's backward might read it).
+  if (overwrite_g && !g.requires_grad() && g.dtype() == x.dtype() && g.device() == x.device() &&
+      detail::can_overwrite(g)) {
+    out = detail::output_over(g);
+    OpRegistry::instance().kernel("relu_grad", g.device().type)({g, x}, out, Attrs());
+  } else {
+    out = run_binary("relu_grad", g, x, g.dtype());
+  }
   if (needs_record({g})) {
     // Linear in g with the mask fixed; the mask is piecewise constant in x, so x gets no gradient.
     record(out, "relu_grad", {g}, [x = x.detach()](const Tensor& gg) { return std::vector<Tensor>{relu_grad(gg, x)}; });

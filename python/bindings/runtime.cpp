@@ -100,6 +100,7 @@ void bind_config(py::module_& m) {
   m.def("reset_peak_memory", [] { pitfall::reset_peak_memory(); });
   m.def("empty_cache", [] { pitfall::empty_cache(); });
   m.def("set_cache_limit", [](size_t bytes) { pitfall::set_cache_limit(bytes); }, py::arg("bytes"));
+  m.def("cache_limit", [] { return pitfall::cache_limit(); });
   m.def("op_table", [] {
     py::list out;
     for (const auto& info : pitfall::OpRegistry::instance().ops()) {

@@ -22,8 +22,8 @@ def _cpu_only(device):
 def get_memory_info(device="CPU"):
     """Tensor memory on `device` (tf.config.experimental.get_memory_info): {'current': bytes held by
     live tensors, 'peak': their high-water mark since the last reset_memory_stats(), 'cached': freed
-    blocks kept for reuse, 'allocations', 'cacheable' (those of 16 KiB or more), 'cache_hits' (of those, served from freed
-    blocks)}. Sizes are rounded to the allocator's classes."""
+    blocks kept for reuse, 'allocations', 'cacheable' (those of 1 MiB to 32 MiB), 'cache_hits' (of
+    those, served from freed blocks)}. Sizes are rounded to the allocator's classes."""
     _cpu_only(device)
     return _C.memory_stats()
 
@@ -41,13 +41,27 @@ def empty_cache(device="CPU"):
 
 
 def set_memory_cache_limit(megabytes, device="CPU"):
-    """How much freed memory the CPU allocator keeps for reuse (PITFALL_CPU_CACHE_MB; default 0: off,
-    since glibc's heap already reuses freed memory and cached blocks add to the peak RSS)."""
+    """A limit on the freed memory the CPU allocator keeps for reuse (PITFALL_CPU_CACHE_MB); 0 turns
+    the cache off, None (the default) sets no limit: the cache then keeps blocks only while the live
+    tensors plus the cache stay under the live tensors' own high-water mark (core/caching_allocator.h)."""
     _cpu_only(device)
+    if megabytes is None or megabytes == float("inf"):
+        _C.set_cache_limit(_NO_LIMIT)
+        return
     megabytes = float(megabytes)
     if not megabytes >= 0:
-        raise ValueError(f"set_memory_cache_limit: expected a size in MiB >= 0, got {megabytes}")
-    _C.set_cache_limit(int(megabytes * (1 << 20)))
+        raise ValueError(f"set_memory_cache_limit: expected a size in MiB >= 0 or None, got {megabytes}")
+    _C.set_cache_limit(min(int(megabytes * (1 << 20)), _NO_LIMIT))
+
+
+def get_memory_cache_limit(device="CPU"):
+    """The limit set_memory_cache_limit() set, in MiB; None when there is none."""
+    _cpu_only(device)
+    limit = _C.cache_limit()
+    return None if limit == _NO_LIMIT else limit / (1 << 20)
+
+
+_NO_LIMIT = 2**64 - 1  # SIZE_MAX
 
 
 def enable_check_numerics():
