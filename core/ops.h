@@ -80,6 +80,10 @@ Tensor cast(const Tensor& x, DType dtype);  // differentiable between floating d
 // ---- normalizing activations (max-subtracted, stable for any finite input)
 Tensor softmax(const Tensor& x, int64_t axis = -1);
 Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+// -log(softmax(logits)[label]) per row, in one pass: logits (..., classes) floating, labels (...)
+// int32/int64 in [0, classes) (ValueError naming the first one outside). The gradient,
+// (softmax(logits) - one_hot(label)) * g, is one pass too. tf.nn.sparse_softmax_cross_entropy_with_logits.
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 
 // ---- linear algebra
 // (..., M, K) @ (..., K, N) with broadcast batch dimensions; 1-D operands follow NumPy (a vector is

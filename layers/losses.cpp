@@ -296,6 +296,8 @@ class SparseCategoricalCrossentropy : public ConfiguredLoss {
     warn_if_single_class(name(), y_pred, -1);
     if (from_logits_) warn_if_already_activated(name(), y_pred, "softmax");
     const Tensor labels = checked_labels(y_true, num_classes);
+    // From logits: one fused pass forward and back (no one-hot tensor, no log-softmax tensor).
+    if (from_logits_) return sparse_softmax_cross_entropy(y_pred, reshape(labels, batch));
     const Tensor one_hot_labels = one_hot(reshape(labels, batch), num_classes, y_pred.dtype());
     return crossentropy_along(one_hot_labels, y_pred, from_logits_, -1);
   }

@@ -2,6 +2,8 @@
 // log_softmax). Reduced axes arrive as one adjacent run (the front-end arranges that).
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include "pitfall/core/cpu/kernels.h"
 #include "pitfall/core/cpu/reduce.h"
@@ -147,7 +149,91 @@ void softmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& att
 
 }  // namespace
 
+// sparse_softmax_cross_entropy over (rows, classes) logits and int32/int64 labels, and its gradient.
+// Per row, as softmax_kernel: the maximum, then sum(exp(x - max)) accumulated in double in class
+// order; loss = log(sum) - (x[label] - max). The gradient recomputes both and writes
+// (exp(x - max) / sum - [j == label]) * g. Rows are independent: any thread split gives the same bits.
+template <class Label>
+int64_t checked_label(const Label* labels, int64_t row, int64_t classes) {
+  const int64_t label = static_cast<int64_t>(labels[row]);
+  if (label < 0 || label >= classes) {
+    throw IndexError("sparse_softmax_cross_entropy: label " + std::to_string(label) + " of row " +
+                     std::to_string(row) + " is outside the classes [0, " + std::to_string(classes) +
+                     "); labels must be class indices 0.." + std::to_string(classes - 1));
+  }
+  return label;
+}
+
+template <class Fn>
+void for_each_row_with_label(const Tensor& logits, const Tensor& labels, Fn&& fn) {
+  const int64_t classes = logits.shape().back();
+  const int64_t rows = classes == 0 ? 0 : logits.numel() / classes;
+  auto run = [&](auto label_zero) {
+    using Label = decltype(label_zero);
+    const Label* y = static_cast<const Label*>(labels.data_ptr());
+    for (int64_t r = 0; r < rows; ++r) checked_label(y, r, classes);  // before any output is written
+    parallel_for(rows, std::max<int64_t>(1, 65536 / classes), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) fn(r, static_cast<int64_t>(y[r]), classes);
+    });
+  };
+  if (labels.dtype() == DType::int32) {
+    run(int32_t{});
+  } else {
+    run(int64_t{});
+  }
+}
+
+// max and sum(exp(x - max)) of one row, as softmax_kernel computes them.
+template <class T, class C = compute_t<T>>
+std::pair<C, double> row_normalizer(const T* x, int64_t classes) {
+  C m = static_cast<C>(x[0]);
+  for (int64_t j = 1; j < classes; ++j) {
+    const C v = static_cast<C>(x[j]);
+    if (v > m || std::isnan(v)) m = std::isnan(m) ? m : v;
+  }
+  double total = 0.0;
+  for (int64_t j = 0; j < classes; ++j) total += static_cast<double>(std::exp(static_cast<C>(x[j]) - m));
+  return {m, total};
+}
+
+void sparse_softmax_cross_entropy_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs&) {
+  visit_floating(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    T* loss = static_cast<T*>(out.data_ptr());
+    for_each_row_with_label(in[0], in[1], [&](int64_t r, int64_t label, int64_t classes) {
+      const T* row = x + r * classes;
+      const auto [m, total] = row_normalizer<T>(row, classes);
+      const C shifted = static_cast<C>(row[label]) - m;
+      loss[r] = scalar_cast<T>(std::log(total) - static_cast<double>(shifted));
+    });
+  });
+}
+
+void sparse_softmax_cross_entropy_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs&) {
+  visit_floating(in[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    using C = compute_t<T>;
+    const T* x = static_cast<const T*>(in[0].data_ptr());
+    const T* g = static_cast<const T*>(in[2].data_ptr());
+    T* dx = static_cast<T*>(out.data_ptr());
+    for_each_row_with_label(in[0], in[1], [&](int64_t r, int64_t label, int64_t classes) {
+      const T* row = x + r * classes;
+      T* drow = dx + r * classes;
+      const auto [m, total] = row_normalizer<T>(row, classes);
+      const double scale = static_cast<double>(static_cast<C>(g[r]));
+      for (int64_t j = 0; j < classes; ++j) {
+        const double p = static_cast<double>(std::exp(static_cast<C>(row[j]) - m)) / total;
+        drow[j] = scalar_cast<T>((p - (j == label ? 1.0 : 0.0)) * scale);
+      }
+    });
+  });
+}
+
 void register_cpu_reduction_kernels(OpRegistry& r) {
+  r.add_kernel("sparse_softmax_cross_entropy", DeviceType::cpu, sparse_softmax_cross_entropy_kernel);
+  r.add_kernel("sparse_softmax_cross_entropy_grad", DeviceType::cpu, sparse_softmax_cross_entropy_grad_kernel);
   r.add_kernel("sum", DeviceType::cpu, sum_kernel);
   r.add_kernel("max", DeviceType::cpu, extreme_kernel<true>);
   r.add_kernel("min", DeviceType::cpu, extreme_kernel<false>);

@@ -50,6 +50,9 @@ void define_builtin_ops(OpRegistry& r) {
       {"cast", true, false, "dtype conversion (differentiable between floating dtypes)"},
       {"softmax", true, false, "max-subtracted softmax along an axis"},
       {"log_softmax", true, false, "max-subtracted log-softmax along an axis"},
+      {"sparse_softmax_cross_entropy", true, false, "-log softmax(logits)[label] per row, in one pass"},
+      {"sparse_softmax_cross_entropy_grad", false, false,
+       "(softmax(logits) - one_hot(label)) * g: the backward kernel of sparse_softmax_cross_entropy"},
       // linear algebra
       {"matmul", true, false, "batched matrix product with broadcast batch dimensions"},
       // shape and indexing

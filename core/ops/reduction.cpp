@@ -203,4 +203,31 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
   return out;
 }
 
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  OpScope scope("sparse_softmax_cross_entropy");
+  detail::check_floating("sparse_softmax_cross_entropy", logits);
+  if (logits.ndim() < 1 || logits.shape().back() < 1) {
+    throw ShapeError("sparse_softmax_cross_entropy: logits need a class axis of size >= 1, got " + describe(logits));
+  }
+  if (labels.dtype() != DType::int32 && labels.dtype() != DType::int64) {
+    throw DTypeError("sparse_softmax_cross_entropy: labels must be int32 or int64 class indices, got " +
+                     describe(labels) + "; cast them first, e.g. cast(labels, 'int64')");
+  }
+  const Shape batch(logits.shape().begin(), logits.shape().end() - 1);
+  if (labels.shape() != batch) {
+    throw ShapeError("sparse_softmax_cross_entropy: labels " + describe(labels) + " do not fit logits " +
+                     describe(logits) + "; expected one label per row, shape " + shape_str(batch));
+  }
+  const Tensor x = logits.contiguous();
+  const Tensor y = labels.detach().contiguous();
+  Tensor out = dispatch("sparse_softmax_cross_entropy", {x, y}, batch, logits.dtype());
+  if (needs_record({logits})) {
+    record(out, "sparse_softmax_cross_entropy", {logits, labels}, [x = x.detach(), y](const Tensor& g) {
+      return std::vector<Tensor>{
+          dispatch("sparse_softmax_cross_entropy_grad", {x, y, g.contiguous()}, x.shape(), x.dtype()), Tensor()};
+    });
+  }
+  return out;
+}
+
 }  // namespace pitfall

@@ -76,16 +76,17 @@ def fixed(seed):
 def signature(broken, fixed):
     b, f = broken.timing, fixed.timing
     # Without prefetch the wait is map / (map + step): ~0.33 with a 4 ms step, less when a loaded machine
-    # slows the step down, hence the generous bound.
+    # slows the step down. The checks compare with that expectation, so they hold on a busy machine too.
     expected = MAP_SECONDS / (MAP_SECONDS + b["step seconds per batch"])
     ratio = f["epoch seconds"] / b["epoch seconds"]
     return [
-        check("broken", "a large share of the epoch waits for input (> 0.1; expected map / (map + step))",
-              f"{b['input wait fraction']:.3f} (map / (map + step) = {expected:.3f})", b["input wait fraction"] > 0.1,
-              timing=True),
+        check("broken", "the epoch waits for input about map / (map + step) of its time (> 0.6x that)",
+              f"{b['input wait fraction']:.3f} (map / (map + step) = {expected:.3f})",
+              b["input wait fraction"] > 0.6 * expected, timing=True),
         check("fixed", "the input wait share is less than half of the share without prefetch",
               f["input wait fraction"], f["input wait fraction"] < 0.5 * b["input wait fraction"], timing=True),
-        check("fixed", "epoch time with / without prefetch < 0.9", ratio, ratio < 0.9, timing=True),
+        check("fixed", "epoch time with / without prefetch < 1 - half the wait share without it", ratio,
+              ratio < 1 - 0.5 * b["input wait fraction"], timing=True),
         check("fixed", "the same losses bitwise: prefetch changes time, not numbers",
               max(abs(p - q) for p, q in zip(broken.curves["loss"], fixed.curves["loss"])),
               broken.curves["loss"] == fixed.curves["loss"]),

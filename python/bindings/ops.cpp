@@ -72,6 +72,8 @@ void bind_ops(py::module_& m) {
           py::arg("x"), py::arg("dtype"), Release());
   ops.def("softmax", &pitfall::softmax, py::arg("x"), py::arg("axis"), Release());
   ops.def("log_softmax", &pitfall::log_softmax, py::arg("x"), py::arg("axis"), Release());
+  ops.def("sparse_softmax_cross_entropy", &pitfall::sparse_softmax_cross_entropy, py::arg("logits"),
+          py::arg("labels"), Release());
 
   ops.def("reshape", &pitfall::reshape, py::arg("x"), py::arg("shape"), Release());
   ops.def("transpose", &pitfall::transpose, py::arg("x"), py::arg("axes"), Release());

@@ -19,7 +19,8 @@ __all__ = [
     "add", "subtract", "multiply", "divide", "true_divide", "power", "maximum", "minimum",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
     "negative", "exp", "log", "sqrt", "square", "abs", "absolute", "tanh", "sigmoid", "relu",
-    "leaky_relu", "elu", "gelu", "clip", "cast", "softmax", "log_softmax", "matmul",
+    "leaky_relu", "elu", "gelu", "clip", "cast", "softmax", "log_softmax",
+    "sparse_softmax_cross_entropy", "matmul",
     "reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "concatenate", "stack",
     "slice", "take", "one_hot", "sum", "mean", "max", "min", "var", "argmax",
     "convert_to_tensor", "convert_to_numpy", "stop_gradient", "shape", "dtype",
@@ -157,6 +158,12 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     return _raw.log_softmax(_tensor(x), int(axis))
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """-log(softmax(logits)[label]) per row in one pass, forward and backward
+    (tf.nn.sparse_softmax_cross_entropy_with_logits): logits (..., classes), integer labels (...)."""
+    return _raw.sparse_softmax_cross_entropy(_tensor(logits), _tensor(labels))
 
 
 # ---- shape and indexing

@@ -83,7 +83,8 @@ int composite_factor(const std::string& op, const std::string& label) {
 }
 
 // The cases written here: ops no gradcheck case covers (not differentiable: data movement, fill,
-// comparisons, argmax, one_hot, gelu_grad, max_pool2d_argmax) and cast between the formats.
+// comparisons, argmax, one_hot, gelu_grad, sparse_softmax_cross_entropy_grad, max_pool2d_argmax) and
+// cast between the formats.
 std::vector<HalfCase> own_cases() {
   std::vector<HalfCase> cases;
   auto add = [&](std::string op, std::string label, std::function<Tensor(const Inputs&, DType)> fn,
@@ -129,6 +130,15 @@ std::vector<HalfCase> own_cases() {
         },
         [] { return Inputs{uniform({3, 4}, -2, 2, 33), uniform({3, 4}, -3, 3, 34)}; });
   }
+  // ---- sparse_softmax_cross_entropy's backward kernel, called directly
+  add("sparse_softmax_cross_entropy_grad", "rows of 5 classes",
+      [](const Inputs& in, DType) {
+        return dispatch("sparse_softmax_cross_entropy_grad", {in[0], in[1], in[2]}, in[0].shape(), in[0].dtype());
+      },
+      [] {
+        return Inputs{uniform({4, 5}, -3, 3, 35), Tensor::from_vector<int64_t>({0, 4, 2, 4}, {4}),
+                      uniform({4}, 0.5, 2, 36)};
+      });
   // ---- integer and index results
   add("one_hot", "int64 labels to the format",
       [](const Inputs& in, DType dtype) { return one_hot(in[0], 4, dtype); },

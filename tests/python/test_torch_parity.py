@@ -45,6 +45,9 @@ CASES = {
     "softmax_last": (ops.softmax, lambda x: torch.softmax(x, -1), [normal(3, 4, 5)]),
     "softmax_axis0": (lambda x: ops.softmax(x, axis=0), lambda x: torch.softmax(x, 0), [normal(3, 4, 5)]),
     "log_softmax": (lambda x: ops.log_softmax(x, axis=1), lambda x: torch.log_softmax(x, 1), [normal(3, 4, 5)]),
+    "sparse_softmax_cross_entropy": (
+        lambda x: ops.sparse_softmax_cross_entropy(x, np.array([3, 0, 6, 2, 6])),
+        lambda x: F.cross_entropy(x, torch.tensor([3, 0, 6, 2, 6]), reduction="none"), [3 * normal(5, 7)]),
     "matmul": (ops.matmul, torch.matmul, [normal(4, 3), normal(3, 5)]),
     "matmul_batched": (ops.matmul, torch.matmul, [normal(2, 1, 3, 4), normal(5, 4, 2)]),
     "matmul_vector": (ops.matmul, torch.matmul, [normal(2, 3, 4), normal(4)]),
