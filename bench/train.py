@@ -38,6 +38,7 @@ DATA_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer", "gemm", "pipeline")
+GPU_WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer")  # what --device gpu runs
 # Which frameworks run each workload (gemm's OpenBLAS column comes out of bench_train's process).
 FRAMEWORKS = {
     "mlp": ("pitfall-cpp", "pitfall-py", "torch"),
@@ -130,7 +131,11 @@ def pitfall_worker(args):
     else:
         layers = [pf.Input((784,)), pf.layers.Dense(256, activation="relu"), pf.layers.Dense(128, activation="relu"),
                   pf.layers.Dense(10)]
-    model = pf.Sequential(layers)
+    if args.device == "gpu" and not pf.config.list_physical_devices("GPU"):
+        raise SystemExit("pitfall sees no GPU (pf.config.list_physical_devices('GPU') is empty); run without "
+                         "--device gpu, or on a machine with a GPU and a CUDA build")
+    with pf.device(args.device):  # the weights live there; fit copies each batch over
+        model = pf.Sequential(layers)
     model.compile(optimizer=pf.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
                   loss=pf.losses.SparseCategoricalCrossentropy(from_logits=True))
     rescale = pf.data.transforms.Rescale(1 / 255)  # the images (first component), per batch
@@ -204,6 +209,9 @@ def torch_worker(args):
     test_images = torch.from_numpy(x_test.copy()).reshape(len(x_test), *shape)
     del x, y  # the read-only file bytes; images holds the (writable) copy torch wants
 
+    if args.device == "gpu" and not torch.cuda.is_available():
+        raise SystemExit("torch sees no CUDA device (torch.cuda.is_available() is False); run without --device gpu")
+    device = torch.device("cuda" if args.device == "gpu" else "cpu")
     torch.manual_seed(args.seed)
     if conv:
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
@@ -216,11 +224,13 @@ def torch_worker(args):
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(module.weight)
             nn.init.zeros_(module.bias)
+    model.to(device)
 
     def predict():
         with torch.inference_mode():
-            return torch.cat([model(test_images[i:i + INFER_BATCH_SIZE].float().div_(255))
-                              for i in range(0, len(test_images), INFER_BATCH_SIZE)])
+            out = torch.cat([model(test_images[i:i + INFER_BATCH_SIZE].to(device).float().div_(255))
+                             for i in range(0, len(test_images), INFER_BATCH_SIZE)]).cpu()
+        return out  # .cpu() waits for the GPU: the time covers the work
 
     if args.workload.endswith("-infer"):
         model.eval()
@@ -240,12 +250,12 @@ def torch_worker(args):
         total = 0.0
         for first in range(0, n, BATCH_SIZE):
             index = order[first:first + BATCH_SIZE]
-            batch = images[index].float().div_(255)
+            batch = images[index].to(device).float().div_(255)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(batch), labels[index])
+            loss = loss_fn(model(batch), labels[index].to(device))
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(index)
+            total += loss.item() * len(index)  # .item() waits for the step, as fit's loss log does
         epoch_seconds.append(time.perf_counter() - start)
         losses.append(total / n)  # the mean over the epoch's samples, as fit's "loss" log
     training_rss = peak_rss_mib()  # loading + training; the scoring below is not training
@@ -330,7 +340,8 @@ def worker_command(framework, workload, args, build_dir, gemm_cases=None):
         return cmd
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--workload", workload,
            "--build-dir", build_dir, "--epochs", str(args.epochs), "--samples", str(args.samples or 0),
-           "--test-samples", str(args.test_samples or 0), "--repeats", str(args.repeats)] + common
+           "--test-samples", str(args.test_samples or 0), "--repeats", str(args.repeats),
+           "--device", args.device] + common
     if gemm_cases is not None:
         cmd += ["--cases", json.dumps(gemm_cases)]
     return cmd
@@ -499,6 +510,9 @@ def parse_args(argv=None):
                    help=f"a small run to see that everything works: {QUICK['samples']} training and "
                         f"{QUICK['test_samples']} test images, {QUICK['epochs']} epochs, 1 repeat")
     p.add_argument("--only", help=f"comma-separated workloads (default: all of {','.join(WORKLOADS)})")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="gpu: train and infer on the GPU, pitfall's Python API (models built under pf.device('gpu')) "
+                        "against PyTorch's CUDA; only the mlp, cnn, mlp-infer and cnn-infer workloads, no targets")
     p.add_argument("--worker", choices=("pitfall-py", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--workload", help=argparse.SUPPRESS)
     p.add_argument("--cases", help=argparse.SUPPRESS)
@@ -510,6 +524,8 @@ def parse_args(argv=None):
     if args.epochs < 1 or args.threads < 1:
         p.error("--epochs and --threads must be >= 1")
     args.workloads = WORKLOADS if not args.only else tuple(w.strip() for w in args.only.split(",") if w.strip())
+    if args.device == "gpu" and not args.worker:
+        args.workloads = tuple(w for w in args.workloads if w in GPU_WORKLOADS)
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         p.error(f"--only: unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
@@ -540,6 +556,8 @@ def run_all(args):
                 failures.append(str(e))
             continue
         for framework in FRAMEWORKS[workload]:
+            if args.device == "gpu" and framework == "pitfall-cpp":
+                continue  # bench_train runs on the CPU
             print(f"  running {workload} / {framework} ...", file=sys.stderr, flush=True)
             try:
                 result = run_worker(worker_command(framework, workload, args, build_dir), env)
@@ -549,7 +567,8 @@ def run_all(args):
             raw.append(result)
             rows.append(result)
     add_ratios(rows)
-    results = {"settings": {"threads": args.threads, "epochs": args.epochs, "samples": args.samples,
+    results = {"settings": {"device": args.device, "threads": args.threads, "epochs": args.epochs,
+                            "samples": args.samples,
                             "test_samples": args.test_samples, "repeats": args.repeats, "seed": args.seed,
                             "quick": args.quick, "workloads": list(args.workloads), "batch_size": BATCH_SIZE,
                             "infer_batch_size": INFER_BATCH_SIZE},
@@ -569,9 +588,10 @@ def main(argv=None):
     except WorkerError as e:
         print(f"bench/train.py: {e}", file=sys.stderr)
         return 2
-    print(f"pitfall vs PyTorch, {args.threads} threads{' (--quick)' if args.quick else ''}\n")
+    print(f"pitfall vs PyTorch, {args.threads} threads{', on the GPU' if args.device == 'gpu' else ''}"
+          f"{' (--quick)' if args.quick else ''}\n")
     print_table(results)
-    results["missed_targets"] = missed_targets(results)
+    results["missed_targets"] = missed_targets(results) if args.device == "cpu" else []  # CPU targets
     results["failures"] = failures
     if args.json:
         write_json_atomically(args.json, results)

@@ -98,6 +98,13 @@ std::string Device::str() const {
 Device parse_device(const std::string& name) {
   std::string lower;
   for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // TensorFlow's spellings: "/GPU:0", "/device:GPU:0", "/job:localhost/.../device:CPU:0",
+  // "/physical_device:GPU:0" name the part after the last "device:" (or the leading slash).
+  if (const size_t at = lower.rfind("device:"); at != std::string::npos) {
+    lower = lower.substr(at + 7);
+  } else if (!lower.empty() && lower[0] == '/') {
+    lower = lower.substr(1);
+  }
   if (lower == "cpu" || lower == "cpu:0") return Device{};
   for (const char* prefix : {"cuda", "gpu"}) {
     const std::string p = prefix;
@@ -109,7 +116,8 @@ Device parse_device(const std::string& name) {
       }
     }
   }
-  throw ValueError("unknown device '" + name + "'; expected 'cpu', 'gpu', 'cuda' or 'cuda:N'");
+  throw ValueError("unknown device '" + name + "'; expected 'cpu', 'gpu', 'gpu:N', 'cuda', 'cuda:N' or a "
+                   "TensorFlow name such as '/GPU:0'");
 }
 
 void register_allocator(DeviceType type, Allocator* allocator) { slot(type) = allocator; }
@@ -131,6 +139,42 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 Storage::~Storage() {
   if (data_) allocator_for(device_.type)->deallocate(data_, nbytes_);
 }
+
+namespace {
+thread_local Device current_default_device{};
+}  // namespace
+
+int device_count(DeviceType type) {
+  const Allocator* allocator = slot(type);
+  return allocator ? allocator->device_count() : 0;
+}
+
+void check_device_available(const Device& device, const std::string& what) {
+  if (device.index < 0) throw ValueError(what + ": device index " + std::to_string(device.index) + " is negative");
+  const int count = device_count(device.type);
+  if (device.index < count) return;
+  if (device.type == DeviceType::cuda) {
+#if defined(PITFALL_WITH_CUDA)
+    const std::string why = count == 0 ? "no GPU was found (the CUDA driver reports no device)"
+                                       : "only " + std::to_string(count) + " GPU(s) exist (cuda:0.." +
+                                             std::to_string(count - 1) + ")";
+#else
+    const std::string why = "this build of pitfall has no CUDA device (nvcc was not found when it was built)";
+#endif
+    throw RuntimeError(what + ": device '" + device.str() + "' is not available: " + why +
+                       ". pf.config.list_physical_devices('GPU') lists the GPUs; use 'cpu' instead");
+  }
+  throw ValueError(what + ": device '" + device.str() + "' does not exist; the CPU is 'cpu' (cpu:0)");
+}
+
+Device default_device() { return current_default_device; }
+
+DeviceScope::DeviceScope(const Device& device) : previous_(current_default_device) {
+  check_device_available(device, "device scope");
+  current_default_device = device;
+}
+
+DeviceScope::~DeviceScope() { current_default_device = previous_; }
 
 MemoryStats memory_stats(DeviceType type) { return allocator_for(type)->stats(); }
 void reset_peak_memory(DeviceType type) { allocator_for(type)->reset_peak(); }

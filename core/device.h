@@ -35,6 +35,8 @@ struct Allocator {
   virtual void set_cache_limit(size_t) {}
   virtual size_t cache_limit() const { return 0; }
   virtual void reset_peak() {}
+  // How many devices of this type the allocator serves (the CPU: 1).
+  virtual int device_count() const { return 1; }
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
@@ -51,6 +53,31 @@ void reset_peak_memory(DeviceType type = DeviceType::cpu);
 void empty_cache(DeviceType type = DeviceType::cpu);
 void set_cache_limit(size_t bytes, DeviceType type = DeviceType::cpu);
 size_t cache_limit(DeviceType type = DeviceType::cpu);
+
+// How many devices of `type` this process can use: the CPU 1; CUDA 0 in a build without CUDA or on
+// a machine without a GPU.
+int device_count(DeviceType type);
+
+// Raises a clear error when `device` cannot be used here (no such device, CUDA not built, no GPU),
+// saying what exists and how to fix it. `what` names the request ("pf.device('gpu')").
+void check_device_available(const Device& device, const std::string& what);
+
+// Where new variables and converted values go: CPU, unless a DeviceScope on this thread says
+// otherwise (pf.device / tf.device). Ops run where their inputs are.
+Device default_device();
+
+// RAII: makes `device` this thread's default device while alive (checked first), restoring the
+// previous one after, so scopes nest.
+class DeviceScope {
+ public:
+  explicit DeviceScope(const Device& device);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  Device previous_;
+};
 
 // A refcounted block of device memory. Tensors are views into one.
 class Storage {

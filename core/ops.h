@@ -90,6 +90,11 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 // promoted to a matrix and the added axis removed from the result).
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// ---- placement
+// x's values on `device` (a copy; x itself when already there), recorded by autograd: the gradient
+// goes back to x's device. Raises when the device is not available (no GPU, no CUDA build).
+Tensor to_device(const Tensor& x, const Device& device);
+
 // ---- shape and indexing
 Tensor reshape(const Tensor& x, const Shape& shape);  // one -1 allowed; a view when x is packed
 Tensor transpose(const Tensor& x, const std::vector<int64_t>& axes = {});  // view; default reverses

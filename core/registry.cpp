@@ -12,6 +12,8 @@ namespace pitfall {
 namespace {
 
 std::atomic<bool> check_numerics_flag{false};
+std::atomic<bool> op_determinism_flag{false};
+std::atomic<bool> tensor_float_32_flag{false};
 thread_local bool thread_check_numerics = false;
 thread_local const char* numerics_phase = "";
 thread_local std::optional<NumericFailure> numeric_failure;
@@ -134,6 +136,11 @@ Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& 
   if (check_numerics_active()) verify_numerics(op, packed, output);
   return output;
 }
+
+void set_op_determinism(bool enabled) { op_determinism_flag = enabled; }
+bool op_determinism_enabled() { return op_determinism_flag; }
+void set_tensor_float_32(bool enabled) { tensor_float_32_flag = enabled; }
+bool tensor_float_32_enabled() { return tensor_float_32_flag; }
 
 void set_check_numerics(bool enabled) { check_numerics_flag = enabled; }
 bool check_numerics_enabled() { return check_numerics_flag; }

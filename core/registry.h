@@ -62,6 +62,20 @@ class OpRegistry {
 Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape,
                 DType out_dtype, const Attrs& attrs = Attrs());
 
+// Op determinism (tf.config.experimental.enable_op_determinism): on the GPU, ops pick algorithms
+// whose results are bitwise-reproducible run to run (no atomics-based reductions, deterministic
+// cuDNN algorithms); off (the default), the fastest ones are allowed. CPU results are
+// deterministic either way.
+void set_op_determinism(bool enabled);
+bool op_determinism_enabled();
+
+// TensorFloat-32 for float32 matrix products and convolutions on the GPU
+// (tf.config.experimental.enable_tensor_float_32_execution, torch.backends.cuda.matmul.allow_tf32):
+// OFF by default here, so float32 means float32; TensorFlow turns it on by default on Ampere and
+// later GPUs, which is a precision pitfall of its own (10-bit mantissa products).
+void set_tensor_float_32(bool enabled);
+bool tensor_float_32_enabled();
+
 // Engine-wide numeric checking (like tf.debugging.enable_check_numerics): every op output that is
 // non-finite while its inputs were finite raises NumericError naming the op, shapes and dtypes.
 // Only the FIRST op to turn finite values non-finite raises: ops fed an inf/NaN stay silent, so the

@@ -434,7 +434,11 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape, const std:
   {
     NoGradGuard no_grad;
     // The global generator, drawn at build time: build order alone decides the weights (Keras 3).
-    value = (*initializer)(shape, weight_dtype, ::pitfall::next_random_key()).clone();
+    value = (*initializer)(shape, weight_dtype, ::pitfall::next_random_key());
+    // Drawn on the CPU (the same numbers on every device), then placed where the device scope
+    // active at build time says (tf.device semantics for variables).
+    const Device device = default_device();
+    value = value.device() == device ? value.clone() : value.to(device);
   }
   const std::string path = name_ + "/" + name;
   value.set_name(path);

@@ -431,6 +431,18 @@ Model::Batch Model::unpack_batch(const data::Element& element, const char* where
     throw ValueError(here + ": the dataset's elements (" + element.describe() +
                      ") are single samples, not batches; call .batch(batch_size) on the dataset");
   }
+  // The batch goes where the model's weights are (built under a device scope: the GPU).
+  Device placement = default_device();
+  for (const Weight* w : const_cast<Model&>(*this).weights()) {
+    placement = w->value.device();
+    break;
+  }
+  auto place = [&](Tensor& t) {
+    if (t.defined() && t.device() != placement) t = t.to(placement);
+  };
+  for (auto& t : batch.x) place(t);
+  for (auto& t : batch.y) place(t);
+  place(batch.sample_weight);
   return batch;
 }
 

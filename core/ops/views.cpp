@@ -9,6 +9,18 @@ namespace pitfall {
 
 using detail::describe;
 
+Tensor to_device(const Tensor& x, const Device& device) {
+  OpScope scope("to_device");
+  if (x.device() == device) return x;
+  check_device_available(device, "to_device");
+  Tensor out = x.detach().to(device);
+  if (needs_record({x})) {
+    record(out, "to_device", {x},
+           [source = x.device()](const Tensor& g) { return std::vector<Tensor>{to_device(g, source)}; });
+  }
+  return out;
+}
+
 Tensor reshape(const Tensor& x, const Shape& shape) {
   OpScope scope("reshape");
   Shape target = shape;

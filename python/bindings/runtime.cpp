@@ -1,6 +1,8 @@
 // Engine-wide state: autograd mode and gradients, random numbers, threads, numeric checking.
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "bindings.h"
 
 namespace pitfall_python {
@@ -77,6 +79,19 @@ void bind_random(py::module_& m) {
       py::arg("n"), py::arg("seed"), py::arg("stream"), Release());
 }
 
+// pf.device(...) as a context manager: a DeviceScope alive between __enter__ and __exit__, on the
+// thread that entered it (the default device is per thread, as TensorFlow's device stack).
+struct PyDeviceScope {
+  explicit PyDeviceScope(const std::string& name) : device(pitfall::parse_device(name)) {}
+  void enter() {
+    if (scope) throw pitfall::RuntimeError("pf.device('" + device.str() + "') is already entered; use a new one");
+    scope.emplace(device);
+  }
+  void exit() { scope.reset(); }
+  pitfall::Device device;
+  std::optional<pitfall::DeviceScope> scope;
+};
+
 void bind_config(py::module_& m) {
   m.def("num_threads", &pitfall::num_threads);
   m.def("set_num_threads", &pitfall::set_num_threads, py::arg("threads"));
@@ -101,6 +116,25 @@ void bind_config(py::module_& m) {
   m.def("empty_cache", [] { pitfall::empty_cache(); });
   m.def("set_cache_limit", [](size_t bytes) { pitfall::set_cache_limit(bytes); }, py::arg("bytes"));
   m.def("cache_limit", [] { return pitfall::cache_limit(); });
+  // Placement (pf.device, pf.config.list_physical_devices) and the GPU settings.
+  m.def("device_count", [](const std::string& type) {
+    const std::string t = type == "GPU" || type == "gpu" || type == "cuda" ? "cuda" : type;
+    if (t == "cuda") return pitfall::device_count(pitfall::DeviceType::cuda);
+    if (t == "CPU" || t == "cpu") return pitfall::device_count(pitfall::DeviceType::cpu);
+    throw pitfall::ValueError("device_count: unknown device type '" + type + "'; expected 'CPU' or 'GPU'");
+  }, py::arg("device_type"));
+  m.def("canonical_device", [](const std::string& name) { return pitfall::parse_device(name).str(); },
+        py::arg("name"), "'GPU:0', '/device:GPU:0', 'cuda' ... -> 'cuda:0'; 'cpu', '/CPU:0' -> 'cpu'.");
+  m.def("default_device", [] { return pitfall::default_device().str(); });
+  py::class_<PyDeviceScope>(m, "DeviceScope", "with-statement scope: the default device while inside.")
+      .def(py::init<std::string>(), py::arg("device"))
+      .def("__enter__", [](PyDeviceScope& s) { s.enter(); return &s; }, py::return_value_policy::reference)
+      .def("__exit__", [](PyDeviceScope& s, const py::args&) { s.exit(); return false; })
+      .def_property_readonly("device", [](const PyDeviceScope& s) { return s.device.str(); });
+  m.def("set_op_determinism", &pitfall::set_op_determinism, py::arg("enabled"));
+  m.def("op_determinism_enabled", &pitfall::op_determinism_enabled);
+  m.def("set_tensor_float_32", &pitfall::set_tensor_float_32, py::arg("enabled"));
+  m.def("tensor_float_32_enabled", &pitfall::tensor_float_32_enabled);
   m.def("op_table", [] {
     py::list out;
     for (const auto& info : pitfall::OpRegistry::instance().ops()) {

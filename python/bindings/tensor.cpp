@@ -99,6 +99,16 @@ void bind_tensor(py::module_& m) {
       .def("clone", &Tensor::clone, py::call_guard<py::gil_scoped_release>(),
            "A fresh packed copy (not recorded by autograd).")
       .def("contiguous", &Tensor::contiguous, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "to",
+          [](const Tensor& t, const std::string& device) {
+            const pitfall::Device target = pitfall::parse_device(device);
+            py::gil_scoped_release release;
+            return pitfall::to_device(t, target);
+          },
+          py::arg("device"),
+          "The values on `device` ('cpu', 'gpu', 'cuda:0', '/GPU:0'); recorded by autograd (the gradient "
+          "returns to this tensor's device).")
       .def("_assign", &Tensor::assign, py::arg("value"), py::call_guard<py::gil_scoped_release>(),
            "Overwrites the elements in place, outside autograd.")
       .def("_to_numpy", &to_numpy)

@@ -137,10 +137,22 @@ def convert_to_tensor(value, dtype=None):
     return _from_numpy(array, dtype or _python_dtype(array))
 
 
+def placed(tensor):
+    """`tensor` on this thread's default device (pf.device scope); itself when it is there already."""
+    device = _C.default_device()
+    return tensor if tensor.device == device else tensor.to(device)
+
+
 def convert_like(value, like, op):
-    """Converts `value` to meet tensor `like` in `op`: scalars and Python lists adopt its dtype."""
+    """Converts `value` to meet tensor `like` in `op`: scalars and Python lists adopt its dtype and
+    device."""
     if isinstance(value, Tensor):
         return value
+    converted = _convert_like(value, like, op)
+    return converted if converted.device == like.device else converted.to(like.device)
+
+
+def _convert_like(value, like, op):
     if isinstance(value, (bool, np.bool_)) and like.dtype == "bool":
         return _C.full([], float(value), "bool")
     if is_weak_scalar(value):

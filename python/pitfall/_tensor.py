@@ -264,6 +264,8 @@ def install():
     Tensor.__hash__ = object.__hash__  # identity, though == is elementwise (like torch)
     Tensor.__array_ufunc__ = None  # ndarray (op) tensor defers to the tensor's reflected operator
     Tensor.cast = astype
+    Tensor.cpu = lambda self: self.to("cpu")
+    Tensor.cuda = lambda self, index=0: self.to(f"cuda:{int(index)}")
     Tensor.sum = lambda self, axis=None, keepdims=False: _ops().sum(self, axis, keepdims)
     Tensor.mean = lambda self, axis=None, keepdims=False: _ops().mean(self, axis, keepdims)
     Tensor.max = lambda self, axis=None, keepdims=False: _ops().max(self, axis, keepdims)

@@ -1,4 +1,6 @@
 """pitfall.config: engine-wide settings."""
+import collections
+
 from . import _pitfall as _C
 
 
@@ -126,3 +128,76 @@ class dtype_mode_scope:
     def __exit__(self, *exc):
         _C.set_dtype_mode(self._previous)
         return False
+
+
+# ---- devices and placement
+
+PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
+PhysicalDevice.__doc__ = "A device this process can use (tf.config.PhysicalDevice): name, device_type."
+
+
+def list_physical_devices(device_type=None):
+    """The devices pitfall can use (tf.config.list_physical_devices): the CPU, and each GPU when this
+    build has CUDA and the driver reports a device. device_type: None, 'CPU' or 'GPU'."""
+    kinds = ("CPU", "GPU") if device_type is None else (str(device_type).upper(),)
+    out = []
+    for kind in kinds:
+        if kind not in ("CPU", "GPU"):
+            raise ValueError(f"list_physical_devices: unknown device type {device_type!r}; expected 'CPU' or 'GPU'")
+        out += [PhysicalDevice(f"/physical_device:{kind}:{i}", kind) for i in range(_C.device_count(kind))]
+    return out
+
+
+def list_logical_devices(device_type=None):
+    """The same devices under their logical names ('/device:GPU:0'); pitfall does not split devices."""
+    return [PhysicalDevice(d.name.replace("/physical_device:", "/device:"), d.device_type)
+            for d in list_physical_devices(device_type)]
+
+
+def device(name):
+    """Context manager (tf.device / torch.device as a scope): layers built inside create their weights
+    on `name` ('cpu', 'gpu', 'gpu:1', 'cuda:0', '/GPU:0'), pf.tensor / pf.convert_to_tensor / pf.ops
+    place new values there, and fit/evaluate/predict move each batch to where the model's weights
+    are. Ops run where their inputs are; inputs on different devices are an error naming both.
+    Entering raises RuntimeError when the device is not available (no GPU, or a build without CUDA).
+
+        with pf.device("gpu"):
+            model = pf.Sequential([...])     # weights on the GPU
+        model.fit(x, y)                      # batches copied to the GPU each step
+    """
+    return _C.DeviceScope(str(name))
+
+
+def enable_op_determinism():
+    """GPU ops pick bitwise-reproducible algorithms from now on (no atomics-based reductions,
+    deterministic cuDNN algorithms): tf.config.experimental.enable_op_determinism. CPU results are
+    deterministic either way."""
+    _C.set_op_determinism(True)
+
+
+def disable_op_determinism():
+    """GPU ops may use the fastest algorithms again, including non-deterministic ones (the default)."""
+    _C.set_op_determinism(False)
+
+
+def is_op_determinism_enabled():
+    return _C.op_determinism_enabled()
+
+
+def enable_tensor_float_32_execution(enabled=True):
+    """TensorFloat-32 for float32 matmuls and convolutions on the GPU (10-bit mantissa products):
+    tf.config.experimental.enable_tensor_float_32_execution. Off by default in pitfall; TensorFlow
+    turns it on by default on Ampere and later GPUs (the TF32 precision pitfall)."""
+    _C.set_tensor_float_32(bool(enabled))
+
+
+def tensor_float_32_execution_enabled():
+    return _C.tensor_float_32_enabled()
+
+
+class experimental:  # noqa: N801  (tf.config.experimental's spellings)
+    enable_op_determinism = staticmethod(enable_op_determinism)
+    enable_tensor_float_32_execution = staticmethod(enable_tensor_float_32_execution)
+    tensor_float_32_execution_enabled = staticmethod(tensor_float_32_execution_enabled)
+    get_memory_info = staticmethod(get_memory_info)
+    reset_memory_stats = staticmethod(reset_memory_stats)

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _pitfall as _C
 from ._convert import floatx, Tensor, convert_list, convert_pair, \
-    convert_to_tensor as _convert_to_tensor, standardize_dtype
+    convert_to_tensor as _convert_to_tensor, placed as _placed, standardize_dtype
 
 _raw = _C.ops
 
@@ -28,7 +28,7 @@ __all__ = [
 
 
 def _tensor(x):
-    return x if isinstance(x, Tensor) else _convert_to_tensor(x)
+    return x if isinstance(x, Tensor) else _placed(_convert_to_tensor(x))
 
 
 def _axes(axis):
@@ -270,8 +270,10 @@ def argmax(x, axis=None, keepdims=False):
 # ---- conversion
 
 def convert_to_tensor(x, dtype=None):
-    """A Tensor from a tensor, NumPy array or Python value (see pitfall.tensor for the dtype rules)."""
-    return _convert_to_tensor(x, dtype)
+    """A Tensor from a tensor, NumPy array or Python value (see pitfall.tensor for the dtype rules).
+    New values go to the default device (pf.device scope); a tensor stays where it is."""
+    out = _convert_to_tensor(x, dtype)
+    return out if isinstance(x, Tensor) else _placed(out)
 
 
 def convert_to_numpy(x):

@@ -193,3 +193,19 @@ def test_worker_failure_fails_the_command_with_its_stderr(tmp_path):
     assert proc.stderr.count("worker failed") == 3
     assert "t10k-images-idx3-ubyte.gz" in proc.stderr
     assert "bench_train" in proc.stderr and "--worker pitfall-py" in proc.stderr and "--worker torch" in proc.stderr
+
+
+def test_gpu_rows_need_a_gpu_and_say_so():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    import pitfall as pf
+    if pf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is present: --device gpu runs for real (scripts/test-gpu.sh)")
+    proc = _run("--quick", "--device", "gpu", "--only", "mlp-infer,gemm")
+    assert proc.returncode == 2
+    # gemm is CPU-only and dropped; the C++ worker does not run on the GPU; both Python workers explain.
+    assert proc.stderr.count("worker failed") == 2
+    assert "pitfall sees no GPU" in proc.stderr
+    assert "torch sees no CUDA device" in proc.stderr
+    assert "running gemm" not in proc.stderr
