@@ -120,10 +120,23 @@ std::vector<OpInfo> OpRegistry::ops() const {
 
 Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape, DType out_dtype,
                 const Attrs& attrs) {
-  const Device device = inputs.empty() ? Device{} : inputs[0].device();
+  // A 0-d CPU tensor (a number: a loss scale, a step count, where's zero) joins an op on any device,
+  // as in PyTorch; the op runs on the device of its other inputs.
+  auto is_cpu_number = [](const Tensor& t) { return t.ndim() == 0 && t.device() == Device{}; };
+  Device device = inputs.empty() ? Device{} : inputs[0].device();
+  for (const auto& input : inputs) {
+    if (!is_cpu_number(input)) {
+      device = input.device();
+      break;
+    }
+  }
   std::vector<Tensor> packed;
   packed.reserve(inputs.size());
   for (const auto& input : inputs) {
+    if (is_cpu_number(input) && device != Device{}) {
+      packed.push_back(input.to(device));
+      continue;
+    }
     if (input.device() != device) {
       throw ValueError(std::string(op) + ": inputs are on different devices (" + device.str() + " and " +
                        input.device().str() + "); move them to one device with .to(device)");

@@ -39,7 +39,8 @@ std::vector<Tensor> Dropout::call(const std::vector<Tensor>& inputs, bool traini
   }
   const double keep = 1.0 - rate_;
   // A fresh key per training call: the masks differ from step to step but not between runs.
-  const Tensor mask = bernoulli(mask_shape, keep, DType::bool_, next_random_key());
+  // Drawn on the CPU (the same mask on every device), then moved to x's device.
+  const Tensor mask = bernoulli(mask_shape, keep, DType::bool_, next_random_key()).to(x.device());
   return {where(mask, divide(x, keep), Tensor::zeros({}, x.dtype()))};
 }
 

@@ -241,7 +241,9 @@ std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_s
   for (const auto& shape : input_shapes) {
     Shape concrete = shape;
     for (auto& d : concrete) d = d < 0 ? 1 : d;
-    zeros.push_back(Tensor::zeros(concrete, policy_.compute_dtype));
+    // On the weights' device (a layer built under pf.device('gpu') computes there).
+    zeros.push_back(Tensor::zeros(concrete, policy_.compute_dtype,
+                                  own_weights_.empty() ? default_device() : own_weights_[0].value.device()));
   }
   std::vector<Tensor> outputs;
   {

@@ -73,7 +73,8 @@ int64_t common_rows(const char* where_called, const std::vector<Tensor>& x, cons
 // Per-sample weights from class_weight: labels are the argmax of one-hot targets, else the values.
 Tensor class_sample_weights(const Tensor& y, const std::map<int64_t, double>& class_weight, DType dtype) {
   const int64_t rows = y.dim(0);
-  Tensor labels = (y.ndim() >= 2 && y.dim(-1) > 1) ? argmax(y, -1) : reshape(y, {rows});
+  // Read on the host once (value_at copies the whole tensor off a device each call).
+  const Tensor labels = ((y.ndim() >= 2 && y.dim(-1) > 1) ? argmax(y, -1) : reshape(y, {rows})).to(Device{});
   std::vector<double> weights(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
     const double value = labels.value_at(r);
@@ -87,7 +88,7 @@ Tensor class_sample_weights(const Tensor& y, const std::map<int64_t, double>& cl
     }
     weights[static_cast<size_t>(r)] = it->second;
   }
-  return cast(Tensor::from_vector(weights, {rows}), dtype);
+  return cast(Tensor::from_vector(weights, {rows}), dtype).to(y.device());
 }
 
 // fit / evaluate / predict on arrays: batches of (x-tuple, y-tuple[, weights]) from the arrays,

@@ -121,13 +121,13 @@ bool RecurrentLayer::input_shape_compatible(size_t input_index, const Shape& bui
   return got.size() == 2 && (got[1] < 0 || got[1] == units_);
 }
 
-std::vector<Tensor> RecurrentLayer::dropout_masks(const Shape& shape, double rate, int count) {
+std::vector<Tensor> RecurrentLayer::dropout_masks(const Shape& shape, double rate, int count, const Device& device) {
   const double keep = 1.0 - rate;
   const Tensor kept = Tensor::scalar(1.0 / keep, compute_dtype());
   const Tensor dropped = Tensor::scalar(0.0, compute_dtype());
   std::vector<Tensor> masks;
   for (int i = 0; i < count; ++i) {
-    masks.push_back(where(bernoulli(shape, keep, DType::bool_, next_random_key()), kept, dropped));
+    masks.push_back(where(bernoulli(shape, keep, DType::bool_, next_random_key()).to(device), kept, dropped));
   }
   return masks;
 }
@@ -178,7 +178,7 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool
   std::vector<Tensor> states;
   for (int s = 0; s < num_states(); ++s) {
     if (inputs.size() == 1) {
-      states.push_back(Tensor::zeros({batch, units_}, compute_dtype()));
+      states.push_back(Tensor::zeros({batch, units_}, compute_dtype(), x.device()));
       continue;
     }
     const Tensor& given = inputs[1 + s];
@@ -194,10 +194,10 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool
   const int mask_count = per_gate_dropout_masks() ? gates() : 1;
   std::vector<Tensor> input_masks, recurrent_masks;
   if (training && options_.dropout > 0.0) {
-    input_masks = dropout_masks({batch, x.shape()[2]}, options_.dropout, mask_count);
+    input_masks = dropout_masks({batch, x.shape()[2]}, options_.dropout, mask_count, x.device());
   }
   if (training && options_.recurrent_dropout > 0.0) {
-    recurrent_masks = dropout_masks({batch, units_}, options_.recurrent_dropout, mask_count);
+    recurrent_masks = dropout_masks({batch, units_}, options_.recurrent_dropout, mask_count, x.device());
   }
 
   const Tensor projection = input_projection(x, input_masks);  // (B, T, G*U)

@@ -99,7 +99,8 @@ class RecurrentLayer : public Layer {
   // h (batch, units) -> h recurrent_kernel, (batch, gates * units).
   Tensor recurrent_projection(const Tensor& h, const std::vector<Tensor>& recurrent_masks) const;
   // `count` inverted-dropout masks of `shape` (kept entries 1 / (1 - rate)), from this layer's generator.
-  std::vector<Tensor> dropout_masks(const Shape& shape, double rate, int count);
+  // `count` masks of `shape` (drawn on the CPU, placed on `device`), scaled by 1 / (1 - rate).
+  std::vector<Tensor> dropout_masks(const Shape& shape, double rate, int count, const Device& device);
   void check_sequence_shape(const Shape& shape) const;
 
   int64_t units_;

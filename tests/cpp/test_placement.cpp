@@ -94,6 +94,11 @@ TEST_SUITE("placement") {
     CHECK(x.grad().device() == Device{});
     CHECK(bitwise_equal(x.grad(), Tensor::full({4, 5}, 3.0)));
 
+    // A CPU number joins a GPU op (as in PyTorch) and the result stays on the GPU.
+    const Tensor doubled = multiply(on_gpu, Tensor::scalar(2.0));
+    CHECK(doubled.device() == gpu);
+    CHECK(bitwise_equal(doubled.to(Device{}), multiply(x.detach(), Tensor::scalar(2.0))));
+
     DeviceScope scope(gpu);
     Dense dense(3, "relu");
     dense.build({{-1, 5}});
