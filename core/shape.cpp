@@ -74,4 +74,18 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+AxisGeometry axis_geometry(const Shape& shape, int64_t axis) {
+  AxisGeometry g;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    if (i < axis) {
+      g.outer *= shape[i];
+    } else if (i == axis) {
+      g.dim = shape[i];
+    } else {
+      g.inner *= shape[i];
+    }
+  }
+  return g;
+}
+
 }  // namespace pitfall

@@ -18,6 +18,13 @@ int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op);
 // Normalizes, sorts and de-duplicates a list of axes (empty list -> all axes when `empty_means_all`).
 std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ndim, const char* op,
                                     bool empty_means_all = true);
+// A shape viewed as (outer, dim, inner) around one axis (axis in [0, ndim)): what concatenate,
+// take and one_hot walk, on every device.
+struct AxisGeometry {
+  int64_t outer = 1, dim = 1, inner = 1;
+};
+AxisGeometry axis_geometry(const Shape& shape, int64_t axis);
+
 // NumPy broadcasting of two shapes. Throws ShapeError naming the op and both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 

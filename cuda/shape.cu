@@ -20,20 +20,6 @@
 namespace pitfall::cuda {
 namespace {
 
-struct AxisGeometry {
-  int64_t outer = 1, dim = 1, inner = 1;  // shape viewed as (outer, dim, inner) around one axis
-};
-
-AxisGeometry axis_geometry(const Shape& shape, int64_t axis) {
-  AxisGeometry g;
-  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i < axis) g.outer *= shape[i];
-    else if (i == axis) g.dim = shape[i];
-    else g.inner *= shape[i];
-  }
-  return g;
-}
-
 template <class I>
 __device__ __forceinline__ int64_t wrapped(I raw, int64_t dim, bool wrap_negative) {
   const int64_t v = static_cast<int64_t>(raw);

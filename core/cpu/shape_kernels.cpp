@@ -12,20 +12,6 @@ namespace {
 // Rows of this many bytes or more are copied in blocks of one row; smaller rows are grouped.
 constexpr int64_t kCopyBlockBytes = 1 << 16;
 
-struct AxisGeometry {
-  int64_t outer = 1, dim = 1, inner = 1;  // shape viewed as (outer, dim, inner) around one axis
-};
-
-AxisGeometry axis_geometry(const Shape& shape, int64_t axis) {
-  AxisGeometry g;
-  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i < axis) g.outer *= shape[i];
-    else if (i == axis) g.dim = shape[i];
-    else g.inner *= shape[i];
-  }
-  return g;
-}
-
 // Reads index `n` of an int32 / int64 / uint8 index tensor.
 int64_t index_at(const Tensor& indices, int64_t n) {
   switch (indices.dtype()) {
