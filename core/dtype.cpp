@@ -1,8 +1,14 @@
 #include "pitfall/core/dtype.h"
 
+#include <atomic>
+
 #include "pitfall/core/error.h"
 
 namespace pitfall {
+
+namespace {
+std::atomic<DType> floatx_slot{DType::float32};
+}  // namespace
 
 std::string_view dtype_name(DType dtype) {
   switch (dtype) {
@@ -55,5 +61,15 @@ bool is_integral(DType dtype) {
 }
 
 bool is_reduced_float(DType dtype) { return dtype == DType::float16 || dtype == DType::bfloat16; }
+
+DType floatx() { return floatx_slot.load(std::memory_order_relaxed); }
+
+void set_floatx(DType dtype) {
+  if (!is_floating(dtype)) {
+    throw DTypeError("set_floatx: expected a floating dtype (float16, bfloat16, float32, float64), got " +
+                     std::string(dtype_name(dtype)));
+  }
+  floatx_slot.store(dtype, std::memory_order_relaxed);
+}
 
 }  // namespace pitfall

@@ -22,6 +22,11 @@ bool is_integral(DType dtype);  // int32, int64, uint8 (bool is neither)
 // float16 and bfloat16: the formats the engine computes in float32 and rounds once per op.
 bool is_reduced_float(DType dtype);
 
+// The engine-wide default float dtype (keras.backend.floatx()); float32 unless set. New variables
+// and converted Python floats take it; layers/dtype_policy.h builds the default layer policy on it.
+DType floatx();
+void set_floatx(DType dtype);
+
 // Compile-time map from C++ scalar types to DType. Eigen::half / Eigen::bfloat16 are mapped in
 // core/cpu/scalar.h so that this public header does not pull in Eigen.
 template <class T> struct DTypeOf;

@@ -1,5 +1,8 @@
 #include "pitfall/core/error.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace pitfall {
 namespace {
 
@@ -16,6 +19,25 @@ std::string with_context(const std::string& message, const std::string& op, cons
     prefix += (prefix.empty() ? "" : ", ") + std::string("op '") + op + "'";
   }
   return prefix.empty() ? message : prefix + ": " + message;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  // Optimal string alignment: a swap of two neighbours ("rleu" -> "relu") is one edit.
+  auto same = [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
 }
 
 }  // namespace
@@ -69,6 +91,28 @@ void throw_error(ErrorKind kind, const std::string& message) {
     case ErrorKind::runtime: break;
   }
   throw RuntimeError(message);
+}
+
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
+  if (candidates.empty()) return "";
+  size_t best = SIZE_MAX;
+  for (const auto& c : candidates) best = std::min(best, edit_distance(name, c));
+  // Close enough to be a typo: a third of the name, at least 2 edits.
+  const size_t limit = std::max<size_t>(2, name.size() / 3);
+  std::vector<std::string> close;
+  if (best <= limit) {
+    for (const auto& c : candidates) {
+      if (edit_distance(name, c) == best && close.size() < 3) close.push_back("'" + c + "'");
+    }
+  }
+  if (!close.empty()) {
+    std::string out = "did you mean ";
+    for (size_t i = 0; i < close.size(); ++i) out += (i == 0 ? "" : (i + 1 == close.size() ? " or " : ", ")) + close[i];
+    return out + "?";
+  }
+  std::string out = "known names: ";
+  for (size_t i = 0; i < candidates.size(); ++i) out += (i ? ", " : "") + candidates[i];
+  return out;
 }
 
 }  // namespace pitfall

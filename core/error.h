@@ -76,6 +76,10 @@ class LayerPathScope {
 // the same Python exception type).
 [[noreturn]] void throw_error(ErrorKind kind, const std::string& message);
 
+// "did you mean 'x'?" with the candidates closest to `name` by edit distance (case-insensitive; a
+// swap of two neighbours is one edit), or "known names: ..." when none is close enough to be a typo.
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
+
 std::string current_op_chain();
 std::string current_layer_path();
 

@@ -6,6 +6,7 @@
 // rejected both ways: strict JSON (and Keras's json configs) has no spelling for them.
 #include "pitfall/core/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -537,5 +538,37 @@ class Parser {
 }  // namespace
 
 Json Json::parse(const std::string& text) { return Parser(text).parse_document(); }
+
+std::string python_float_repr(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  if (value == 0.0) return std::signbit(value) ? "-0.0" : "0.0";
+  // Shortest round-trip digits, then laid out by Python's rule: exponent form when the decimal
+  // point sits more than 4 places left of the first digit or more than 16 places right of it.
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  std::string text(buf, result.ptr);
+  std::string sign;
+  if (text[0] == '-') {
+    sign = "-";
+    text.erase(0, 1);
+  }
+  const size_t e = text.find('e');
+  const int exponent = std::stoi(text.substr(e + 1));
+  std::string digits = text.substr(0, e);
+  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+  const int decimal_point = exponent + 1;  // digits before the decimal point
+  const int n = static_cast<int>(digits.size());
+  if (decimal_point <= -4 || decimal_point > 16) {
+    std::string mantissa = digits.substr(0, 1) + (n > 1 ? "." + digits.substr(1) : "");
+    std::string exp_digits = std::to_string(std::abs(exponent));
+    if (exp_digits.size() < 2) exp_digits = "0" + exp_digits;
+    return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + exp_digits;
+  }
+  if (decimal_point <= 0) return sign + "0." + std::string(static_cast<size_t>(-decimal_point), '0') + digits;
+  if (decimal_point >= n) return sign + digits + std::string(static_cast<size_t>(decimal_point - n), '0') + ".0";
+  return sign + digits.substr(0, static_cast<size_t>(decimal_point)) + "." +
+         digits.substr(static_cast<size_t>(decimal_point));
+}
 
 }  // namespace pitfall

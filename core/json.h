@@ -68,4 +68,8 @@ class Json {
   std::variant<std::monostate, bool, int64_t, double, std::string, Array, Object> value_;
 };
 
+// A double as Python's repr() writes it ("0.1", "1e-05", "1.5e+16", "nan", "inf", "-0.0"): the
+// messages, logs and tables that quote a value read exactly as Keras's do.
+std::string python_float_repr(double value);
+
 }  // namespace pitfall

@@ -90,17 +90,34 @@ void OpRegistry::define(OpInfo info) {
 }
 
 void OpRegistry::add_kernel(std::string_view op, DeviceType device, KernelFn kernel) {
-  kernels_[static_cast<int>(device)][std::string(op)] = kernel;
+  kernels_[static_cast<int>(device)][std::string(op)].one = kernel;
 }
+
+void OpRegistry::add_kernel(std::string_view op, DeviceType device, MultiKernelFn kernel) {
+  kernels_[static_cast<int>(device)][std::string(op)].many = kernel;
+}
+
+namespace {
+
+[[noreturn]] void no_kernel(std::string_view op, DeviceType device) {
+  throw NotImplementedError("no " + Device{device, 0}.str() + " kernel is registered for op '" + std::string(op) +
+                            "'; move the inputs to a device that implements it (e.g. cpu)");
+}
+
+}  // namespace
 
 KernelFn OpRegistry::kernel(std::string_view op, DeviceType device) const {
   const auto& table = kernels_[static_cast<int>(device)];
   auto it = table.find(op);
-  if (it == table.end()) {
-    throw NotImplementedError("no " + Device{device, 0}.str() + " kernel is registered for op '" +
-                              std::string(op) + "'; move the inputs to a device that implements it (e.g. cpu)");
-  }
-  return it->second;
+  if (it == table.end() || !it->second.one) no_kernel(op, device);
+  return it->second.one;
+}
+
+MultiKernelFn OpRegistry::multi_kernel(std::string_view op, DeviceType device) const {
+  const auto& table = kernels_[static_cast<int>(device)];
+  auto it = table.find(op);
+  if (it == table.end() || !it->second.many) no_kernel(op, device);
+  return it->second.many;
 }
 
 bool OpRegistry::has_kernel(std::string_view op, DeviceType device) const {
@@ -118,10 +135,12 @@ std::vector<OpInfo> OpRegistry::ops() const {
   return out;
 }
 
-Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape, DType out_dtype,
-                const Attrs& attrs) {
-  // A 0-d CPU tensor (a number: a loss scale, a step count, where's zero) joins an op on any device,
-  // as in PyTorch; the op runs on the device of its other inputs.
+namespace {
+
+// The inputs packed and on one device: a 0-d CPU tensor (a number: a loss scale, a step count,
+// where's zero) joins an op on any device, as in PyTorch; the op runs on the device of its other
+// inputs. Returns that device.
+Device pack_inputs(const char* op, const std::vector<Tensor>& inputs, std::vector<Tensor>& packed) {
   auto is_cpu_number = [](const Tensor& t) { return t.ndim() == 0 && t.device() == Device{}; };
   Device device = inputs.empty() ? Device{} : inputs[0].device();
   for (const auto& input : inputs) {
@@ -130,7 +149,6 @@ Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& 
       break;
     }
   }
-  std::vector<Tensor> packed;
   packed.reserve(inputs.size());
   for (const auto& input : inputs) {
     if (is_cpu_number(input) && device != Device{}) {
@@ -143,11 +161,79 @@ Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& 
     }
     packed.push_back(input.is_contiguous() ? input : input.clone());
   }
+  return device;
+}
+
+}  // namespace
+
+Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape, DType out_dtype,
+                const Attrs& attrs, int overwrite_input) {
+  std::vector<Tensor> packed;
+  const Device device = pack_inputs(op, inputs, packed);
   const KernelFn kernel = OpRegistry::instance().kernel(op, device.type);
-  Tensor output = Tensor::empty(out_shape, out_dtype, device);
+  Tensor output;
+  if (overwrite_input >= 0) {
+    const Tensor& over = packed.at(static_cast<size_t>(overwrite_input));
+    if (over.impl() != inputs[static_cast<size_t>(overwrite_input)].impl() || over.shape() != out_shape ||
+        over.dtype() != out_dtype) {
+      throw RuntimeError(std::string(op) + ": asked to write its output over input " +
+                         std::to_string(overwrite_input) + ", which is not a packed tensor of the output's shape and dtype");
+    }
+    // A new handle on its storage, without its autograd state.
+    output = Tensor(std::make_shared<TensorImpl>(*over.impl()));
+    output.impl()->grad_fn = nullptr;
+    output.impl()->grad = nullptr;
+    output.impl()->requires_grad = false;
+    output.impl()->name.clear();
+  } else {
+    output = Tensor::empty(out_shape, out_dtype, device);
+  }
   kernel(packed, output, attrs);
   if (check_numerics_active()) verify_numerics(op, packed, output);
   return output;
+}
+
+std::vector<Tensor> dispatch_outputs(const char* op, const std::vector<Tensor>& inputs,
+                                     const std::vector<std::pair<Shape, DType>>& outputs, const Attrs& attrs) {
+  std::vector<Tensor> packed;
+  const Device device = pack_inputs(op, inputs, packed);
+  const MultiKernelFn kernel = OpRegistry::instance().multi_kernel(op, device.type);
+  std::vector<Tensor> results;
+  results.reserve(outputs.size());
+  for (const auto& [shape, dtype] : outputs) results.push_back(Tensor::empty(shape, dtype, device));
+  kernel(packed, results, attrs);
+  if (check_numerics_active()) {
+    for (const Tensor& result : results) verify_numerics(op, packed, result);
+  }
+  return results;
+}
+
+void dispatch_update(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& updated,
+                     const Attrs& attrs) {
+  if (updated.empty()) throw ValueError(std::string(op) + ": nothing to update");
+  const Device device = updated[0].device();
+  for (const Tensor& t : updated) {
+    if (!t.defined() || t.device() != device || !t.is_contiguous()) {
+      throw ValueError(std::string(op) + ": the tensors it updates must be packed and on one device (" +
+                       device.str() + "); got " + (t.defined() ? shape_str(t.shape()) + " " + std::string(dtype_name(t.dtype())) + " on " + t.device().str() +
+                                     (t.is_contiguous() ? "" : " (a strided view)")
+                                   : std::string("an undefined tensor")));
+    }
+  }
+  for (const Tensor& t : inputs) {
+    if (t.device() != device) {
+      throw ValueError(std::string(op) + ": inputs are on different devices (" + device.str() + " and " +
+                       t.device().str() + "); move them to one device with .to(device)");
+    }
+  }
+  std::vector<Tensor> packed;
+  pack_inputs(op, inputs, packed);
+  const MultiKernelFn kernel = OpRegistry::instance().multi_kernel(op, device.type);
+  std::vector<Tensor> targets = updated;
+  kernel(packed, targets, attrs);
+  if (check_numerics_active()) {
+    for (const Tensor& t : targets) verify_numerics(op, packed, t);
+  }
 }
 
 void set_op_determinism(bool enabled) { op_determinism_flag = enabled; }

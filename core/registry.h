@@ -2,36 +2,74 @@
 //
 // Every op has an OpInfo row (name, whether it is differentiable, whether it is a composite of
 // other ops and so has no kernel of its own). A device folder registers kernels for the ops it
-// implements; op code calls dispatch() and never tests which device it is on.
+// implements; op code calls dispatch() and never tests which device it is on. A kernel may return
+// one output, several (dispatch_outputs), or update tensors in place (dispatch_update): the fused
+// optimizer updates (optim/fused_update.h) are such kernels, and have no OpInfo row because they
+// are not ops of the autograd graph.
 #pragma once
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pitfall/core/tensor.h"
 
 namespace pitfall {
 
-// Op arguments that are not tensors. Each op documents which fields it reads.
+// Op arguments that are not tensors, in typed fields per op family. Each op documents the fields
+// it reads; the rest keep their defaults.
 struct Attrs {
-  std::vector<int64_t> axes;   // reduction axes, permutation, slice begins
-  std::vector<int64_t> ends;   // slice ends
-  std::vector<int64_t> steps;  // slice steps
-  int64_t axis = 0;            // concat / take / one_hot / argmax axis
-  int64_t count = 0;           // one_hot depth
-  double alpha = 0.0;          // leaky_relu slope, elu alpha, clip minimum, fill value
-  double beta = 0.0;           // clip maximum
+  // Shape, reduction and indexing ops: reduction axes, permutation, slice begins / ends / steps;
+  // the concatenate / take / one_hot / argmax axis.
+  std::vector<int64_t> axes;
+  std::vector<int64_t> ends;
+  std::vector<int64_t> steps;
+  int64_t axis = 0;
   bool keepdims = false;
-  bool flag = false;           // gelu: approximate
   // matmul: the operand arrives packed as (..., K, M) / (..., N, K) and is used transposed, so a
   // transposed view never needs a packed copy.
   bool transpose_a = false, transpose_b = false;
-  DType dtype = DType::float32;  // cast / one_hot target
+  // cast's target dtype; one_hot's dtype and depth.
+  DType dtype = DType::float32;
+  int64_t depth = 0;
+  // Activations and their gradients.
+  struct Activation {
+    double negative_slope = 0.0;  // leaky_relu
+    double alpha = 1.0;           // elu
+    bool approximate = false;     // gelu, gelu_grad: the tanh approximation
+    bool relu = false;            // bias_activation: relu after the bias (else linear)
+  } activation;
+  // clip's bounds.
+  struct Clip {
+    double min = 0.0, max = 0.0;
+  } clip;
+  // fill's value.
+  double fill_value = 0.0;
+  // The fused optimizer updates (adam_update, sgd_update, sgd_velocity_update, sgd_buffer_update;
+  // optim/fused_update.h has the formulas). Scalars arrive in double and round to the variable's
+  // dtype once, as the op-by-op update rounds its scalar tensors.
+  struct Update {
+    double learning_rate = 0.0;    // sgd_*: lr
+    double momentum = 0.0;         // sgd_velocity / sgd_buffer
+    double dampening = 0.0;        // sgd_buffer
+    bool nesterov = false;         // sgd_velocity / sgd_buffer
+    bool first = false;            // sgd_buffer: the buffer starts as the gradient
+    double beta_1 = 0.0, beta_2 = 0.0, epsilon = 0.0;  // adam
+    bool keras_arithmetic = true;  // adam: moving averages as Keras writes them (else PyTorch)
+    bool torch_epsilon = false;    // adam: epsilon after bias correction (PyTorch), else Keras's
+    double alpha = 0.0;            // adam, Keras: lr*sqrt(1 - b2^t)/(1 - b1^t)
+    double sqrt_correction_2 = 1.0, step_size = 0.0;  // adam, PyTorch: sqrt(1 - b2^t), lr/(1 - b1^t)
+  } update;
 };
 
-// inputs are packed (contiguous) and on one device; output is allocated with the inferred shape.
+// A kernel with one output: inputs are packed (contiguous) and on one device; output is allocated
+// with the inferred shape, or is input 0's storage when the op asked to overwrite it (see dispatch).
 using KernelFn = void (*)(const std::vector<Tensor>& inputs, Tensor& output, const Attrs& attrs);
+// A kernel with several outputs, or one that updates tensors in place: `inputs` are read; `outputs`
+// are the tensors it writes, either results dispatch_outputs allocated or the caller's own tensors
+// (dispatch_update), packed and on the inputs' device. Inputs and outputs never alias.
+using MultiKernelFn = void (*)(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs, const Attrs& attrs);
 
 struct OpInfo {
   std::string name;
@@ -45,22 +83,40 @@ class OpRegistry {
   static OpRegistry& instance();
   void define(OpInfo info);
   void add_kernel(std::string_view op, DeviceType device, KernelFn kernel);
-  // Throws NotImplementedError naming the op and device when no kernel is registered.
+  void add_kernel(std::string_view op, DeviceType device, MultiKernelFn kernel);
+  // Throw NotImplementedError naming the op and device when no kernel of that form is registered.
   KernelFn kernel(std::string_view op, DeviceType device) const;
-  bool has_kernel(std::string_view op, DeviceType device) const;
+  MultiKernelFn multi_kernel(std::string_view op, DeviceType device) const;
+  bool has_kernel(std::string_view op, DeviceType device) const;  // of either form
   const OpInfo* find(std::string_view op) const;
   std::vector<OpInfo> ops() const;  // sorted by name
 
  private:
   OpRegistry() = default;
+  struct Kernels {
+    KernelFn one = nullptr;
+    MultiKernelFn many = nullptr;
+  };
   std::map<std::string, OpInfo, std::less<>> infos_;
-  std::map<std::string, KernelFn, std::less<>> kernels_[kNumDeviceTypes];
+  std::map<std::string, Kernels, std::less<>> kernels_[kNumDeviceTypes];
 };
 
 // Runs `op`'s kernel for the device of the inputs: checks they share a device, packs strided views,
 // allocates the output and calls the kernel. When numeric checking is on, verifies the output.
+// `overwrite_input` >= 0: the output takes that input's storage instead of new memory, for kernels
+// that read and write each element in one pass (bias_activation, relu_grad). The caller vouches that
+// nothing else can see that input (ops/op_helpers.h can_overwrite) and that its autograd history
+// does not need its values.
 Tensor dispatch(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape,
-                DType out_dtype, const Attrs& attrs = Attrs());
+                DType out_dtype, const Attrs& attrs = Attrs(), int overwrite_input = -1);
+// The same for a kernel with several outputs: one (shape, dtype) per output.
+std::vector<Tensor> dispatch_outputs(const char* op, const std::vector<Tensor>& inputs,
+                                     const std::vector<std::pair<Shape, DType>>& outputs, const Attrs& attrs = Attrs());
+// Runs `op`'s kernel to update `updated` in place from `inputs`: every tensor on one device, packed;
+// raises ValueError naming the op otherwise. Records nothing for autograd (updates are not ops of
+// the graph). With numeric checking on, verifies each updated tensor.
+void dispatch_update(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& updated,
+                     const Attrs& attrs = Attrs());
 
 // Op determinism (tf.config.experimental.enable_op_determinism): on the GPU, ops pick algorithms
 // whose results are bitwise-reproducible run to run (no atomics-based reductions, deterministic

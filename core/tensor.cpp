@@ -30,7 +30,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
   Attrs attrs;
-  attrs.alpha = value;
+  attrs.fill_value = value;
   Tensor out = empty(shape, dtype, device);
   OpRegistry::instance().kernel("fill", device.type)({}, out, attrs);
   return out;

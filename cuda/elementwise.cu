@@ -468,7 +468,7 @@ struct ClipOp {
     }
   }
   template <class T> static ClipF<compute_t<T>> make(const Attrs& attrs) {
-    return {bound<T>(attrs.alpha), bound<T>(attrs.beta)};
+    return {bound<T>(attrs.clip.min), bound<T>(attrs.clip.max)};
   }
 };
 
@@ -480,7 +480,7 @@ struct LeakyReluF {
 struct LeakyReluOp {
   static constexpr const char* name = "leaky_relu";
   template <class T> static LeakyReluF<compute_t<T>> make(const Attrs& attrs) {
-    return {static_cast<compute_t<T>>(attrs.alpha)};
+    return {static_cast<compute_t<T>>(attrs.activation.negative_slope)};
   }
 };
 
@@ -492,7 +492,7 @@ struct EluF {
 struct EluOp {
   static constexpr const char* name = "elu";
   template <class T> static EluF<compute_t<T>> make(const Attrs& attrs) {
-    return {static_cast<compute_t<T>>(attrs.alpha)};
+    return {static_cast<compute_t<T>>(attrs.activation.alpha)};
   }
 };
 
@@ -502,7 +502,7 @@ struct GeluF {
 };
 struct GeluOp {
   static constexpr const char* name = "gelu";
-  template <class T> static GeluF make(const Attrs& attrs) { return {attrs.flag}; }
+  template <class T> static GeluF make(const Attrs& attrs) { return {attrs.activation.approximate}; }
 };
 
 // ---- kernel builders
@@ -578,11 +578,11 @@ void floating_unary_kernel(const std::vector<Tensor>& in, Tensor& out, const Att
 void gelu_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   visit_floating(out.dtype(), "gelu_grad", [&](auto zero) {
     using T = decltype(zero);
-    run_binary<T, T>("gelu_grad", in[0], in[1], out, GeluGradF{attrs.flag});
+    run_binary<T, T>("gelu_grad", in[0], in[1], out, GeluGradF{attrs.activation.approximate});
   });
 }
 
-// out = act(x + bias), bias along the last axis (in[1].numel() units); attrs.flag: relu, else linear.
+// out = act(x + bias), bias along the last axis (in[1].numel() units); attrs.activation.relu: relu, else linear.
 void bias_activation_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   visit_floating(out.dtype(), "bias_activation", [&](auto zero) {
     using T = decltype(zero);
@@ -594,7 +594,7 @@ void bias_activation_kernel(const std::vector<Tensor>& in, Tensor& out, const At
     launch_elements<2>("bias_activation", rows * units, walker,
                        BiasActivationElement<T>{static_cast<const T*>(in[0].data_ptr()),
                                                 static_cast<const T*>(in[1].data_ptr()),
-                                                static_cast<T*>(out.data_ptr()), attrs.flag});
+                                                static_cast<T*>(out.data_ptr()), attrs.activation.relu});
   });
 }
 
@@ -671,7 +671,7 @@ void fill_kernel(const std::vector<Tensor>&, Tensor& out, const Attrs& attrs) {
   visit_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
     launch_elements<1>("fill", out.numel(), flat_walker<1>(),
-                       FillElement<T>{static_cast<T*>(out.data_ptr()), host_scalar_cast<T>(attrs.alpha)});
+                       FillElement<T>{static_cast<T*>(out.data_ptr()), host_scalar_cast<T>(attrs.fill_value)});
   });
 }
 

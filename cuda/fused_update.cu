@@ -1,6 +1,6 @@
-// GPU versions of the fused optimizer loops (optim/fused_update.h): one grid-stride kernel per
-// update, float32 and float64, registered through fused::register_device_loops when a GPU is
-// present. Each element goes through exactly the rounded operations of the CPU loop and of the op
+// GPU versions of the fused optimizer updates (optim/fused_update.h): one grid-stride kernel per
+// update, float32 and float64, registered into the op registry as in-place kernels ("adam_update",
+// "sgd_update", "sgd_velocity_update", "sgd_buffer_update") when a GPU is present. Each element goes through exactly the rounded operations of the CPU loop and of the op
 // path (which runs one kernel per op, so each of its results is rounded to the dtype in memory), in
 // the same order, so all three agree bitwise; tests/cpp/test_gpu_fused_update.cpp checks it.
 //
@@ -18,12 +18,11 @@
 
 #include "cuda_common.cuh"
 #include "rounded_math.cuh"
-#include "pitfall/optim/fused_update.h"
 
 namespace pitfall::cuda {
 namespace {
 
-// state <- avg(state, x) in the form the convention writes it (optim/fused_update.cpp `average`).
+// state <- avg(state, x) in the form the convention writes it (core/cpu/update_kernels.cpp `average`).
 template <bool Keras, class T>
 __device__ __forceinline__ T average(T state, T x, T decay, T one_minus_decay) {
   if constexpr (Keras) return add_rn(state, mul_rn(sub_rn(x, state), one_minus_decay));
@@ -99,102 +98,93 @@ T* data(const Tensor& t) {
   return static_cast<T*>(t.data_ptr());
 }
 
-// Calls fn(T{}) for the variable's dtype (applies() admitted float32 and float64 only).
+// Calls fn(T{}) for the variable's dtype (fused::applies() admitted float32 and float64 only).
 template <class Fn>
 void with_type(const Tensor& w, const char* update, Fn&& fn) {
   if (w.dtype() == DType::float64) fn(double{});
   else if (w.dtype() == DType::float32) fn(float{});
-  else throw DTypeError(std::string("fused ") + update + " on the GPU needs float32 or float64, got " +
-                        std::string(dtype_name(w.dtype())) + "; check fused::applies() first");
+  else throw DTypeError(std::string(update) + " on the GPU needs float32 or float64, got " +
+                        std::string(dtype_name(w.dtype())) + "; reduced floats take the op-by-op update");
 }
 
-template <class T>
-AdamScalars<T> adam_scalars(const fused::AdamMoments& moments) {
-  AdamScalars<T> s{};
-  s.b1 = static_cast<T>(moments.beta_1);
-  s.c1 = static_cast<T>(1.0 - moments.beta_1);
-  s.b2 = static_cast<T>(moments.beta_2);
-  s.c2 = static_cast<T>(1.0 - moments.beta_2);
-  return s;
-}
-
-template <bool TorchEpsilon, class T>
-void launch_adam(const Tensor& w, const Tensor& g, const fused::AdamMoments& moments, const AdamScalars<T>& s) {
-  const int64_t n = w.numel();
-  if (n == 0) return;
-  const auto launch = [&](auto kernel) {
-    kernel<<<blocks_for(n), kThreads, 0, stream()>>>(data<T>(w), data<T>(g), data<T>(moments.m), data<T>(moments.v),
-                                                     n, s);
-  };
-  if (moments.keras_arithmetic) launch(adam_kernel<true, TorchEpsilon, T>);
-  else launch(adam_kernel<false, TorchEpsilon, T>);
-  check_launch(TorchEpsilon ? "fused adam_torch kernel" : "fused adam_keras kernel");
-}
-
-void adam_keras(const Tensor& w, const Tensor& g, const fused::AdamMoments& moments, double alpha, double epsilon) {
-  with_type(w, "adam_keras", [&](auto zero) {
+// inputs: g; outputs (in place): w, m, v.
+void adam_update(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& attrs) {
+  const Attrs::Update& u = attrs.update;
+  with_type(out[0], "adam_update", [&](auto zero) {
     using T = decltype(zero);
-    AdamScalars<T> s = adam_scalars<T>(moments);
-    s.a = static_cast<T>(alpha);
-    s.eps = static_cast<T>(epsilon);
-    launch_adam<false>(w, g, moments, s);
-  });
-}
-
-void adam_torch(const Tensor& w, const Tensor& g, const fused::AdamMoments& moments, double sqrt_correction_2,
-                double epsilon, double step_size) {
-  with_type(w, "adam_torch", [&](auto zero) {
-    using T = decltype(zero);
-    AdamScalars<T> s = adam_scalars<T>(moments);
-    s.sc2 = static_cast<T>(sqrt_correction_2);
-    s.eps = static_cast<T>(epsilon);
-    s.size = static_cast<T>(step_size);
-    launch_adam<true>(w, g, moments, s);
-  });
-}
-
-void sgd(const Tensor& w, const Tensor& g, double lr) {
-  with_type(w, "sgd", [&](auto zero) {
-    using T = decltype(zero);
-    const int64_t n = w.numel();
+    const int64_t n = out[0].numel();
     if (n == 0) return;
-    sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(data<T>(w), data<T>(g), n, static_cast<T>(lr));
-    check_launch("fused sgd kernel");
+    AdamScalars<T> s{};
+    s.b1 = static_cast<T>(u.beta_1);
+    s.c1 = static_cast<T>(1.0 - u.beta_1);
+    s.b2 = static_cast<T>(u.beta_2);
+    s.c2 = static_cast<T>(1.0 - u.beta_2);
+    s.a = static_cast<T>(u.alpha);
+    s.eps = static_cast<T>(u.epsilon);
+    s.sc2 = static_cast<T>(u.sqrt_correction_2);
+    s.size = static_cast<T>(u.step_size);
+    const auto launch = [&](auto kernel) {
+      kernel<<<blocks_for(n), kThreads, 0, stream()>>>(data<T>(out[0]), data<T>(in[0]), data<T>(out[1]),
+                                                       data<T>(out[2]), n, s);
+    };
+    if (u.keras_arithmetic) {
+      if (u.torch_epsilon) launch(adam_kernel<true, true, T>);
+      else launch(adam_kernel<true, false, T>);
+    } else {
+      if (u.torch_epsilon) launch(adam_kernel<false, true, T>);
+      else launch(adam_kernel<false, false, T>);
+    }
+    check_launch("adam_update kernel");
   });
 }
 
-void sgd_velocity(const Tensor& w, const Tensor& g, const Tensor& u, double lr, double momentum, bool nesterov) {
-  with_type(w, "sgd_velocity", [&](auto zero) {
+// inputs: g; outputs (in place): w.
+void sgd_update(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& attrs) {
+  with_type(out[0], "sgd_update", [&](auto zero) {
     using T = decltype(zero);
-    const int64_t n = w.numel();
+    const int64_t n = out[0].numel();
+    if (n == 0) return;
+    sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(data<T>(out[0]), data<T>(in[0]), n,
+                                                            static_cast<T>(attrs.update.learning_rate));
+    check_launch("sgd_update kernel");
+  });
+}
+
+// inputs: g; outputs (in place): w, velocity.
+void sgd_velocity_update(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& attrs) {
+  const Attrs::Update& u = attrs.update;
+  with_type(out[0], "sgd_velocity_update", [&](auto zero) {
+    using T = decltype(zero);
+    const int64_t n = out[0].numel();
     if (n == 0) return;
     sgd_velocity_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        data<T>(w), data<T>(g), data<T>(u), n, static_cast<T>(lr), static_cast<T>(momentum), nesterov);
-    check_launch("fused sgd_velocity kernel");
+        data<T>(out[0]), data<T>(in[0]), data<T>(out[1]), n, static_cast<T>(u.learning_rate),
+        static_cast<T>(u.momentum), u.nesterov);
+    check_launch("sgd_velocity_update kernel");
   });
 }
 
-void sgd_buffer(const Tensor& w, const Tensor& g, const Tensor& b, bool first, double lr, double momentum,
-                double dampening, bool nesterov) {
-  with_type(w, "sgd_buffer", [&](auto zero) {
+// inputs: g; outputs (in place): w, buffer.
+void sgd_buffer_update(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& attrs) {
+  const Attrs::Update& u = attrs.update;
+  with_type(out[0], "sgd_buffer_update", [&](auto zero) {
     using T = decltype(zero);
-    const int64_t n = w.numel();
+    const int64_t n = out[0].numel();
     if (n == 0) return;
     sgd_buffer_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        data<T>(w), data<T>(g), data<T>(b), n, first, static_cast<T>(lr), static_cast<T>(momentum),
-        static_cast<T>(1.0 - dampening), nesterov);
-    check_launch("fused sgd_buffer kernel");
+        data<T>(out[0]), data<T>(in[0]), data<T>(out[1]), n, u.first, static_cast<T>(u.learning_rate),
+        static_cast<T>(u.momentum), static_cast<T>(1.0 - u.dampening), u.nesterov);
+    check_launch("sgd_buffer_update kernel");
   });
 }
 
-const fused::DeviceLoops gpu_loops{adam_keras, adam_torch, sgd, sgd_velocity, sgd_buffer};
-
-// Only with a GPU, as the op kernels (cuda_common.cuh register_when_present): without one the
-// tensors cannot be on the GPU anyway, and applies() keeps refusing the device.
-const bool registered = [] {
-  if (device_present()) fused::register_device_loops(DeviceType::cuda, &gpu_loops);
-  return true;
-}();
+// Only with a GPU, as the op kernels: without one the tensors cannot be on the GPU anyway.
+const bool registered = register_when_present([](OpRegistry& r) {
+  r.add_kernel("adam_update", DeviceType::cuda, adam_update);
+  r.add_kernel("sgd_update", DeviceType::cuda, sgd_update);
+  r.add_kernel("sgd_velocity_update", DeviceType::cuda, sgd_velocity_update);
+  r.add_kernel("sgd_buffer_update", DeviceType::cuda, sgd_buffer_update);
+});
 
 }  // namespace
 }  // namespace pitfall::cuda

@@ -346,7 +346,7 @@ __global__ void one_hot_kernel_impl(const I* __restrict__ indices, T* __restrict
 
 void one_hot_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   const Tensor& indices = in[0];
-  const int64_t depth = attrs.count;
+  const int64_t depth = attrs.depth;
   visit_index(indices, [&](auto index_zero) {
     using I = decltype(index_zero);
     int64_t raw = 0;

@@ -171,7 +171,6 @@ std::vector<uint8_t> inflate_raw(const uint8_t* data, size_t size, uint64_t expe
   return out;
 }
 
-uint32_t crc32(const uint8_t* data, size_t size) { return static_cast<uint32_t>(::crc32_z(0L, data, size)); }
 
 Tensor make_host_tensor(const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();

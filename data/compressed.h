@@ -41,9 +41,6 @@ std::vector<uint8_t> inflate_raw(const uint8_t* data, size_t size, uint64_t expe
 // a lying size field cannot make a reader allocate gigabytes from a tiny file.
 inline uint64_t max_inflated_size(uint64_t compressed_size) { return compressed_size * 1032 + 1024; }
 
-// CRC-32 (ISO-HDLC, as ZIP and gzip use it).
-uint32_t crc32(const uint8_t* data, size_t size);
-
 // ---- byte order
 template <class U>
 U byteswap(U value) {

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "pitfall/core/atomic_file.h"
+#include "pitfall/core/file_container.h"  // little-endian helpers
 #include "pitfall/data/dataset_internal.h"
 
 namespace pitfall::data::internal {
@@ -25,13 +26,6 @@ constexpr char kMagic[] = "PFCACHE1";
 constexpr char kFooterMagic[] = "PFCEND01";
 constexpr size_t kMagicSize = 8;
 constexpr size_t kFooterSize = 8 + 8 + 4;
-
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
 
 std::string encode_element_header(const Element& e) {
   std::string out;
@@ -227,17 +221,6 @@ class FileReadIterator : public Iterator {
     offset_ += n;
     return out;
   }
-  static uint32_t get_u32(const char* p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-    return v;
-  }
-  static uint64_t get_u64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-    return v;
-  }
-
   std::string path_;
   std::ifstream in_;
   uint64_t size_ = 0, offset_ = 0, body_end_ = 0, count_ = 0, read_ = 0;

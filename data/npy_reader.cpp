@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "pitfall/core/atomic_file.h"  // crc32
 #include "pitfall/data/compressed.h"
 
 namespace pitfall::data {
@@ -405,7 +406,7 @@ class ZipReader {
                "; only stored (0) and deflate (8) are supported, as numpy.savez and savez_compressed write",
            e.central_offset);
     }
-    const uint32_t actual = detail::crc32(bytes, static_cast<size_t>(e.size));
+    const uint32_t actual = crc32(bytes, static_cast<size_t>(e.size));  // ZIP uses the same CRC-32 as our files
     if (actual != e.crc) {
       char text[64];
       std::snprintf(text, sizeof text, "%08x, the data gives %08x", e.crc, actual);

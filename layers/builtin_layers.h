@@ -29,6 +29,5 @@ void register_average_pooling2d_layer();         // "AveragePooling2D"
 void register_global_average_pooling2d_layer();  // "GlobalAveragePooling2D"
 void register_simple_rnn_layer();                 // "SimpleRNN"     layers/recurrent.cpp
 void register_lstm_layer();                       // "LSTM"          layers/recurrent.cpp
-void register_model_classes();                   // "Functional", "Sequential"   layers/model.cpp
 
 }  // namespace pitfall

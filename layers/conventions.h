@@ -10,15 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "pitfall/core/conventions.h"
+
 namespace pitfall {
 
 class Initializer;
-
-enum class Convention { keras, torch };
-
-// "keras" | "torch"; anything else raises ValueError listing both.
-Convention parse_convention(const std::string& name);
-std::string convention_name(Convention convention);
 
 // ---- BatchNormalization
 enum class MomentumMeaning {

@@ -8,7 +8,6 @@
 namespace pitfall {
 namespace {
 
-std::atomic<DType> floatx_slot{DType::float32};
 
 struct GlobalPolicy {
   std::mutex mutex;
@@ -72,16 +71,6 @@ void reset_global_policy() {
 std::optional<DTypePolicy> explicit_global_policy() {
   std::lock_guard<std::mutex> lock(global().mutex);
   return global().policy;
-}
-
-DType floatx() { return floatx_slot.load(std::memory_order_relaxed); }
-
-void set_floatx(DType dtype) {
-  if (!is_floating(dtype)) {
-    throw DTypeError("set_floatx: expected a floating dtype (float16, bfloat16, float32, float64), got " +
-                     std::string(dtype_name(dtype)));
-  }
-  floatx_slot.store(dtype, std::memory_order_relaxed);
 }
 
 }  // namespace pitfall

@@ -44,8 +44,4 @@ void reset_global_policy();  // back to following floatx() (keras: set_global_po
 // The policy set with set_global_policy, or nullopt while the global policy follows floatx().
 std::optional<DTypePolicy> explicit_global_policy();
 
-// The engine-wide default float dtype (keras.backend.floatx()); float32 unless set.
-DType floatx();
-void set_floatx(DType dtype);
-
 }  // namespace pitfall

@@ -59,7 +59,6 @@ void register_builtin_layers() {
     register_global_average_pooling2d_layer();
     register_simple_rnn_layer();
     register_lstm_layer();
-    register_model_classes();
   });
 }
 
@@ -85,25 +84,6 @@ std::string without_layer_prefix(const Error& e) {
   if (text.rfind(head + ": ", 0) == 0) return text.substr(head.size() + 2);
   if (text.rfind(head + ", ", 0) == 0) return text.substr(head.size() + 2);
   return text;
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  // Optimal string alignment: a swap of two neighbours ("rleu" -> "relu") is one edit.
-  auto same = [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
 }
 
 }  // namespace
@@ -132,28 +112,6 @@ void clear_session() {
     name_counters().clear();
   }
   reset_warnings_once();  // names start over, so per-layer warnings must too
-}
-
-std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
-  if (candidates.empty()) return "";
-  size_t best = SIZE_MAX;
-  for (const auto& c : candidates) best = std::min(best, edit_distance(name, c));
-  // Close enough to be a typo: a third of the name, at least 2 edits.
-  const size_t limit = std::max<size_t>(2, name.size() / 3);
-  std::vector<std::string> close;
-  if (best <= limit) {
-    for (const auto& c : candidates) {
-      if (edit_distance(name, c) == best && close.size() < 3) close.push_back("'" + c + "'");
-    }
-  }
-  if (!close.empty()) {
-    std::string out = "did you mean ";
-    for (size_t i = 0; i < close.size(); ++i) out += (i == 0 ? "" : (i + 1 == close.size() ? " or " : ", ")) + close[i];
-    return out + "?";
-  }
-  std::string out = "known names: ";
-  for (size_t i = 0; i < candidates.size(); ++i) out += (i ? ", " : "") + candidates[i];
-  return out;
 }
 
 LayerOptions layer_options_from_config(const Json& config) {
@@ -453,7 +411,7 @@ std::vector<Weight*> Layer::weights() {
   for (auto& w : own_weights_) {
     if (seen.insert(w.value.impl()).second) out.push_back(&w);
   }
-  for (auto& sub : tracked_) {
+  for (const auto& sub : sublayers()) {
     for (Weight* w : sub->weights()) {
       if (seen.insert(w->value.impl()).second) out.push_back(w);
     }

@@ -125,8 +125,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   Tensor add_weight(const std::string& name, const Shape& shape, const std::shared_ptr<Initializer>& initializer,
                     bool trainable = true, const std::shared_ptr<Regularizer>& regularizer = nullptr,
                     std::optional<DType> dtype = std::nullopt);
-  // This layer's weights and those of tracked sublayers, in creation order (Keras order).
-  virtual std::vector<Weight*> weights();
+  // This layer's weights and those of its sublayers(), in creation order (Keras order), each once.
+  std::vector<Weight*> weights();
+  // The layers whose weights this one holds, in order: the tracked ones (track()); models list
+  // their layers instead.
+  virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return tracked_; }
   std::vector<Tensor> trainable_weights();
   std::vector<Tensor> non_trainable_weights();
   // Where the weights live (the first weight's device: a model built under pf.device('gpu') has them
@@ -193,8 +196,5 @@ void register_layer_class(const std::string& class_name, LayerFactory factory);
 // the closest known names.
 std::shared_ptr<Layer> layer_from_config(const Json& class_and_config);
 std::vector<std::string> registered_layer_classes();
-
-// The closest candidates to `name` by edit distance, for "did you mean" messages.
-std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
 
 }  // namespace pitfall

@@ -5,8 +5,6 @@
 #include <cctype>
 
 #include "pitfall/core/error.h"
-#include "pitfall/layers/layer.h"
-#include "pitfall/layers/training_callbacks.h"
 
 namespace pitfall {
 
@@ -180,8 +178,8 @@ std::string pad(const std::string& text, size_t width) {
 
 constexpr size_t kNameColumn = 30, kKerasColumn = 56;
 
-// One line of the side-by-side table; a Keras cell too wide for its column puts the PyTorch cell on
-// the next line, under its column.
+}  // namespace
+
 std::string table_line(const std::string& name, const std::string& keras, const std::string& torch) {
   std::string line = pad(name, kNameColumn);
   if (keras.size() + 2 > kKerasColumn) {
@@ -189,8 +187,6 @@ std::string table_line(const std::string& name, const std::string& keras, const 
   }
   return line + pad(keras, kKerasColumn) + torch + "\n";
 }
-
-}  // namespace
 
 const HyperparameterDefault* OptimizerDefaults::find(const std::string& name) const {
   for (const auto& h : hyperparameters) {
@@ -293,32 +289,5 @@ std::string format_optimizer_defaults(const std::string& only) {
   return out;
 }
 
-std::string format_defaults() {
-  std::string out = format_optimizer_defaults();
-  out += "\n" + table_line("LAYERS", "keras", "torch") + "\n";
-  // The layer table has one row per convention; pair them up side by side.
-  const auto rows = layer_convention_rows();
-  std::vector<bool> used(rows.size(), false);
-  std::string component;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (used[i] || rows[i].convention != "keras") continue;
-    std::string torch_value = "-";
-    for (size_t j = 0; j < rows.size(); ++j) {
-      if (!used[j] && rows[j].convention == "torch" && rows[j].component == rows[i].component &&
-          rows[j].setting == rows[i].setting) {
-        torch_value = rows[j].value;
-        used[j] = true;
-        break;
-      }
-    }
-    used[i] = true;
-    if (rows[i].component != component) {
-      component = rows[i].component;
-      out += component + "\n";
-    }
-    out += table_line("  " + rows[i].setting, rows[i].value, torch_value);
-  }
-  return out;
-}
 
 }  // namespace pitfall

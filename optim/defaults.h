@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "pitfall/core/json.h"
-#include "pitfall/layers/conventions.h"
+#include "pitfall/core/conventions.h"
 
 namespace pitfall {
 
@@ -106,8 +106,9 @@ std::string describe(GlobalClipForm form);
 // The whole table, Keras and PyTorch side by side: per optimizer its arguments with both defaults,
 // then its rule variants and formulas. `only` limits it to one optimizer (name as above).
 std::string format_optimizer_defaults(const std::string& only = "");
-// The optimizer table followed by the layer conventions table (BatchNormalization, initializers,
-// LeakyReLU): what `pitfall defaults` prints.
-std::string format_defaults();
+// One line of the side-by-side printout: the name, the Keras cell and the PyTorch cell in their
+// columns (a Keras cell too wide for its column puts the PyTorch cell on the next line, under its
+// column). training/defaults_table.cpp lays the layer conventions out with it too.
+std::string table_line(const std::string& name, const std::string& keras, const std::string& torch);
 
 }  // namespace pitfall

@@ -1,27 +1,26 @@
 // Fused per-parameter optimizer updates: one pass over a variable and its slots instead of a chain
 // of elementwise ops that each allocate a temporary the size of the variable.
 //
-// Each loop performs, per element, exactly the operations the op-by-op update performs, in the same
-// order and in the variable's dtype (the scalars rounded to it as scalar tensors are), so the two
-// paths give bitwise-identical results; tests/cpp/test_fused_update.cpp compares them (and
-// tests/cpp/test_gpu_fused_update.cpp the GPU loops with both). Elements are independent, so the
-// result depends neither on the thread count nor on the launch geometry.
+// Each update is a kernel of the one registry (core/registry.h) that updates its tensors in place:
+// "adam_update", "sgd_update", "sgd_velocity_update", "sgd_buffer_update", with their scalars in
+// Attrs::update. The CPU's are in core/cpu/update_kernels.cpp; a device folder registers its own
+// (cuda/fused_update.cu). Each performs, per element, exactly the operations the op-by-op update
+// performs, in the same order and in the variable's dtype, so the two paths give bitwise-identical
+// results; tests/cpp/test_fused_update.cpp compares them (and tests/cpp/test_gpu_fused_update.cpp
+// the GPU kernels with both).
 //
 // The fused path covers float32/float64 variables whose tensors are all packed and all on one
-// device: the CPU, whose loops live here, or a device whose folder registered its own loops
-// (register_device_loops; cuda/fused_update.cu does when a GPU is present). Anything else (reduced
-// floats, which round after every op; devices without loops; numeric checking, which must name the
-// op that first turns non-finite) takes the op path.
+// device that has the update kernels. Anything else (reduced floats, which round after every op;
+// devices without the kernels; numeric checking, which must name the op that first turns
+// non-finite) takes the op path.
 #pragma once
 #include <vector>
-
-#include "pitfall/core/device.h"
 
 #include "pitfall/core/tensor.h"
 
 namespace pitfall::fused {
 
-// Whether the fused loops may update these tensors (see above), and the switch tests use to run
+// Whether the fused kernels may update these tensors (see above), and the switch tests use to run
 // the op path for comparison (on by default).
 bool applies(const std::vector<Tensor>& tensors);
 void set_enabled(bool enabled);
@@ -50,21 +49,5 @@ void sgd_velocity(const Tensor& w, const Tensor& g, const Tensor& u, double lr, 
 // PyTorch momentum: b <- first ? g : b*mu + g*(1-dampening); d <- nesterov ? g + b*mu : b; w <- w - d*lr.
 void sgd_buffer(const Tensor& w, const Tensor& g, const Tensor& b, bool first, double lr, double momentum,
                 double dampening, bool nesterov);
-
-// A device's own versions of the loops above, with the same signatures and the same per-element
-// arithmetic. The public functions call them for tensors on that device (applies() has checked that
-// the tensors share it, are packed, and are float32/float64 of one shape). Every entry must be set.
-struct DeviceLoops {
-  void (*adam_keras)(const Tensor& w, const Tensor& g, const AdamMoments& moments, double alpha, double epsilon);
-  void (*adam_torch)(const Tensor& w, const Tensor& g, const AdamMoments& moments, double sqrt_correction_2,
-                     double epsilon, double step_size);
-  void (*sgd)(const Tensor& w, const Tensor& g, double lr);
-  void (*sgd_velocity)(const Tensor& w, const Tensor& g, const Tensor& u, double lr, double momentum, bool nesterov);
-  void (*sgd_buffer)(const Tensor& w, const Tensor& g, const Tensor& b, bool first, double lr, double momentum,
-                     double dampening, bool nesterov);
-};
-// Called by a device folder at load time; `loops` must outlive the process (a static). The CPU's
-// loops are built in; registering for the CPU raises ValueError.
-void register_device_loops(DeviceType type, const DeviceLoops* loops);
 
 }  // namespace pitfall::fused

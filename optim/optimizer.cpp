@@ -8,7 +8,6 @@
 
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/layer.h"
 #include "pitfall/optim/optimizer_registry.h"
 
 namespace pitfall {

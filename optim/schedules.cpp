@@ -8,7 +8,6 @@
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/warnings.h"
-#include "pitfall/layers/layer.h"
 
 namespace pitfall {
 namespace {

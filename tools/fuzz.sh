@@ -4,7 +4,7 @@
 #   tools/fuzz.sh [seconds_per_target]      (default 20)
 #
 # Builds tests/fuzz/fuzz_{idx,npy,npz,csv} with clang into build-fuzz/ (only the reader sources and
-# the five core files they use), writes a seed corpus of small valid files (NumPy's own writers),
+# the six core files they use), writes a seed corpus of small valid files (NumPy's own writers),
 # then runs each target for the given time. New interesting inputs accumulate in
 # build-fuzz/corpus/<target>/; a crash leaves its input in build-fuzz/crashes/ and makes the script
 # exit non-zero. Reproduce one with: build-fuzz/fuzz_npy build-fuzz/crashes/fuzz_npy-crash-...

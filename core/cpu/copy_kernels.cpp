@@ -66,7 +66,7 @@ void copy_into_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs&) 
 void fill_kernel(const std::vector<Tensor>&, Tensor& out, const Attrs& attrs) {
   visit_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    const T value = scalar_cast<T>(attrs.alpha);
+    const T value = scalar_cast<T>(attrs.fill_value);
     T* data = static_cast<T*>(out.data_ptr());
     parallel_for(out.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) data[i] = value;

@@ -87,7 +87,7 @@ KernelFn numeric_binary_kernel() {
   };
 }
 
-// out = act(x + bias), bias along the last axis; attrs.flag: relu, else linear. Per element the
+// out = act(x + bias), bias along the last axis; attrs.activation.relu: relu, else linear. Per element the
 // same operations as add's kernel then relu's (the sum rounded to T first), so the values match.
 // out may be x itself (bias_activation overwrites a product nobody else holds).
 void bias_activation_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
@@ -100,7 +100,7 @@ void bias_activation_kernel(const std::vector<Tensor>& in, Tensor& out, const At
     const int64_t units = in[1].numel();
     if (units == 0) return;
     const int64_t rows = out.numel() / units;
-    const bool relu = attrs.flag;
+    const bool relu = attrs.activation.relu;
     parallel_for(rows, std::max<int64_t>(1, cpu::kElementBlock / units), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * units;
@@ -244,8 +244,8 @@ struct ClipOp {
   }
   template <class T> static auto make(const Attrs& attrs) {
     using C = compute_t<T>;
-    const C lo = static_cast<C>(bound<T>(attrs.alpha));
-    const C hi = static_cast<C>(bound<T>(attrs.beta));
+    const C lo = static_cast<C>(bound<T>(attrs.clip.min));
+    const C hi = static_cast<C>(bound<T>(attrs.clip.max));
     return [lo, hi](C x) { return x < lo ? lo : (x > hi ? hi : x); };  // NaN passes through
   }
 };
@@ -276,14 +276,14 @@ struct SigmoidOp {
 struct LeakyReluOp {
   template <class T> static auto make(const Attrs& attrs) {
     using C = compute_t<T>;
-    const C slope = static_cast<C>(attrs.alpha);
+    const C slope = static_cast<C>(attrs.activation.negative_slope);
     return [slope](C x) { return x > C(0) ? x : slope * x; };
   }
 };
 struct EluOp {
   template <class T> static auto make(const Attrs& attrs) {
     using C = compute_t<T>;
-    const C alpha = static_cast<C>(attrs.alpha);
+    const C alpha = static_cast<C>(attrs.activation.alpha);
     return [alpha](C x) { return x > C(0) ? x : alpha * std::expm1(x); };
   }
 };
@@ -320,7 +320,7 @@ struct Gelu {
 struct GeluOp {
   template <class T> static auto make(const Attrs& attrs) {
     using C = compute_t<T>;
-    const bool approximate = attrs.flag;
+    const bool approximate = attrs.activation.approximate;
     return [approximate](C x) { return Gelu<C>::value(x, approximate); };
   }
 };
@@ -330,7 +330,7 @@ void gelu_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& a
   visit_floating(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
     using C = compute_t<T>;
-    const bool approximate = attrs.flag;
+    const bool approximate = attrs.activation.approximate;
     map_binary<T, T>(in[0], in[1], out, [approximate](C g, C x) { return g * Gelu<C>::derivative(x, approximate); });
   });
 }

@@ -11,6 +11,7 @@ void register_cpu_shape_kernels(OpRegistry& registry);        // concatenate, ta
 void register_cpu_linalg_kernels(OpRegistry& registry);       // matmul
 void register_cpu_conv_kernels(OpRegistry& registry);         // conv2d, pooling and their gradients
 void register_cpu_batch_norm_kernels(OpRegistry& registry);   // batch_norm_moments/_apply and their gradients
+void register_cpu_update_kernels(OpRegistry& registry);       // the fused optimizer updates (in place)
 
 inline void register_cpu_kernels(OpRegistry& registry) {
   register_cpu_copy_kernels(registry);
@@ -20,6 +21,7 @@ inline void register_cpu_kernels(OpRegistry& registry) {
   register_cpu_linalg_kernels(registry);
   register_cpu_conv_kernels(registry);
   register_cpu_batch_norm_kernels(registry);
+  register_cpu_update_kernels(registry);
 }
 
 }  // namespace pitfall

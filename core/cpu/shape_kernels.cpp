@@ -150,7 +150,7 @@ void take_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& a
 // errors (TensorFlow would silently give an all-zero row, which hides label bugs).
 void one_hot_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   const Tensor& indices = in[0];
-  const int64_t depth = attrs.count;
+  const int64_t depth = attrs.depth;
   for (int64_t n = 0; n < indices.numel(); ++n) {
     const int64_t label = index_at(indices, n);
     if (label < 0 || label >= depth) {

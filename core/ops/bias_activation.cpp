@@ -39,18 +39,13 @@ Tensor bias_activation(Tensor x, const Tensor& bias, const std::string& activati
   if (!fusable(x, bias)) return unfused(x, bias, activation);
   OpScope scope("bias_activation");
   Attrs attrs;
-  attrs.flag = activation == "relu";
+  attrs.activation.relu = activation == "relu";
   // Overwrite only a tensor no other handle or view can see: its values are read nowhere else, and
   // its own gradient path (the product's backward) never reads its output.
-  Tensor out;
-  if (overwrite_x && detail::can_overwrite(x)) {
-    out = detail::output_over(x);
-    OpRegistry::instance().kernel("bias_activation", x.device().type)({x, bias}, out, attrs);
-  } else {
-    out = dispatch("bias_activation", {x, bias}, x.shape(), x.dtype(), attrs);
-  }
+  const bool overwrite = overwrite_x && detail::can_overwrite(x);
+  Tensor out = dispatch("bias_activation", {x, bias}, x.shape(), x.dtype(), attrs, overwrite ? 0 : -1);
   if (needs_record({x, bias})) {
-    const bool is_relu = attrs.flag;
+    const bool is_relu = attrs.activation.relu;
     record(out, "bias_activation", {x, bias},
            [y = out.detach(), is_relu, x_shape = x.shape(), bias_shape = bias.shape()](const Tensor& g) {
              // The autograd engine hands over a gradient it no longer holds: relu_grad may reuse it.

@@ -341,8 +341,7 @@ Tensor relu_grad(const Tensor& g, const Tensor& x, bool overwrite_g) {
   // Only a gradient without history is overwritten (its producer's backward might read it).
   if (overwrite_g && !g.requires_grad() && g.dtype() == x.dtype() && g.device() == x.device() &&
       detail::can_overwrite(g)) {
-    out = detail::output_over(g);
-    OpRegistry::instance().kernel("relu_grad", g.device().type)({g, x}, out, Attrs());
+    out = dispatch("relu_grad", {g, x}, g.shape(), g.dtype(), Attrs(), /*overwrite_input=*/0);
   } else {
     out = run_binary("relu_grad", g, x, g.dtype());
   }
@@ -360,7 +359,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
     throw ValueError("leaky_relu: negative_slope must be finite, got " + std::to_string(negative_slope));
   }
   Attrs attrs;
-  attrs.alpha = negative_slope;
+  attrs.activation.negative_slope = negative_slope;
   Tensor out = run_unary("leaky_relu", x, attrs);
   if (needs_record({x})) {
     record(out, "leaky_relu", {x}, [x = x.detach(), negative_slope](const Tensor& g) {
@@ -375,7 +374,7 @@ Tensor elu(const Tensor& x, double alpha) {
   check_floating("elu", x);
   if (!std::isfinite(alpha)) throw ValueError("elu: alpha must be finite, got " + std::to_string(alpha));
   Attrs attrs;
-  attrs.alpha = alpha;
+  attrs.activation.alpha = alpha;
   Tensor out = run_unary("elu", x, attrs);
   if (needs_record({x})) {
     record(out, "elu", {x}, [x = x.detach(), y = out.detach(), alpha](const Tensor& g) {
@@ -390,7 +389,7 @@ Tensor gelu(const Tensor& x, bool approximate) {
   OpScope scope("gelu");
   check_floating("gelu", x);
   Attrs attrs;
-  attrs.flag = approximate;
+  attrs.activation.approximate = approximate;
   Tensor out = run_unary("gelu", x, attrs);
   if (needs_record({x})) {
     // The derivative needs erf (exact form), which is not an op of its own, so it has a kernel:
@@ -418,8 +417,8 @@ Tensor clip(const Tensor& x, double min_value, double max_value) {
     }
   }
   Attrs attrs;
-  attrs.alpha = min_value;
-  attrs.beta = max_value;
+  attrs.clip.min = min_value;
+  attrs.clip.max = max_value;
   Tensor out = run_unary("clip", x, attrs);
   if (needs_record({x})) {
     record(out, "clip", {x}, [x = x.detach(), min_value, max_value](const Tensor& g) {

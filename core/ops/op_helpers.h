@@ -41,24 +41,13 @@ inline void check_numeric(const char* op, const Tensor& x) {
 
 inline std::string dtype_str(DType dtype) { return std::string(dtype_name(dtype)); }
 
-// For ops that were told they may write their result over an input: true when nothing else can see
-// `t` (no other handle, no view on its storage), and it is contiguous from the start of its storage,
-// so an elementwise kernel can read and write it in the same pass. Whether t's autograd history may
-// lose t's values is the caller's to know.
+// For ops that were told they may write their result over an input (dispatch's overwrite_input):
+// true when nothing else can see `t` (no other handle, no view on its storage), and it is contiguous
+// from the start of its storage, so an elementwise kernel can read and write it in the same pass.
+// Whether t's autograd history may lose t's values is the caller's to know.
 inline bool can_overwrite(const Tensor& t) {
   return t.defined() && t.impl_ptr().use_count() == 1 && t.impl()->storage.use_count() == 1 && t.offset() == 0 &&
          t.is_contiguous();
-}
-
-// A new handle on t's storage and shape, without t's autograd state: the output of an op that
-// overwrites t (see can_overwrite).
-inline Tensor output_over(const Tensor& t) {
-  Tensor out(std::make_shared<TensorImpl>(*t.impl()));
-  out.impl()->grad_fn = nullptr;
-  out.impl()->grad = nullptr;
-  out.impl()->requires_grad = false;
-  out.impl()->name.clear();
-  return out;
 }
 
 }  // namespace pitfall::detail

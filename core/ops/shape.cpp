@@ -139,7 +139,7 @@ Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype) {
   Shape shape = indices.shape();
   shape.push_back(depth);
   Attrs attrs;
-  attrs.count = depth;
+  attrs.depth = depth;
   attrs.dtype = dtype;
   return dispatch("one_hot", {indices.detach()}, shape, dtype, attrs);
 }

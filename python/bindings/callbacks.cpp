@@ -1,4 +1,4 @@
-// The built-in Keras callbacks (C++ classes, layers/training_callbacks.h) with Keras's arguments.
+// The built-in Keras callbacks (C++ classes, training/training_callbacks.h) with Keras's arguments.
 // Python functions given to LambdaCallback / LearningRateScheduler are called with the GIL taken.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>

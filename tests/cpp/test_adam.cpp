@@ -7,7 +7,7 @@
 
 #include <pitfall/layers/dense.h>
 #include <pitfall/layers/losses.h>
-#include <pitfall/layers/model.h>
+#include <pitfall/training/model.h>
 #include <pitfall/optim/optimizer.h>
 #include <pitfall/pitfall.h>
 

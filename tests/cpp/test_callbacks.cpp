@@ -15,8 +15,8 @@
 #include <pitfall/layers/dense.h>
 #include <pitfall/layers/losses.h>
 #include <pitfall/layers/metrics.h>
-#include <pitfall/layers/model.h>
-#include <pitfall/layers/training_callbacks.h>
+#include <pitfall/training/model.h>
+#include <pitfall/training/training_callbacks.h>
 #include <pitfall/optim/optimizer.h>
 
 #include "test_util.h"

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include <pitfall/layers/dense.h>
-#include <pitfall/layers/model.h>
-#include <pitfall/layers/training_callbacks.h>
+#include <pitfall/training/model.h>
+#include <pitfall/training/training_callbacks.h>
 #include <pitfall/optim/optimizer.h>
 
 #include "test_util.h"

@@ -6,11 +6,11 @@
 #include <iostream>
 #include <sstream>
 
-#include <pitfall/layers/callbacks.h>
+#include <pitfall/training/callbacks.h>
 #include <pitfall/layers/dense.h>
 #include <pitfall/layers/losses.h>
 #include <pitfall/layers/metrics.h>
-#include <pitfall/layers/model.h>
+#include <pitfall/training/model.h>
 #include <pitfall/layers/regularizers.h>
 #include <pitfall/optim/optimizer.h>
 

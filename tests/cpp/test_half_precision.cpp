@@ -129,7 +129,7 @@ std::vector<HalfCase> own_cases() {
     add("gelu_grad", approximate ? "tanh approximation" : "exact (erf)",
         [approximate](const Inputs& in, DType) {
           Attrs attrs;
-          attrs.flag = approximate;
+          attrs.activation.approximate = approximate;
           return dispatch("gelu_grad", {in[0], in[1]}, in[1].shape(), in[1].dtype(), attrs);
         },
         [] { return Inputs{uniform({3, 4}, -2, 2, 33), uniform({3, 4}, -3, 3, 34)}; });

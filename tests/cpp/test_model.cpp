@@ -8,7 +8,7 @@
 #include <pitfall/layers/flatten.h>
 #include <pitfall/layers/input_layer.h>
 #include <pitfall/layers/merge.h>
-#include <pitfall/layers/model.h>
+#include <pitfall/training/model.h>
 
 #include "test_util.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <pitfall/layers/dense.h>
-#include <pitfall/layers/model.h>
+#include <pitfall/training/model.h>
 #include <pitfall/layers/recurrent.h>
 #include <pitfall/optim/optimizer.h>
 

@@ -1,5 +1,5 @@
 // ModelCheckpoint, following keras/src/callbacks/model_checkpoint.py and monitor_callback.py.
-#include "pitfall/layers/model_checkpoint.h"
+#include "pitfall/training/model_checkpoint.h"
 
 #include <charconv>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "pitfall/core/warnings.h"
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/metrics.h"
-#include "pitfall/layers/saving.h"
+#include "pitfall/training/saving.h"
 
 namespace pitfall {
 
@@ -23,36 +23,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Python's repr of a float: the shortest digits that round-trip, positional for exponents in
-// [-4, 16), scientific ("1e-05", "1.5e+16") otherwise, and ".0" on integral values.
-std::string python_float_repr(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buf[64];
-  const auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
-  const std::string sci(buf, result.ptr);  // "-1.2345e-05"
-  const size_t e = sci.find('e');
-  std::string mantissa = sci.substr(0, e);
-  const int exponent = std::stoi(sci.substr(e + 1));
-  const bool negative = !mantissa.empty() && mantissa[0] == '-';
-  if (negative) mantissa.erase(0, 1);
-  std::string digits;
-  for (char c : mantissa) {
-    if (c != '.') digits += c;
-  }
-  std::string out = negative ? "-" : "";
-  if (exponent < -4 || exponent >= 16) {
-    out += digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    char exp_text[16];
-    std::snprintf(exp_text, sizeof exp_text, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
-    return out + exp_text;
-  }
-  if (exponent < 0) return out + "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
-  const size_t integer_digits = static_cast<size_t>(exponent) + 1;
-  if (digits.size() <= integer_digits) return out + digits + std::string(integer_digits - digits.size(), '0') + ".0";
-  return out + digits.substr(0, integer_digits) + "." + digits.substr(integer_digits);
-}
 
 struct FormatValue {
   bool is_int = false;

@@ -4,8 +4,8 @@
 #include <set>
 
 #include "pitfall/layers/input_layer.h"
-#include "pitfall/layers/model.h"
-#include "pitfall/layers/model_internal.h"
+#include "pitfall/training/model.h"
+#include "pitfall/training/model_internal.h"
 
 namespace pitfall {
 
@@ -126,19 +126,7 @@ std::vector<Shape> Sequential::compute_output_shape(const std::vector<Shape>& in
 
 std::vector<std::shared_ptr<Layer>> Sequential::layers() const { return sequence_; }
 
-std::vector<Weight*> Sequential::weights() {
-  std::vector<Weight*> out;
-  std::set<const TensorImpl*> seen;
-  for (auto& w : own_weights_) {
-    if (seen.insert(w.value.impl()).second) out.push_back(&w);
-  }
-  for (const auto& layer : sequence_) {
-    for (Weight* w : layer->weights()) {
-      if (seen.insert(w->value.impl()).second) out.push_back(w);
-    }
-  }
-  return out;
-}
+std::vector<std::shared_ptr<Layer>> Sequential::sublayers() const { return sequence_; }
 
 Json Sequential::get_config() const {
   Json config = base_config();

@@ -22,7 +22,7 @@
 #include <string>
 #include <variant>
 
-#include "pitfall/layers/model.h"
+#include "pitfall/training/model.h"
 
 namespace pitfall {
 

@@ -15,10 +15,10 @@
 #include "pitfall/core/random.h"
 #include "pitfall/core/registry.h"
 #include "pitfall/core/warnings.h"
-#include "pitfall/layers/callbacks.h"
-#include "pitfall/layers/model.h"
-#include "pitfall/layers/model_internal.h"
-#include "pitfall/layers/progress_bar.h"
+#include "pitfall/training/callbacks.h"
+#include "pitfall/training/model.h"
+#include "pitfall/training/model_internal.h"
+#include "pitfall/training/progress_bar.h"
 
 namespace pitfall {
 

@@ -12,7 +12,7 @@
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/losses.h"
 #include "pitfall/layers/metrics.h"
-#include "pitfall/layers/numeric_report.h"
+#include "pitfall/training/numeric_report.h"
 #include "pitfall/optim/optimizer.h"
 
 namespace pitfall {
@@ -98,7 +98,7 @@ class Model : public Layer {
   // Layers in order (a functional model lists its InputLayers first, as Keras does; Sequential not).
   virtual std::vector<std::shared_ptr<Layer>> layers() const;
   std::shared_ptr<Layer> get_layer(const std::string& name) const;  // ValueError listing the names
-  std::vector<Weight*> weights() override;
+  std::vector<std::shared_ptr<Layer>> sublayers() const override;
 
   void set_trainable(bool trainable) override;
 
@@ -230,7 +230,7 @@ class Sequential : public Model {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<std::shared_ptr<Layer>> layers() const override;
-  std::vector<Weight*> weights() override;
+  std::vector<std::shared_ptr<Layer>> sublayers() const override;
   Json get_config() const override;
   int num_inputs() const override { return 1; }
   // The InputLayer (null until the model has an input).

@@ -1,4 +1,4 @@
-#include "pitfall/layers/progress_bar.h"
+#include "pitfall/training/progress_bar.h"
 
 #include <cmath>
 #include <cstdio>

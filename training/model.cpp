@@ -1,9 +1,8 @@
 // Functional and subclassed models: the graph (Input -> layer calls -> outputs), calling it, the
 // layer list, weights in Keras order, summary(), get/set_weights and configs. Training lives in
 // model_training.cpp, Sequential in sequential.cpp.
-#include "pitfall/layers/model.h"
+#include "pitfall/training/model.h"
 
-#include "pitfall/layers/builtin_layers.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -17,7 +16,7 @@
 #include "pitfall/core/ops.h"
 #include "pitfall/core/warnings.h"
 #include "pitfall/layers/input_layer.h"
-#include "pitfall/layers/model_internal.h"
+#include "pitfall/training/model_internal.h"
 
 namespace pitfall {
 
@@ -255,19 +254,8 @@ std::shared_ptr<Layer> Model::get_layer(const std::string& layer_name) const {
                    " (its layers: " + listing + ")");
 }
 
-std::vector<Weight*> Model::weights() {
-  if (!is_functional()) return Layer::weights();
-  std::vector<Weight*> out;
-  std::set<const TensorImpl*> seen;
-  for (auto& w : own_weights_) {
-    if (seen.insert(w.value.impl()).second) out.push_back(&w);
-  }
-  for (const auto& layer : layers()) {
-    for (Weight* w : layer->weights()) {
-      if (seen.insert(w->value.impl()).second) out.push_back(w);
-    }
-  }
-  return out;
+std::vector<std::shared_ptr<Layer>> Model::sublayers() const {
+  return is_functional() ? layers() : Layer::sublayers();
 }
 
 void Model::set_trainable(bool trainable) {
@@ -568,13 +556,18 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
   return std::make_shared<Model>(tensors("input_layers"), tensors("output_layers"), options);
 }
 
-void register_model_classes() {
+namespace {
+// The model classes join the layer registry (layer_from_config, load_model) when the library loads:
+// layers/ sits below training/ and cannot name them.
+const bool model_classes_registered = [] {
   register_layer_class("Functional", [](const Json& config) -> std::shared_ptr<Layer> {
     return Model::functional_from_config(config);
   });
   register_layer_class("Sequential", [](const Json& config) -> std::shared_ptr<Layer> {
     return Sequential::from_config(config);
   });
-}
+  return true;
+}();
+}  // namespace
 
 }  // namespace pitfall

@@ -1,4 +1,4 @@
-#include "pitfall/layers/numeric_report.h"
+#include "pitfall/training/numeric_report.h"
 
 #include "pitfall/core/registry.h"
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <optional>
 
-#include "pitfall/layers/model.h"
-#include "pitfall/layers/progress_bar.h"
+#include "pitfall/training/model.h"
+#include "pitfall/training/progress_bar.h"
 
 namespace pitfall {
 

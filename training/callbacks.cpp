@@ -1,4 +1,4 @@
-#include "pitfall/layers/callbacks.h"
+#include "pitfall/training/callbacks.h"
 
 #include <cstdio>
 #include <iostream>

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "pitfall/layers/model.h"
+#include "pitfall/training/model.h"
 
 namespace pitfall {
 
@@ -153,7 +153,7 @@ class TerminateOnNaN : public Callback {
 // pass, the backward pass or the optimizer update. It switches check numerics on for the model in
 // on_train_begin (Model::set_check_numerics) and restores the model's previous setting when
 // training ends, or when it lets a failure raise. On a failure fit hands it a NumericReport (step,
-// epoch, batch, phase, layer path, op, message; see layers/numeric_report.h), which report() keeps:
+// epoch, batch, phase, layer path, op, message; see training/numeric_report.h), which report() keeps:
 //   raise_error (default): fit raises the NumericError "training step 13 (epoch 1, batch 13): ...".
 //   otherwise: it prints report.str() (one line, to `out`, std::cout by default) and training stops
 //   like TerminateOnNaN (the epoch ends normally, on_train_end runs); fit returns the History.
@@ -232,9 +232,5 @@ class LambdaCallback : public Callback {
  private:
   LambdaCallbackHooks hooks_;
 };
-
-// A double as Python's repr() writes it ("0.1", "1e-05", "nan", "inf"): the messages and CSV rows
-// above use it so they read exactly as Keras's.
-std::string python_float_repr(double value);
 
 }  // namespace pitfall

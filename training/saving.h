@@ -8,12 +8,12 @@
 // raises ValueError naming the path (and the byte offset where one applies), never reads out of
 // bounds and never leaves a model half-loaded.
 #pragma once
-#include "pitfall/core/atomic_file.h"  // crc32
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "pitfall/core/file_container.h"
 #include "pitfall/core/json.h"
 
 namespace pitfall {
@@ -46,8 +46,9 @@ void load_weights(Model& model, const std::string& path);
 // The JSON header of a saved file, after every check load_model makes (tools, tests).
 Json read_saved_header(const std::string& path);
 
-// The format version this build writes, and the newest it reads.
-inline constexpr uint32_t kSavedFormatVersion = 1;
+// The format version this build writes, and the newest it reads (the container's:
+// core/file_container.h).
+inline constexpr uint32_t kSavedFormatVersion = kContainerFormatVersion;
 
 
 namespace saving_testing {
