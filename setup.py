@@ -1,8 +1,11 @@
 """pip/setuptools entry point: builds pitfall with CMake and packages the Python module.
 
-The CMake build installs into a staging prefix laid out so that the extension and libpitfall.so sit
-together in the package (`_pitfall` finds the library through its $ORIGIN rpath); setuptools copies
-the pure-Python modules from python/pitfall. Extra CMake arguments: CMAKE_ARGS="-DPITFALL_NATIVE=OFF".
+The CMake build installs into a staging prefix laid out so that the extension, libpitfall.so and (when
+nvcc was found) the CUDA device module libpitfall_cuda.so sit together in the package (`_pitfall`
+finds the library through its $ORIGIN rpath; libpitfall loads the module from its own folder when a
+GPU driver is present). The pitfall catalog (examples/pitfalls, the subpackage pitfall.pitfalls that
+`pitfall list` / `pitfall run` read) comes from the same staging; setuptools copies the pure-Python
+modules from python/pitfall. Extra CMake arguments: CMAKE_ARGS="-DPITFALL_NATIVE=OFF".
 """
 import os
 import re
@@ -54,13 +57,21 @@ class CMakeBuild(build_ext):
         package_dir.mkdir(parents=True, exist_ok=True)
         copied = []
         for path in staged.iterdir():
-            # the extension, and the library under its SONAME (libpitfall.so.0), the name the
-            # extension asks the loader for; the other symlinked names would be duplicate copies
-            if path.name.startswith("_pitfall") and path.suffix == ".so" or re.fullmatch(r"libpitfall\.so\.\d+", path.name):
+            # the extension, the library under its SONAME (libpitfall.so.0), the name the extension
+            # asks the loader for (the other symlinked names would be duplicate copies), and the
+            # CUDA module when it was built
+            if (path.name.startswith("_pitfall") and path.suffix == ".so" or re.fullmatch(r"libpitfall\.so\.\d+", path.name)
+                    or path.name == "libpitfall_cuda.so"):
                 shutil.copyfile(path.resolve(), package_dir / path.name)
                 copied.append(path.name)
         if not any(name.startswith("_pitfall") for name in copied):
             raise RuntimeError(f"the CMake build produced no _pitfall extension in {staged}")
+        catalog = staged / "pitfalls"
+        if not (catalog / "__init__.py").is_file():
+            raise RuntimeError(f"the CMake install staged no pitfall catalog in {catalog}")
+        shutil.rmtree(package_dir / "pitfalls", ignore_errors=True)
+        shutil.copytree(catalog, package_dir / "pitfalls", ignore=shutil.ignore_patterns("__pycache__"))
+        copied.append(f"pitfalls/ ({sum(1 for _ in catalog.glob('p[0-9][0-9]_*.py'))} catalog entries)")
         print(f"pitfall: packaged {', '.join(sorted(copied))}")
 
 

@@ -2,7 +2,8 @@
 """Training benchmark: pitfall (C++ API and Python API) against PyTorch on Fashion-MNIST, in one run.
 
     /usr/bin/python3 bench/train.py [--build-dir build] [--threads 2] [--epochs 2] [--json out.json]
-                                    [--check] [--quick] [--only mlp,cnn,mlp-infer,cnn-infer,gemm,pipeline]
+                                    [--check] [--quick]
+                                    [--only mlp,cnn,mlp-infer,cnn-infer,gemm,pipeline,import]
                                     [--device cpu|gpu]
 
 Workloads (identical hyperparameters on every side; bench/README.md says what each row measures):
@@ -13,13 +14,15 @@ Workloads (identical hyperparameters on every side; bench/README.md says what ea
   gemm       float32 matmul at 1024^3 and at the MLP's first-layer training shapes: pitfall::matmul,
              OpenBLAS cblas_sgemm and torch.matmul at the same thread count
   pipeline   one shuffled epoch of uint8 Fashion-MNIST batches converted to float32 / 255
+  import     `import pitfall` / `import torch` in a fresh interpreter (NumPy included on both sides):
+             seconds (best of --import-repeats) and the resident memory right after it
 Every (framework, workload) runs in its own subprocess (this script in worker mode, or
 build/bench/bench_train), so each reports its own peak RSS (getrusage ru_maxrss). The headline time of
 a training row is its last epoch (the steady state, once --epochs >= 2).
 
 --check exits 1 and names each missed target: MLP epoch <= 0.5x PyTorch's, CNN epoch <= 0.7x, peak
-RSS <= 0.5x PyTorch's for MLP and CNN (pitfall-py and pitfall-cpp each), GEMM 1024^3 >= 0.85x
-OpenBLAS. A worker that fails makes the command exit 2, its stderr shown.
+RSS <= 0.45x PyTorch's for MLP and CNN (pitfall-py and pitfall-cpp each), GEMM 1024^3 >= 0.85x
+OpenBLAS, `import pitfall` <= 0.35 s and <= 80 MiB resident (no CUDA library mapped without a GPU). A worker that fails makes the command exit 2, its stderr shown.
 
 --device gpu trains and infers on the GPU on all three sides (bench_train --device gpu, models built
 under pf.device('gpu'), torch on CUDA): mlp, cnn, mlp-infer and cnn-infer only, no targets judged.
@@ -41,7 +44,7 @@ DATA_DIR = os.environ.get("PITFALL_FASHION_MNIST_DIR", "/usr/share/datasets/fash
 DATA_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
-WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer", "gemm", "pipeline")
+WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer", "gemm", "pipeline", "import")
 GPU_WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer")  # what --device gpu runs
 # Which frameworks run each workload (gemm's OpenBLAS column comes out of bench_train's process).
 FRAMEWORKS = {
@@ -51,6 +54,7 @@ FRAMEWORKS = {
     "cnn-infer": ("pitfall-cpp", "pitfall-py", "torch"),
     "gemm": ("pitfall-cpp", "torch"),
     "pipeline": ("pitfall-py", "torch"),
+    "import": ("pitfall-py", "torch"),
 }
 BATCH_SIZE = 128
 INFER_BATCH_SIZE = 1000
@@ -58,8 +62,9 @@ QUICK = dict(samples=4096, test_samples=2000, epochs=2, repeats=1)
 
 # Acceptance: epoch time pitfall/torch per training workload; peak RSS pitfall/torch for both.
 TIME_TARGETS = {"mlp": 0.5, "cnn": 0.7}
-RSS_TARGET = 0.5
+RSS_TARGET = 0.45
 GEMM_TARGET = 0.85  # pitfall 1024^3 GFLOP/s / OpenBLAS's
+IMPORT_TARGETS = {"seconds": 0.35, "rss_mib": 80.0}  # `import pitfall`, absolute
 
 
 class WorkerError(RuntimeError):
@@ -109,9 +114,43 @@ def best_of(fn, repeats):
     return best
 
 
+# ---------------------------------------------------------------- import
+
+IMPORT_PROBE = """
+import time
+start = time.perf_counter()
+import {module}
+seconds = time.perf_counter() - start
+with open("/proc/self/status") as f:
+    rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+with open("/proc/self/maps") as f:
+    cuda = sorted({{line.split()[-1] for line in f if any(n in line for n in ("libcudart", "libcublas", "libcudnn"))}})
+print(seconds, rss_kib, len(cuda))
+"""
+
+
+def import_worker(module, args):
+    """`import <module>` in fresh interpreters: the best time of --import-repeats and the resident
+    memory right after the import (the same in every run), and whether CUDA libraries were mapped."""
+    runs = []
+    for _ in range(args.import_repeats + 1):  # the first run warms the page cache
+        done = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], capture_output=True,
+                              text=True, env=os.environ)
+        if done.returncode != 0:
+            raise RuntimeError(f"import {module} failed: {done.stderr.strip()}")
+        seconds, rss_kib, cuda = done.stdout.split()
+        runs.append((float(seconds), int(rss_kib) / 1024.0, int(cuda)))
+    best = min(runs[1:])
+    return {"seconds": best[0], "samples_per_second": 1.0 / best[0], "peak_rss_mib": best[1],
+            "cuda_libraries_mapped": best[2], "import_seconds_all": [r[0] for r in runs[1:]]}
+
+
 # ---------------------------------------------------------------- pitfall-py worker
 
 def pitfall_worker(args):
+    if args.workload == "import":
+        return dict({"framework": "pitfall-py", "workload": "import", "threads": args.threads},
+                    **import_worker("pitfall", args))
     sys.path.insert(0, os.path.join(os.path.abspath(args.build_dir), "python"))
     import numpy as np
 
@@ -194,6 +233,9 @@ def pitfall_pipeline(pf, np, args):
 # ---------------------------------------------------------------- torch worker
 
 def torch_worker(args):
+    if args.workload == "import":
+        return dict({"framework": "torch", "workload": "import", "threads": args.threads},
+                    **import_worker("torch", args))
     import numpy as np
     import torch
     from torch import nn
@@ -347,7 +389,7 @@ def worker_command(framework, workload, args, build_dir, gemm_cases=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--workload", workload,
            "--build-dir", build_dir, "--epochs", str(args.epochs), "--samples", str(args.samples or 0),
            "--test-samples", str(args.test_samples or 0), "--repeats", str(args.repeats),
-           "--device", args.device] + common
+           "--device", args.device, "--import-repeats", str(args.import_repeats)] + common
     if gemm_cases is not None:
         cmd += ["--cases", json.dumps(gemm_cases)]
     return cmd
@@ -423,7 +465,20 @@ def missed_targets(results):
                           f"{openblas['gflops']:.1f} (target >= {GEMM_TARGET}x)")
     elif pitfall:
         missed.append("GEMM 1024^3: no OpenBLAS column (bench_train was built without OpenBLAS)")
+    imported = find_row(rows, "import", "pitfall-py")
+    if imported:
+        if not imported["seconds"] <= IMPORT_TARGETS["seconds"]:
+            missed.append(f"import pitfall: {imported['seconds']:.3f} s (target <= {IMPORT_TARGETS['seconds']} s)")
+        if not imported["peak_rss_mib"] <= IMPORT_TARGETS["rss_mib"]:
+            missed.append(f"import pitfall: {imported['peak_rss_mib']:.0f} MiB resident "
+                          f"(target <= {IMPORT_TARGETS['rss_mib']:.0f} MiB)")
+        if imported["cuda_libraries_mapped"] and args_device_is_cpu(results):
+            missed.append(f"import pitfall mapped {imported['cuda_libraries_mapped']} CUDA libraries")
     return missed
+
+
+def args_device_is_cpu(results):
+    return results.get("settings", {}).get("device", "cpu") == "cpu"
 
 
 def command_output(cmd):
@@ -512,6 +567,7 @@ def parse_args(argv=None):
     p.add_argument("--test-samples", type=int, help="first N test images only (default: all 10000)")
     p.add_argument("--repeats", type=int, help="best-of count for pipeline epochs (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--import-repeats", type=int, default=5, help="best-of count for the import row (default 5)")
     p.add_argument("--json", help="write every measurement here")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     p.add_argument("--quick", action="store_true",

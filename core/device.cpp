@@ -5,7 +5,11 @@
 #include <limits>
 #include <new>
 
+#include <dlfcn.h>
 #include <sys/mman.h>
+
+#include <filesystem>
+#include <mutex>
 
 #include "pitfall/core/error.h"
 
@@ -89,7 +93,72 @@ Allocator*& slot(DeviceType type) {
   return slots[static_cast<int>(type)];
 }
 
+// ---- the CUDA device module
+//
+// The CUDA device (cuda/) is a shared module of its own, libpitfall_cuda.so, installed beside
+// libpitfall: libpitfall links no CUDA library, so a process without a GPU maps none (no cuBLAS,
+// cuDNN or CUDA runtime: import time and memory stay the CPU engine's). The module is loaded the
+// first time anything asks about a GPU (a device count, a placement check, a GPU allocation or
+// kernel), and only when the NVIDIA driver (libcuda.so.1) loads; its static initializers register
+// its allocator and kernels into the same registries the CPU uses.
+
+std::string& module_status() {
+  static std::string status = "not loaded yet";
+  return status;
+}
+
+// The folder libpitfall was loaded from: the module sits beside it (build tree, install, wheel).
+std::string library_folder() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&library_folder), &info) == 0 || !info.dli_fname) return ".";
+  return std::filesystem::path(info.dli_fname).parent_path().string();
+}
+
+// Set while the module loads on this thread: its own registrations must not wait for themselves.
+thread_local bool loading_module = false;
+
+void load_cuda_module() {
+  static std::once_flag once;
+  if (loading_module) return;
+  std::call_once(once, [] {
+    loading_module = true;
+    std::string& status = module_status();
+    const char* override_path = std::getenv("PITFALL_CUDA_MODULE");
+    const std::string path = override_path && *override_path ? std::string(override_path)
+                                                              : library_folder() + "/libpitfall_cuda.so";
+    if (override_path && std::string(override_path) == "none") {
+      status = "the CUDA module is turned off (PITFALL_CUDA_MODULE=none)";
+    } else if (!dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL)) {
+      status = "no GPU was found (no NVIDIA driver: libcuda.so.1 cannot be loaded)";
+    } else if (!std::filesystem::exists(path)) {
+      status = "this installation of pitfall has no CUDA device (" + path +
+               " does not exist: the CUDA module is built when nvcc is found at build time)";
+    } else if (!dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      const char* why = dlerror();
+      status = "the CUDA module " + path + " failed to load: " + (why ? why : "unknown error");
+    } else {
+      status = slot(DeviceType::cuda) ? "loaded from " + path : "no GPU was found (the NVIDIA driver reports no device)";
+    }
+    loading_module = false;
+  });
+}
+
+// Loads the module a device type lives in (the CPU is built in).
+void ensure_device(DeviceType type) {
+  if (type == DeviceType::cuda) load_cuda_module();
+}
+
 }  // namespace
+
+void load_device_module(DeviceType type) {
+  if (type != DeviceType::cpu) ensure_device(type);
+}
+
+std::string device_module_status(DeviceType type) {
+  if (type == DeviceType::cpu) return "built in";
+  ensure_device(type);
+  return module_status();
+}
 
 std::string Device::str() const {
   return type == DeviceType::cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
@@ -120,14 +189,21 @@ Device parse_device(const std::string& name) {
                    "TensorFlow name such as '/GPU:0'");
 }
 
-void register_allocator(DeviceType type, Allocator* allocator) { slot(type) = allocator; }
+void register_allocator(DeviceType type, Allocator* allocator) {
+  // The module first, so that loading it later can never replace an allocator registered here.
+  ensure_device(type);
+  slot(type) = allocator;
+}
 
 Allocator* allocator_for(DeviceType type) {
   Allocator* allocator = slot(type);
   if (!allocator) {
-    throw RuntimeError("device '" + Device{type, 0}.str() +
-                       "' is not available in this build (built without CUDA, or no GPU found); "
-                       "use device='cpu'");
+    ensure_device(type);
+    allocator = slot(type);
+  }
+  if (!allocator) {
+    throw RuntimeError("device '" + Device{type, 0}.str() + "' is not available: " + module_status() +
+                       "; use device='cpu'");
   }
   return allocator;
 }
@@ -148,6 +224,7 @@ thread_local Device current_default_device{};
 }  // namespace
 
 int device_count(DeviceType type) {
+  ensure_device(type);
   const Allocator* allocator = slot(type);
   return allocator ? allocator->device_count() : 0;
 }
@@ -165,13 +242,9 @@ void check_device_available(const Device& device, const std::string& what) {
   }
   if (device.index < count) return;
   if (device.type == DeviceType::cuda) {
-#if defined(PITFALL_WITH_CUDA)
-    const std::string why = count == 0 ? "no GPU was found (the CUDA driver reports no device)"
+    const std::string why = count == 0 ? module_status()
                                        : "only " + std::to_string(count) + " GPU(s) exist (cuda:0.." +
                                              std::to_string(count - 1) + ")";
-#else
-    const std::string why = "this build of pitfall has no CUDA device (nvcc was not found when it was built)";
-#endif
     throw RuntimeError(what + ": device '" + device.str() + "' is not available: " + why +
                        ". pf.config.list_physical_devices('GPU') lists the GPUs; use 'cpu' instead");
   }

@@ -45,8 +45,18 @@ struct Allocator {
   virtual int device_count() const { return 1; }
 };
 
+// A device's allocator, registered by its module when it loads (the CPU's is built in). Registering
+// for a device type loads that type's module first (so the module can never replace it later).
 void register_allocator(DeviceType type, Allocator* allocator);
-Allocator* allocator_for(DeviceType type);  // throws RuntimeError if the device is not built in
+// Loads the device's module when needed; throws RuntimeError saying why the device is not there.
+Allocator* allocator_for(DeviceType type);
+
+// The CUDA device is a module loaded at run time (libpitfall_cuda.so beside libpitfall; another path
+// in PITFALL_CUDA_MODULE, or "none" to keep it off), the first time anything asks about a GPU, and
+// only when the NVIDIA driver is present: without a GPU no CUDA library is ever mapped. These load
+// it now (idempotent) and say what happened ("loaded from ...", "no GPU was found (no NVIDIA driver ...)").
+void load_device_module(DeviceType type);
+std::string device_module_status(DeviceType type);
 
 // The CPU allocator caches freed blocks of 1 MiB to 32 MiB (mapped from the kernel; smaller ones
 // come from malloc): see core/caching_allocator.h for the rules that keep the cache from raising the
@@ -60,8 +70,8 @@ void empty_cache(DeviceType type = DeviceType::cpu);
 void set_cache_limit(size_t bytes, DeviceType type = DeviceType::cpu);
 size_t cache_limit(DeviceType type = DeviceType::cpu);
 
-// How many devices of `type` this process can use: the CPU 1; CUDA 0 in a build without CUDA or on
-// a machine without a GPU.
+// How many devices of `type` this process can use: the CPU 1; CUDA 0 without the CUDA module or on
+// a machine without a GPU (asking loads the module: see load_device_module).
 int device_count(DeviceType type);
 
 // Raises a clear error when `device` cannot be used here (no such device, CUDA not built, no GPU,

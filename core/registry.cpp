@@ -107,6 +107,7 @@ namespace {
 }  // namespace
 
 KernelFn OpRegistry::kernel(std::string_view op, DeviceType device) const {
+  load_device_module(device);  // a device's kernels register when its module loads
   const auto& table = kernels_[static_cast<int>(device)];
   auto it = table.find(op);
   if (it == table.end() || !it->second.one) no_kernel(op, device);
@@ -114,6 +115,7 @@ KernelFn OpRegistry::kernel(std::string_view op, DeviceType device) const {
 }
 
 MultiKernelFn OpRegistry::multi_kernel(std::string_view op, DeviceType device) const {
+  load_device_module(device);
   const auto& table = kernels_[static_cast<int>(device)];
   auto it = table.find(op);
   if (it == table.end() || !it->second.many) no_kernel(op, device);
@@ -121,6 +123,7 @@ MultiKernelFn OpRegistry::multi_kernel(std::string_view op, DeviceType device) c
 }
 
 bool OpRegistry::has_kernel(std::string_view op, DeviceType device) const {
+  load_device_module(device);
   return kernels_[static_cast<int>(device)].count(op) != 0;
 }
 

@@ -27,6 +27,8 @@ struct Attrs {
   std::vector<int64_t> steps;
   int64_t axis = 0;
   bool keepdims = false;
+  // conv2d, pooling and their gradients: the sliding window (the rest comes from the shapes).
+  Window window;
   // matmul: the operand arrives packed as (..., K, M) / (..., N, K) and is used transposed, so a
   // transposed view never needs a packed copy.
   bool transpose_a = false, transpose_b = false;

@@ -88,4 +88,70 @@ AxisGeometry axis_geometry(const Shape& shape, int64_t axis) {
   return g;
 }
 
+ReduceGeometry reduce_geometry(const Shape& shape, const std::vector<int64_t>& axes) {
+  ReduceGeometry g;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    if (i < axes.front()) g.outer *= shape[i];
+    else if (i <= axes.back()) g.reduced *= shape[i];
+    else g.inner *= shape[i];
+  }
+  return g;
+}
+
+WindowGeometry window_geometry(const Shape& input, const Shape& output, const Window& window) {
+  WindowGeometry g;
+  static_cast<Window&>(g) = window;
+  g.n = input[0];
+  g.h = input[1];
+  g.w = input[2];
+  g.c = input[3];
+  g.oh = output[1];
+  g.ow = output[2];
+  return g;
+}
+
+MatmulGeometry matmul_geometry(const Shape& a, bool trans_a, const Shape& b, const Shape& out) {
+  MatmulGeometry g;
+  const int64_t rank = static_cast<int64_t>(out.size());
+  g.m = out[rank - 2];
+  g.n = out[rank - 1];
+  g.k = trans_a ? a[a.size() - 2] : a[a.size() - 1];
+  const int64_t batch_rank = rank - 2;
+  g.batch_shape.assign(out.begin(), out.end() - 2);
+  // An operand's matrix index along each of the output's batch axes: its stride there, or 0 where it
+  // has size 1 (broadcast) or lacks the axis (fewer batch axes).
+  auto strides_of = [&](const Shape& s, int64_t matrix) {
+    std::vector<int64_t> strides(static_cast<size_t>(batch_rank), 0);
+    const int64_t lead = batch_rank - (static_cast<int64_t>(s.size()) - 2);
+    int64_t stride = matrix;
+    for (int64_t i = static_cast<int64_t>(s.size()) - 3; i >= 0; --i) {
+      strides[static_cast<size_t>(lead + i)] = s[i] == 1 ? 0 : stride;
+      stride *= s[i];
+    }
+    return strides;
+  };
+  g.a_strides = strides_of(a, g.m * g.k);
+  g.b_strides = strides_of(b, g.k * g.n);
+  g.batches = shape_numel(g.batch_shape);
+  return g;
+}
+
+std::pair<int64_t, int64_t> MatmulGeometry::offsets(int64_t batch) const {
+  int64_t a_offset = 0, b_offset = 0, rest = batch;
+  for (int64_t i = static_cast<int64_t>(batch_shape.size()) - 1; i >= 0; --i) {
+    const int64_t coord = rest % batch_shape[i];
+    rest /= batch_shape[i];
+    a_offset += coord * a_strides[static_cast<size_t>(i)];
+    b_offset += coord * b_strides[static_cast<size_t>(i)];
+  }
+  return {a_offset, b_offset};
+}
+
+bool MatmulGeometry::b_shared() const {
+  for (int64_t s : b_strides) {
+    if (s != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace pitfall

@@ -12,6 +12,7 @@
 #include <cublas_v2.h>
 
 #include <climits>
+#include <tuple>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -75,37 +76,16 @@ struct Product {
 };
 
 Product describe_product(const Shape& a_shape, bool trans_a, const Shape& b_shape, const Shape& out_shape) {
+  const MatmulGeometry g = matmul_geometry(a_shape, trans_a, b_shape, out_shape);
   Product p;
-  const int64_t rank = static_cast<int64_t>(out_shape.size());
-  p.m = out_shape[rank - 2];
-  p.n = out_shape[rank - 1];
-  p.k = trans_a ? a_shape[a_shape.size() - 2] : a_shape[a_shape.size() - 1];
-  const int64_t batch_rank = rank - 2;
-  std::vector<int64_t> a_stride(batch_rank, 0), b_stride(batch_rank, 0);
-  auto fill_strides = [&](const Shape& s, std::vector<int64_t>& strides, int64_t matrix) {
-    const int64_t lead = batch_rank - (static_cast<int64_t>(s.size()) - 2);
-    int64_t stride = matrix;
-    for (int64_t i = static_cast<int64_t>(s.size()) - 3; i >= 0; --i) {
-      strides[lead + i] = s[i] == 1 ? 0 : stride;
-      stride *= s[i];
-    }
-  };
-  fill_strides(a_shape, a_stride, p.m * p.k);
-  fill_strides(b_shape, b_stride, p.k * p.n);
-  p.batches = 1;
-  for (int64_t i = 0; i < batch_rank; ++i) p.batches *= out_shape[i];
+  p.m = g.m;
+  p.n = g.n;
+  p.k = g.k;
+  p.batches = g.batches;
   p.a_offsets.resize(static_cast<size_t>(p.batches));
   p.b_offsets.resize(static_cast<size_t>(p.batches));
   for (int64_t batch = 0; batch < p.batches; ++batch) {
-    int64_t a_off = 0, b_off = 0, rest = batch;
-    for (int64_t i = batch_rank - 1; i >= 0; --i) {
-      const int64_t coord = rest % out_shape[i];
-      rest /= out_shape[i];
-      a_off += coord * a_stride[i];
-      b_off += coord * b_stride[i];
-    }
-    p.a_offsets[batch] = a_off;
-    p.b_offsets[batch] = b_off;
+    std::tie(p.a_offsets[batch], p.b_offsets[batch]) = g.offsets(batch);
   }
   return p;
 }

@@ -186,10 +186,9 @@ constexpr Layout layout_for() {
 template <class U>
 using scale_t = std::conditional_t<std::is_same_v<U, double>, double, float>;
 
-struct ConvGeometry {
-  int64_t n, h, w, c, o;  // input (N, H, W, C), out channels
-  int64_t oh, ow, kh, kw, sh, sw, pad_top, pad_left;
-  int64_t padded_h, padded_w;  // the input extent cuDNN sees (H, W plus the end extension)
+struct ConvGeometry : WindowGeometry {
+  int64_t o = 0;                         // out channels
+  int64_t padded_h = 0, padded_w = 0;  // the input extent cuDNN sees (H, W plus the end extension)
 };
 
 // The input extent that makes cuDNN's symmetric padding produce `out` positions: cuDNN's output is
@@ -199,9 +198,9 @@ int64_t cudnn_extent(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pad)
 }
 
 ConvGeometry conv_geometry(const Shape& input, const Shape& output, const Shape& kernel, const Attrs& attrs) {
-  const auto& a = attrs.axes;
-  ConvGeometry g{input[0], input[1], input[2], input[3], kernel[3], output[1], output[2],
-                 a[0],     a[1],     a[2],     a[3],     a[4],      a[5],      0,         0};
+  ConvGeometry g;
+  static_cast<WindowGeometry&>(g) = window_geometry(input, output, attrs.window);
+  g.o = kernel[3];
   g.padded_h = cudnn_extent(g.h, g.oh, g.kh, g.sh, g.pad_top);
   g.padded_w = cudnn_extent(g.w, g.ow, g.kw, g.sw, g.pad_left);
   return g;
@@ -652,15 +651,10 @@ void conv2d_backprop_filter_kernel(const std::vector<Tensor>& in, Tensor& out, c
 
 // ---- pooling (direct kernels; the CPU's window rules, order and compute type)
 
-struct PoolGeometry {
-  int64_t n, h, w, c;  // input
-  int64_t oh, ow;      // output spatial size
-  int64_t kh, kw, sh, sw, pad_top, pad_left;
-};
+using PoolGeometry = WindowGeometry;
 
 PoolGeometry pool_geometry(const Shape& input, const Shape& output, const Attrs& attrs) {
-  const auto& a = attrs.axes;
-  return PoolGeometry{input[0], input[1], input[2], input[3], output[1], output[2], a[0], a[1], a[2], a[3], a[4], a[5]};
+  return window_geometry(input, output, attrs.window);
 }
 
 // The in-bounds part [lo, hi) of the window starting at `start` of size k over [0, size).

@@ -3,7 +3,7 @@
 // (core/cpu/reduction_kernels.cpp): float sums accumulate in double and integer sums in int64,
 // max/min/argmax keep the first NaN and the first of equal values, softmax shifts by the maximum.
 //
-// Geometry (core/cpu/reduce.h): the reduced axes are one adjacent run, so the input is
+// Geometry (core/shape.h reduce_geometry): the reduced axes are one adjacent run, so the input is
 // (outer, R, inner). A long reduced run with few outputs is cut into `chunks` segments whose number
 // depends only on the shape (never on the GPU model or timing); each segment is reduced in a fixed
 // order (a thread walking it, or one block tree of a shape-fixed size) and the segments are then
@@ -255,27 +255,12 @@ __global__ void finish_atomic_kernel(const double* __restrict__ acc, typename Re
   }
 }
 
-struct Geometry {
-  int64_t outer = 1, reduced = 1, inner = 1;
-};
-
-// core/cpu/reduce.h's reduce_geometry: axes sorted, adjacent, non-empty.
-Geometry reduce_geometry(const Shape& shape, const std::vector<int64_t>& axes) {
-  Geometry g;
-  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i < axes.front()) g.outer *= shape[i];
-    else if (i <= axes.back()) g.reduced *= shape[i];
-    else g.inner *= shape[i];
-  }
-  return g;
-}
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Segments per reduced run: enough parallel work for a GPU when the outputs alone are too few,
 // never segments shorter than a block's worth of elements (rows) or 64 rows (columns). A function
 // of the shape only, so the combination order is the same on every run and every GPU.
-int64_t choose_chunks(const Geometry& g) {
+int64_t choose_chunks(const ReduceGeometry& g) {
   if (g.reduced <= 1) return 1;
   int64_t chunks;
   if (g.inner == 1) {
@@ -288,7 +273,7 @@ int64_t choose_chunks(const Geometry& g) {
 
 // Runs `Reducer` over x (outer, R, inner) into out (outer, inner).
 template <class T, class Reducer>
-void run_reduction(const Tensor& x, Tensor& out, const Geometry& g) {
+void run_reduction(const Tensor& x, Tensor& out, const ReduceGeometry& g) {
   using Acc = typename Reducer::Acc;
   using Out = typename Reducer::Out;
   const int64_t outputs = g.outer * g.inner;
@@ -433,7 +418,7 @@ void softmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& att
   visit_floating(in[0].dtype(), Log ? "log_softmax" : "softmax", [&](auto zero) {
     using T = decltype(zero);
     if (in[0].numel() == 0) return;
-    const Geometry g = reduce_geometry(in[0].shape(), attrs.axes);
+    const ReduceGeometry g = reduce_geometry(in[0].shape(), attrs.axes);
     const T* src = static_cast<const T*>(in[0].data_ptr());
     T* dst = static_cast<T*>(out.data_ptr());
     if (g.inner == 1) {

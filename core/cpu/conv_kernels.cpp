@@ -40,17 +40,10 @@ namespace pitfall {
 namespace {
 
 // Geometry of one sliding-window op, read from the operands' shapes and the attrs.
-struct Geometry {
-  int64_t n, h, w, c;     // input
-  int64_t oh, ow;         // output spatial size
-  int64_t kh, kw, sh, sw, pad_top, pad_left;
-  int64_t patch() const { return kh * kw * c; }  // im2col row length
-  int64_t rows() const { return n * oh * ow; }   // output positions
-};
+using Geometry = WindowGeometry;
 
 Geometry geometry(const Shape& input, const Shape& output, const Attrs& attrs) {
-  const auto& a = attrs.axes;
-  return Geometry{input[0], input[1], input[2], input[3], output[1], output[2], a[0], a[1], a[2], a[3], a[4], a[5]};
+  return window_geometry(input, output, attrs.window);
 }
 
 // Rows per im2col chunk: about 2^16 buffer elements (256 KiB of float32, fits L2; 2^18 measured no

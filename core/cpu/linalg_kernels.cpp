@@ -95,28 +95,13 @@ void block_product(const C* a, int64_t lda, bool trans_a, const C* b, int64_t ld
 template <class C>
 void batched_gemm(const C* a, const Shape& a_shape, bool trans_a, const C* b, const Shape& b_shape, bool trans_b,
                   C* out, const Shape& out_shape) {
-  const int64_t rank = static_cast<int64_t>(out_shape.size());
-  const int64_t m = out_shape[rank - 2], n = out_shape[rank - 1];
-  const int64_t k = trans_a ? a_shape[a_shape.size() - 2] : a_shape[a_shape.size() - 1];
-  const int64_t batch_rank = rank - 2;
-  // Per-batch-axis element strides of a and b in the output's batch index space (0 = broadcast).
-  std::vector<int64_t> a_stride(batch_rank, 0), b_stride(batch_rank, 0);
-  auto fill_strides = [&](const Shape& s, std::vector<int64_t>& strides, int64_t matrix) {
-    const int64_t lead = batch_rank - (static_cast<int64_t>(s.size()) - 2);
-    int64_t stride = matrix;
-    for (int64_t i = static_cast<int64_t>(s.size()) - 3; i >= 0; --i) {
-      strides[lead + i] = s[i] == 1 ? 0 : stride;
-      stride *= s[i];
-    }
-  };
-  fill_strides(a_shape, a_stride, m * k);
-  fill_strides(b_shape, b_stride, k * n);
-  int64_t batches = 1;
-  for (int64_t i = 0; i < batch_rank; ++i) batches *= out_shape[i];
+  const MatmulGeometry geometry = matmul_geometry(a_shape, trans_a, b_shape, out_shape);
+  const int64_t m = geometry.m, n = geometry.n, k = geometry.k;
+  int64_t batches = geometry.batches;
   if (batches == 0 || m == 0 || n == 0) return;
 
   // b shared by every batch and a not broadcast: one (batches*M, K) @ (K, N) product.
-  const bool b_shared = std::all_of(b_stride.begin(), b_stride.end(), [](int64_t s) { return s == 0; });
+  const bool b_shared = geometry.b_shared();
   const int64_t a_batches = shape_numel(Shape(a_shape.begin(), a_shape.end() - 2));
   int64_t rows = m;
   // Folding stacks the batches' rows, which only lines up when a is stored untransposed.
@@ -135,13 +120,7 @@ void batched_gemm(const C* a, const Shape& a_shape, bool trans_a, const C* b, co
       const int64_t r0 = (t % tiles_per_matrix) / col_tiles * tiling.row_block;
       const int64_t c0 = (t % tiles_per_matrix) % col_tiles * tiling.col_block;
       const int64_t r1 = std::min(rows, r0 + tiling.row_block), c1 = std::min(n, c0 + tiling.col_block);
-      int64_t a_off = 0, b_off = 0, rest = batch;
-      for (int64_t i = batch_rank - 1; i >= 0 && !folded; --i) {
-        const int64_t coord = rest % out_shape[i];
-        rest /= out_shape[i];
-        a_off += coord * a_stride[i];
-        b_off += coord * b_stride[i];
-      }
+      const auto [a_off, b_off] = folded ? std::pair<int64_t, int64_t>{0, 0} : geometry.offsets(batch);
       // Row r of op(a) starts at r*k (stored rows) or is column r (stored transposed, leading dim m);
       // column c of op(b) likewise.
       const C* a_block = a + a_off + (trans_a ? r0 : r0 * k);

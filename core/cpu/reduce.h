@@ -1,5 +1,5 @@
 // Internal: the reduction skeleton. A packed input is viewed as (outer, R, inner) where R is the
-// product of the reduced axes (which must be adjacent); each output element is reduced in
+// product of the reduced axes (which must be adjacent: core/shape.h reduce_geometry); each output element is reduced in
 // increasing index order, so the result does not depend on the thread count.
 #pragma once
 #include <algorithm>
@@ -10,21 +10,6 @@
 #include "pitfall/core/threadpool.h"
 
 namespace pitfall::cpu {
-
-struct ReduceGeometry {
-  int64_t outer = 1, reduced = 1, inner = 1;
-};
-
-// axes: sorted, adjacent (a contiguous run of axes) and non-empty.
-inline ReduceGeometry reduce_geometry(const Shape& shape, const std::vector<int64_t>& axes) {
-  ReduceGeometry g;
-  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i < axes.front()) g.outer *= shape[i];
-    else if (i <= axes.back()) g.reduced *= shape[i];
-    else g.inner *= shape[i];
-  }
-  return g;
-}
 
 // Reducer: struct with `using Acc`; Acc init(); void step(Acc&, C value, int64_t r); Out finish(Acc, R).
 // Calls it for every output element (o, i) over r = 0..R-1 in order.

@@ -27,7 +27,7 @@ void sum_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) 
     if constexpr (std::is_same_v<T, bool>) {
       throw DTypeError("sum of a bool tensor; cast it to int32 or float32 first");
     } else {
-      cpu::reduce_run<T, T>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), SumReducer<T>{});
+      cpu::reduce_run<T, T>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), SumReducer<T>{});
     }
   });
 }
@@ -63,7 +63,7 @@ void extreme_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& att
     if constexpr (std::is_same_v<T, bool>) {
       throw DTypeError(std::string(IsMax ? "max" : "min") + " of a bool tensor; cast it to a numeric dtype first");
     } else {
-      cpu::reduce_run<T, T>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), ExtremeReducer<T, IsMax>{});
+      cpu::reduce_run<T, T>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), ExtremeReducer<T, IsMax>{});
     }
   });
 }
@@ -94,7 +94,7 @@ struct ArgmaxReducer {
 void argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   visit_dtype(in[0].dtype(), [&](auto zero) {
     using T = decltype(zero);
-    cpu::reduce_run<T, int64_t>(in[0], out, cpu::reduce_geometry(in[0].shape(), attrs.axes), ArgmaxReducer<T>{});
+    cpu::reduce_run<T, int64_t>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), ArgmaxReducer<T>{});
   });
 }
 
@@ -108,7 +108,7 @@ void softmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& att
     using T = decltype(zero);
     using C = compute_t<T>;
     if (in[0].numel() == 0) return;
-    const cpu::ReduceGeometry g = cpu::reduce_geometry(in[0].shape(), attrs.axes);
+    const ReduceGeometry g = reduce_geometry(in[0].shape(), attrs.axes);
     const T* src = static_cast<const T*>(in[0].data_ptr());
     T* dst = static_cast<T*>(out.data_ptr());
     const int64_t slice = std::max<int64_t>(1, g.reduced * g.inner);

@@ -1,7 +1,7 @@
 // Convolution and pooling front-ends: conv2d, max_pool2d, avg_pool2d and their adjoints
 // (core/ops/conv_grads.h). Layout NHWC, kernel (kh, kw, in, out) as in Keras; padding "valid" or
-// "same" with TensorFlow's split. Kernels read the window geometry from Attrs::axes =
-// {kh, kw, stride_h, stride_w, pad_top, pad_left}; the rest of the geometry comes from the shapes.
+// "same" with TensorFlow's split. Kernels read the window from Attrs::window and the rest of the
+// geometry from the shapes (core/shape.h window_geometry).
 #include <algorithm>
 #include <cctype>
 
@@ -14,14 +14,12 @@ using detail::describe;
 
 namespace {
 
-// A window sliding over height and width: its size, strides, and the padding before the first row
-// and column (the rest of the padding, if any, is after the last).
-struct Window {
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+// A window (core/shape.h) planned for an input: the output's spatial size too.
+struct PlannedWindow : Window {
   int64_t out_h = 0, out_w = 0;
   Attrs attrs() const {
     Attrs a;
-    a.axes = {kh, kw, sh, sw, pad_top, pad_left};
+    a.window = *this;
     return a;
   }
 };
@@ -77,11 +75,11 @@ void plan_axis(const char* op, const char* dim, int64_t in, int64_t k, int64_t s
   out = (in - k) / s + 1;
 }
 
-Window plan_window(const char* op, const Shape& input_shape, int64_t kh, int64_t kw, const std::vector<int64_t>& strides,
+PlannedWindow plan_window(const char* op, const Shape& input_shape, int64_t kh, int64_t kw, const std::vector<int64_t>& strides,
                    const std::string& padding, const char* window_name) {
   const bool same = parse_same_padding(op, padding);
   const auto [sh, sw] = parse_pair(op, "strides", strides);
-  Window w;
+  PlannedWindow w;
   w.kh = kh, w.kw = kw, w.sh = sh, w.sw = sw;
   const std::string desc = std::string(window_name) + " " + pair_str(kh, kw);
   plan_axis(op, "height", input_shape[1], kh, sh, same, w.out_h, w.pad_top, desc, input_shape);
@@ -142,7 +140,7 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const std::vector<int64_t>&
   const Shape ks = kernel_shape_checked("conv2d", kernel);
   check_channels("conv2d", x.shape(), ks);
   check_conv_operands("conv2d", x, kernel);
-  const Window w = plan_window("conv2d", x.shape(), ks[0], ks[1], strides, padding, "kernel");
+  const PlannedWindow w = plan_window("conv2d", x.shape(), ks[0], ks[1], strides, padding, "kernel");
   Tensor out = dispatch("conv2d", {x, kernel}, {x.dim(0), w.out_h, w.out_w, ks[3]}, x.dtype(), w.attrs());
   if (needs_record({x, kernel})) {
     // A network's first convolution reads data that needs no gradient: skip that adjoint.
@@ -166,7 +164,7 @@ Tensor conv2d_backprop_input(const Tensor& grad, const Tensor& kernel, const Sha
   const Shape ks = kernel_shape_checked(op, kernel);
   check_channels(op, input_shape, ks);
   check_conv_operands(op, grad, kernel);
-  const Window w = plan_window(op, input_shape, ks[0], ks[1], strides, padding, "kernel");
+  const PlannedWindow w = plan_window(op, input_shape, ks[0], ks[1], strides, padding, "kernel");
   check_shape_is(op, "the gradient", grad, {input_shape[0], w.out_h, w.out_w, ks[3]});
   Tensor out = dispatch(op, {grad, kernel}, input_shape, grad.dtype(), w.attrs());
   if (needs_record({grad, kernel})) {
@@ -191,7 +189,7 @@ Tensor conv2d_backprop_filter(const Tensor& x, const Tensor& grad, const Shape& 
   }
   check_channels(op, x.shape(), kernel_shape);
   check_conv_operands(op, x, grad);
-  const Window w = plan_window(op, x.shape(), kernel_shape[0], kernel_shape[1], strides, padding, "kernel");
+  const PlannedWindow w = plan_window(op, x.shape(), kernel_shape[0], kernel_shape[1], strides, padding, "kernel");
   check_shape_is(op, "the gradient", grad, {x.dim(0), w.out_h, w.out_w, kernel_shape[3]});
   Tensor out = dispatch(op, {x, grad}, kernel_shape, x.dtype(), w.attrs());
   if (needs_record({x, grad})) {
@@ -211,7 +209,7 @@ Tensor max_pool2d_argmax(const Tensor& x, const std::vector<int64_t>& pool_size,
   check_nhwc(op, "the input", x);
   detail::check_floating(op, x);
   const auto [ph, pw] = pool_pair(op, pool_size);
-  const Window w = plan_window(op, x.shape(), ph, pw, strides, padding, "pooling window");
+  const PlannedWindow w = plan_window(op, x.shape(), ph, pw, strides, padding, "pooling window");
   return dispatch(op, {x.detach()}, {x.dim(0), w.out_h, w.out_w, x.dim(3)}, DType::int64, w.attrs());
 }
 
@@ -223,7 +221,7 @@ Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const 
   check_nhwc("max_pool2d", "the input", x);
   detail::check_floating("max_pool2d", x);
   const auto [ph, pw] = pool_pair("max_pool2d", pool_size);
-  const Window w = plan_window("max_pool2d", x.shape(), ph, pw, strides, padding, "pooling window");
+  const PlannedWindow w = plan_window("max_pool2d", x.shape(), ph, pw, strides, padding, "pooling window");
   Tensor out = dispatch("max_pool2d", {x}, {x.dim(0), w.out_h, w.out_w, x.dim(3)}, x.dtype(), w.attrs());
   if (needs_record({x})) {
     record(out, "max_pool2d", {x}, [x = x.detach(), pool_size, strides, padding](const Tensor& g) {
@@ -242,7 +240,7 @@ Tensor max_pool2d_grad(const Tensor& grad, const Tensor& x, const std::vector<in
   detail::check_floating(op, grad);
   detail::check_same_dtype(op, grad, x);
   const auto [ph, pw] = pool_pair(op, pool_size);
-  const Window w = plan_window(op, x.shape(), ph, pw, strides, padding, "pooling window");
+  const PlannedWindow w = plan_window(op, x.shape(), ph, pw, strides, padding, "pooling window");
   check_shape_is(op, "the gradient", grad, {x.dim(0), w.out_h, w.out_w, x.dim(3)});
   Tensor out = dispatch(op, {grad, x.detach()}, x.shape(), grad.dtype(), w.attrs());
   if (needs_record({grad, x})) {
@@ -263,7 +261,7 @@ Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& pool_size, const 
   check_nhwc("avg_pool2d", "the input", x);
   detail::check_floating("avg_pool2d", x);
   const auto [ph, pw] = pool_pair("avg_pool2d", pool_size);
-  const Window w = plan_window("avg_pool2d", x.shape(), ph, pw, strides, padding, "pooling window");
+  const PlannedWindow w = plan_window("avg_pool2d", x.shape(), ph, pw, strides, padding, "pooling window");
   Tensor out = dispatch("avg_pool2d", {x}, {x.dim(0), w.out_h, w.out_w, x.dim(3)}, x.dtype(), w.attrs());
   if (needs_record({x})) {
     record(out, "avg_pool2d", {x}, [shape = x.shape(), pool_size, strides, padding](const Tensor& g) {
@@ -281,7 +279,7 @@ Tensor avg_pool2d_grad(const Tensor& grad, const Shape& input_shape, const std::
   check_nhwc(op, "the gradient", grad);
   detail::check_floating(op, grad);
   const auto [ph, pw] = pool_pair(op, pool_size);
-  const Window w = plan_window(op, input_shape, ph, pw, strides, padding, "pooling window");
+  const PlannedWindow w = plan_window(op, input_shape, ph, pw, strides, padding, "pooling window");
   check_shape_is(op, "the gradient", grad, {input_shape[0], w.out_h, w.out_w, input_shape[3]});
   Tensor out = dispatch(op, {grad}, input_shape, grad.dtype(), w.attrs());
   if (needs_record({grad})) {

@@ -123,6 +123,9 @@ void bind_config(py::module_& m) {
     if (t == "CPU" || t == "cpu") return pitfall::device_count(pitfall::DeviceType::cpu);
     throw pitfall::ValueError("device_count: unknown device type '" + type + "'; expected 'CPU' or 'GPU'");
   }, py::arg("device_type"));
+  m.def("_device_module_status", [](const std::string& type) {
+    return pitfall::device_module_status(pitfall::parse_device(type).type);
+  }, py::arg("device_type"), "Loads the device's module when needed and says what happened (core/device.h).");
   m.def("canonical_device", [](const std::string& name) { return pitfall::parse_device(name).str(); },
         py::arg("name"), "'GPU:0', '/device:GPU:0', 'cuda' ... -> 'cuda:0'; 'cpu', '/CPU:0' -> 'cpu'.");
   m.def("default_device", [] { return pitfall::default_device().str(); });

@@ -137,8 +137,9 @@ PhysicalDevice.__doc__ = "A device this process can use (tf.config.PhysicalDevic
 
 
 def list_physical_devices(device_type=None):
-    """The devices pitfall can use (tf.config.list_physical_devices): the CPU, and each GPU when this
-    build has CUDA and the driver reports a device. device_type: None, 'CPU' or 'GPU'."""
+    """The devices pitfall can use (tf.config.list_physical_devices): the CPU, and each GPU when the
+    CUDA module is installed and the driver reports a device. device_type: None, 'CPU' or 'GPU'.
+    Asking about GPUs loads the CUDA module, only when an NVIDIA driver is present."""
     kinds = ("CPU", "GPU") if device_type is None else (str(device_type).upper(),)
     out = []
     for kind in kinds:

@@ -154,14 +154,14 @@ def _synthetic(mlp=(1.0, 1.0, 100, 100), cnn=(7.0, 7.0, 100, 100), gemm=(200.0, 
 
 
 def test_check_passes_when_every_target_is_met():
-    results = _synthetic(mlp=(1.0, 2.0, 100, 200), cnn=(7.0, 10.0, 100, 200), gemm=(187.0, 220.0))
+    results = _synthetic(mlp=(1.0, 2.0, 80, 200), cnn=(7.0, 10.0, 80, 200), gemm=(187.0, 220.0))
     assert bench_train.missed_targets(results) == []
     assert bench_train.exit_status([], [], check=True) == 0
 
 
 def test_check_names_each_missed_target():
-    # MLP at 0.6x time (target 0.5), CNN RSS at 0.6x (target 0.5), GEMM at 0.8x (target 0.85).
-    results = _synthetic(mlp=(1.2, 2.0, 100, 200), cnn=(7.0, 10.0, 120, 200), gemm=(176.0, 220.0))
+    # MLP at 0.6x time (target 0.5), CNN RSS at 0.6x (target 0.45), GEMM at 0.8x (target 0.85).
+    results = _synthetic(mlp=(1.2, 2.0, 80, 200), cnn=(7.0, 10.0, 120, 200), gemm=(176.0, 220.0))
     missed = bench_train.missed_targets(results)
     assert len(missed) == 5, missed  # mlp time and cnn RSS for both pitfall sides, and GEMM
     assert sum("mlp epoch" in m for m in missed) == 2 and sum("cnn peak RSS" in m for m in missed) == 2
@@ -173,13 +173,29 @@ def test_check_names_each_missed_target():
 
 def test_check_limits_are_inclusive_and_each_pitfall_side_is_judged():
     # Exactly at the limits: met.
-    at_limits = _synthetic(mlp=(1.0, 2.0, 100, 200), cnn=(7.0, 10.0, 100, 200), gemm=(85.0, 100.0))
+    at_limits = _synthetic(mlp=(1.0, 2.0, 90, 200), cnn=(7.0, 10.0, 90, 200), gemm=(85.0, 100.0))
     assert bench_train.missed_targets(at_limits) == []
     # Only the Python side too slow on the CNN: one miss, naming it.
-    results = _synthetic(mlp=(1.0, 2.0, 100, 200), cnn=(7.0, 10.0, 100, 200))
+    results = _synthetic(mlp=(1.0, 2.0, 90, 200), cnn=(7.0, 10.0, 90, 200))
     next(r for r in results["rows"] if r["workload"] == "cnn" and r["framework"] == "pitfall-py")["seconds"] = 8.0
     missed = bench_train.missed_targets(results)
     assert len(missed) == 1 and "cnn epoch, pitfall-py" in missed[0] and "0.80x" in missed[0]
+
+
+def test_check_judges_the_import_row():
+    def with_import(seconds, rss, cuda=0):
+        results = _synthetic(mlp=(1.0, 2.0, 80, 200), cnn=(7.0, 10.0, 80, 200))
+        results["rows"].append(dict(workload="import", framework="pitfall-py", seconds=seconds, peak_rss_mib=rss,
+                                    cuda_libraries_mapped=cuda))
+        results["rows"].append(dict(workload="import", framework="torch", seconds=1.2, peak_rss_mib=230))
+        return bench_train.missed_targets(results)
+
+    assert with_import(0.35, 80.0) == []  # the limits are inclusive
+    missed = with_import(0.4, 81.0, cuda=3)
+    assert len(missed) == 3, missed
+    assert any("0.400 s" in m and "0.35" in m for m in missed)
+    assert any("81 MiB" in m and "80 MiB" in m for m in missed)
+    assert any("mapped 3 CUDA libraries" in m for m in missed)
 
 
 def test_worker_failure_fails_the_command_with_its_stderr(tmp_path):

@@ -25,7 +25,10 @@ def declared_dependencies():
         for match in re.finditer(r"pitfall_folder_library\(\s*(\w+)([^)]*)\)", text):
             assert match.group(1) == folder, f"{folder}/CMakeLists.txt declares library {match.group(1)}"
             depends |= {name[len("pitfall_"):] for name in re.findall(r"pitfall_\w+", match.group(2))}
-        for match in re.finditer(r"target_link_libraries\(\s*pitfall_" + folder + r"\b([^)]*)\)", text):
+        # What its target links or takes include directories from (cuda/ is a module: it names
+        # core's include root directly).
+        for match in re.finditer(r"target_(?:link_libraries|include_directories)\(\s*pitfall_" + folder +
+                                 r"\b((?:[^()]|\([^()]*\))*)\)", text):
             depends |= {name[len("pitfall_"):] for name in re.findall(r"pitfall_\w+", match.group(1))}
         direct[folder] = depends & set(FOLDERS)
 
