@@ -1,13 +1,24 @@
 #include "pitfall/layers/activation.h"
 
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
-Activation::Activation(const std::string& activation, const LayerOptions& options)
-    : Layer("Activation", options),
-      activation_name_(canonical_activation_name(activation)),
+const ArgumentTable& activation_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Activation", "keras/src/layers/activations/activation.py", "Applies an activation function to an output.",
+      {activation_argument("activation", Json(), "activation function, by name").make_required()});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(Activation, activation_arguments());
+
+Activation::Activation(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Activation", options, arguments),
+      activation_name_(arguments.text("activation")),
       activation_(get_activation(activation_name_)) {}
+
+Activation::Activation(const std::string& activation, const LayerOptions& options)
+    : Activation(parse_arguments(activation_arguments(), Json(Json::Object{{"activation", activation}})), options) {}
 
 std::vector<Tensor> Activation::call(const std::vector<Tensor>& inputs, bool) { return {apply_activation(activation_, activation_name_, inputs[0])}; }
 
@@ -15,18 +26,6 @@ std::vector<Shape> Activation::compute_output_shape(const std::vector<Shape>& in
 
 std::vector<DType> Activation::compute_output_dtype(const std::vector<DType>&) const {
   return {activation_output_dtype(activation_name_, compute_dtype())};
-}
-
-Json Activation::get_config() const {
-  Json config = base_config();
-  config["activation"] = activation_name_;
-  return config;
-}
-
-void register_activation_layer() {
-  register_layer_class("Activation", [](const Json& config) -> std::shared_ptr<Layer> {
-    return std::make_shared<Activation>(config.at("activation").as_string(), layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

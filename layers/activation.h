@@ -4,17 +4,20 @@
 
 #include "pitfall/layers/activations.h"
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+const ArgumentTable& activation_arguments();
+
 class Activation : public Layer {
  public:
+  Activation(const Arguments& arguments, const LayerOptions& options = {});
   explicit Activation(const std::string& activation, const LayerOptions& options = {});
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
-  Json get_config() const override;
 
   const std::string& activation() const { return activation_name_; }
 

@@ -3,65 +3,119 @@
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/regularizers.h"
 
 namespace pitfall {
 
-BatchNormalization::BatchNormalization(const BatchNormalizationOptions& bn_options, const LayerOptions& options)
-    : Layer("BatchNormalization", options), options_(bn_options) {
-  const BatchNormConvention& row = batch_norm_convention(options_.convention);
-  if (options_.cumulative_average) {
+const ArgumentTable& batch_normalization_arguments() {
+  static const ArgumentTable table = layer_table(
+      "BatchNormalization", "keras/src/layers/normalization/batch_normalization.py",
+      "Normalizes with the batch's statistics in training and the moving statistics in inference.",
+      {Argument("axis", ArgKind::integer, -1).described("the features axis (the channels)"),
+       Argument("momentum", ArgKind::number).from_convention("BatchNormalization.momentum").allow_none()
+           .checked(unit_interval)
+           .described("moving-average momentum: keras weights the OLD value (0.99), torch the NEW batch (0.1); "
+                      "None (torch only): a cumulative average"),
+       Argument("epsilon", ArgKind::number).from_convention("BatchNormalization.epsilon").checked(positive_number)
+           .described("added to the variance (keras 1e-3, torch 1e-5)"),
+       Argument("center", ArgKind::boolean, true).described("whether to add the offset beta"),
+       Argument("scale", ArgKind::boolean, true).described("whether to multiply by gamma"),
+       initializer_argument("beta_initializer", "zeros", "initializer of beta"),
+       initializer_argument("gamma_initializer", "ones", "initializer of gamma"),
+       initializer_argument("moving_mean_initializer", "zeros", "initializer of the moving mean"),
+       initializer_argument("moving_variance_initializer", "ones", "initializer of the moving variance"),
+       regularizer_argument("beta_regularizer", "penalty on beta"),
+       regularizer_argument("gamma_regularizer", "penalty on gamma"),
+       unsupported_argument("beta_constraint"), unsupported_argument("gamma_constraint"),
+       unsupported_argument("renorm", false), unsupported_argument("renorm_clipping"),
+       unsupported_argument("renorm_momentum", 0.99), unsupported_argument("synchronized", false),
+       Argument("convention", ArgKind::string, "keras").one_of({"keras", "torch"}).pitfall_only()
+           .described("keras or torch: the momentum's meaning and the defaults (layers/conventions.h)")});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(BatchNormalization, batch_normalization_arguments());
+
+BatchNormalization::BatchNormalization(const Arguments& arguments, const LayerOptions& options)
+    : Layer("BatchNormalization", options, arguments),
+      convention_(arguments.convention()),
+      center_(arguments.flag("center")),
+      scale_(arguments.flag("scale")),
+      axis_argument_(arguments.integer("axis")) {
+  const BatchNormConvention& row = batch_norm_convention(convention_);
+  if (arguments.is_none("momentum")) {
     if (!row.none_momentum_is_cumulative) {
-      throw ValueError(describe() + ": cumulative_average (PyTorch's momentum=None) exists only in the \"torch\" "
-                       "convention, got convention=\"" + convention_name(options_.convention) +
+      throw ValueError(describe() + ": momentum=None (PyTorch's cumulative average) exists only in the \"torch\" "
+                       "convention, got convention=\"" + convention_name(convention_) +
                        "\"; pass convention=\"torch\" or a momentum");
     }
-    if (options_.momentum) {
-      throw ValueError(describe() + ": cumulative_average replaces momentum, but momentum=" +
-                       std::to_string(*options_.momentum) + " was also given; pass only one of them");
-    }
+    cumulative_average_ = true;
+  } else {
+    momentum_ = arguments.number("momentum");
   }
-  momentum_ = options_.momentum.value_or(row.momentum);
-  epsilon_ = options_.epsilon.value_or(row.epsilon);
-  if (!(epsilon_ > 0.0)) {
-    throw ValueError(describe() + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
-                     "epsilon=" + std::to_string(epsilon_));
-  }
-  // Resolve defaults now so that get_config() shows what is used.
-  if (!options_.beta_initializer) options_.beta_initializer = zeros_initializer();
-  if (!options_.gamma_initializer) options_.gamma_initializer = ones_initializer();
-  if (!options_.moving_mean_initializer) options_.moving_mean_initializer = zeros_initializer();
-  if (!options_.moving_variance_initializer) options_.moving_variance_initializer = ones_initializer();
+  epsilon_ = arguments.number("epsilon");
 }
+
+namespace {
+Arguments batch_normalization_given(const BatchNormalizationOptions& o) {
+  Json given = Json::object();
+  set_given(given, "axis", o.axis);
+  if (o.cumulative_average) {
+    if (o.momentum) {
+      throw ValueError("BatchNormalization: cumulative_average replaces momentum, but momentum=" +
+                       python_float_repr(*o.momentum) + " was also given; pass only one of them");
+    }
+    given["momentum"] = Json();
+  }
+  set_given(given, "momentum", o.momentum);
+  set_given(given, "epsilon", o.epsilon);
+  set_given(given, "center", o.center);
+  set_given(given, "scale", o.scale);
+  set_given(given, "beta_initializer", o.beta_initializer);
+  set_given(given, "gamma_initializer", o.gamma_initializer);
+  set_given(given, "moving_mean_initializer", o.moving_mean_initializer);
+  set_given(given, "moving_variance_initializer", o.moving_variance_initializer);
+  set_given(given, "beta_regularizer", o.beta_regularizer);
+  set_given(given, "gamma_regularizer", o.gamma_regularizer);
+  set_given(given, "convention", o.convention);
+  return parse_arguments(batch_normalization_arguments(), given);
+}
+}  // namespace
+
+BatchNormalization::BatchNormalization(const BatchNormalizationOptions& bn_options, const LayerOptions& options)
+    : BatchNormalization(batch_normalization_given(bn_options), options) {}
 
 void BatchNormalization::build(const std::vector<Shape>& input_shapes) {
   const Shape& shape = input_shapes.at(0);
   const int64_t rank = static_cast<int64_t>(shape.size());
-  if (options_.axis < -rank || options_.axis >= rank) {
-    throw AxisError(describe() + ": axis " + std::to_string(options_.axis) + " is out of range for an input of shape " +
+  if (axis_argument_ < -rank || axis_argument_ >= rank) {
+    throw AxisError(describe() + ": axis " + std::to_string(axis_argument_) + " is out of range for an input of shape " +
                     shape_str(shape) + " (rank " + std::to_string(rank) + "); pass an axis in [" +
                     std::to_string(-rank) + ", " + std::to_string(rank - 1) + "]");
   }
-  axis_ = options_.axis < 0 ? options_.axis + rank : options_.axis;
+  axis_ = axis_argument_ < 0 ? axis_argument_ + rank : axis_argument_;
   const int64_t channels = shape[axis_];
   if (channels < 0) {
-    throw ValueError(describe() + ": axis " + std::to_string(options_.axis) +
+    throw ValueError(describe() + ": axis " + std::to_string(axis_argument_) +
                      " of the input must have a defined size, but the input shape is " + shape_str(shape) +
                      "; give Input a shape with that dimension known");
   }
   // Keras order: gamma, beta, moving_mean, moving_variance.
-  if (options_.scale) {
-    gamma_ = add_weight("gamma", {channels}, options_.gamma_initializer, true, options_.gamma_regularizer);
+  if (scale_) {
+    gamma_ = add_weight("gamma", {channels}, make_initializer(arguments_.at("gamma_initializer")), true,
+                        regularizer_from_config(arguments_.at("gamma_regularizer")));
   }
-  if (options_.center) {
-    beta_ = add_weight("beta", {channels}, options_.beta_initializer, true, options_.beta_regularizer);
+  if (center_) {
+    beta_ = add_weight("beta", {channels}, make_initializer(arguments_.at("beta_initializer")), true,
+                       regularizer_from_config(arguments_.at("beta_regularizer")));
   }
-  moving_mean_ = add_weight("moving_mean", {channels}, options_.moving_mean_initializer, /*trainable=*/false);
+  moving_mean_ = add_weight("moving_mean", {channels}, make_initializer(arguments_.at("moving_mean_initializer")),
+                            /*trainable=*/false);
   moving_variance_ =
-      add_weight("moving_variance", {channels}, options_.moving_variance_initializer, /*trainable=*/false);
-  if (options_.cumulative_average) {
+      add_weight("moving_variance", {channels}, make_initializer(arguments_.at("moving_variance_initializer")),
+                 /*trainable=*/false);
+  if (cumulative_average_) {
     num_batches_tracked_ =
         add_weight("num_batches_tracked", {}, zeros_initializer(), /*trainable=*/false, nullptr, DType::float64);
   }
@@ -99,7 +153,7 @@ std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, 
   Tensor mean_c, variance_c;  // (C,)
   // Keras 3: a frozen BatchNormalization runs in inference mode even when training=true.
   if (training && trainable()) {
-    const BatchNormConvention& row = batch_norm_convention(options_.convention);
+    const BatchNormConvention& row = batch_norm_convention(convention_);
     if (!row.batch_of_one_allowed_in_training && count <= 1) {
       throw ValueError(describe() + ": expected more than 1 value per channel when training (PyTorch's rule in "
                        "the \"torch\" convention), got input shape " + shape_str(x.shape()) +
@@ -116,11 +170,11 @@ std::vector<Tensor> BatchNormalization::call(const std::vector<Tensor>& inputs, 
     variance_c = in_compute(moving_variance_);
   }
   Tensor inv = divide(1.0, sqrt(add(variance_c, epsilon_)));
-  if (options_.scale) inv = multiply(inv, in_compute(gamma_));
+  if (scale_) inv = multiply(inv, in_compute(gamma_));
   // (x - mean) * inv + beta rather than Keras's x * inv + (beta - mean * inv): the same value, but a
   // batch of one gives exactly beta (x - mean is exactly 0), the signature of pitfall P19. One pass
   // (batch_norm_apply), rounded as subtract, multiply and add would round it.
-  Tensor out = batch_norm_apply(xc, mean_c, inv, options_.center ? in_compute(beta_) : Tensor(), axis_);
+  Tensor out = batch_norm_apply(xc, mean_c, inv, center_ ? in_compute(beta_) : Tensor(), axis_);
   if (out.dtype() != x.dtype()) out = cast(out, x.dtype());
   return {out};
 }
@@ -134,7 +188,7 @@ void BatchNormalization::update_moving_statistics(const Tensor& batch_mean, cons
   const Tensor old_variance = in_compute(moving_variance_.detach());
   const Tensor new_mean_b = batch_mean.detach();
   Tensor new_variance_b = batch_variance.detach();
-  const BatchNormConvention& row = batch_norm_convention(options_.convention);
+  const BatchNormConvention& row = batch_norm_convention(convention_);
   Tensor mean_next, variance_next;
   if (row.momentum_meaning == MomentumMeaning::weight_of_old_value) {
     // Keras 3: moving = moving * momentum + batch * (1 - momentum), biased batch variance.
@@ -142,7 +196,7 @@ void BatchNormalization::update_moving_statistics(const Tensor& batch_mean, cons
     variance_next = add(multiply(old_variance, momentum_), multiply(new_variance_b, 1.0 - momentum_));
   } else {
     double factor = momentum_;
-    if (options_.cumulative_average) {
+    if (cumulative_average_) {
       const double tracked = num_batches_tracked_.item() + 1.0;
       num_batches_tracked_.assign(Tensor::scalar(tracked, DType::float64));
       factor = 1.0 / tracked;
@@ -157,48 +211,6 @@ void BatchNormalization::update_moving_statistics(const Tensor& batch_mean, cons
   const DType weight_dtype = moving_mean_.dtype();
   moving_mean_.assign(mean_next.dtype() == weight_dtype ? mean_next : cast(mean_next, weight_dtype));
   moving_variance_.assign(variance_next.dtype() == weight_dtype ? variance_next : cast(variance_next, weight_dtype));
-}
-
-Json BatchNormalization::get_config() const {
-  Json config = base_config();
-  config["axis"] = options_.axis;
-  config["momentum"] = options_.cumulative_average ? Json() : Json(momentum_);
-  config["epsilon"] = epsilon_;
-  config["center"] = options_.center;
-  config["scale"] = options_.scale;
-  config["beta_initializer"] = initializer_to_config(*options_.beta_initializer);
-  config["gamma_initializer"] = initializer_to_config(*options_.gamma_initializer);
-  config["moving_mean_initializer"] = initializer_to_config(*options_.moving_mean_initializer);
-  config["moving_variance_initializer"] = initializer_to_config(*options_.moving_variance_initializer);
-  config["beta_regularizer"] = regularizer_to_config(options_.beta_regularizer);
-  config["gamma_regularizer"] = regularizer_to_config(options_.gamma_regularizer);
-  config["convention"] = convention_name(options_.convention);
-  return config;
-}
-
-void register_batch_normalization_layer() {
-  register_layer_class("BatchNormalization", [](const Json& config) {
-    BatchNormalizationOptions o;
-    o.convention = parse_convention(config.get("convention", Json("keras")).as_string());
-    o.axis = config.get("axis", Json(-1)).as_int();
-    if (config.contains("momentum") && config.at("momentum").is_null()) {
-      // momentum null = PyTorch's momentum=None (cumulative average), meaningful in the torch convention.
-      o.cumulative_average = o.convention == Convention::torch;
-    } else if (config.contains("momentum")) {
-      o.momentum = config.at("momentum").as_double();
-    }
-    const Json epsilon = config.get("epsilon", Json());
-    if (!epsilon.is_null()) o.epsilon = epsilon.as_double();
-    o.center = config.get("center", Json(true)).as_bool();
-    o.scale = config.get("scale", Json(true)).as_bool();
-    o.beta_initializer = initializer_from_config(config.get("beta_initializer", Json()));
-    o.gamma_initializer = initializer_from_config(config.get("gamma_initializer", Json()));
-    o.moving_mean_initializer = initializer_from_config(config.get("moving_mean_initializer", Json()));
-    o.moving_variance_initializer = initializer_from_config(config.get("moving_variance_initializer", Json()));
-    o.beta_regularizer = regularizer_from_config(config.get("beta_regularizer", Json()));
-    o.gamma_regularizer = regularizer_from_config(config.get("gamma_regularizer", Json()));
-    return std::make_shared<BatchNormalization>(o, layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

@@ -25,39 +25,43 @@
 
 #include "pitfall/layers/conventions.h"
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+// The C++ spelling of the arguments: anything left unset takes the table's default.
 struct BatchNormalizationOptions {
-  int64_t axis = -1;
+  std::optional<int64_t> axis;
   std::optional<double> momentum;  // unset: the convention's default
   std::optional<double> epsilon;   // unset: the convention's default
-  bool center = true;
-  bool scale = true;
-  std::shared_ptr<Initializer> beta_initializer;             // unset: zeros
-  std::shared_ptr<Initializer> gamma_initializer;            // unset: ones
-  std::shared_ptr<Initializer> moving_mean_initializer;      // unset: zeros
-  std::shared_ptr<Initializer> moving_variance_initializer;  // unset: ones
+  std::optional<bool> center;
+  std::optional<bool> scale;
+  std::shared_ptr<Initializer> beta_initializer;
+  std::shared_ptr<Initializer> gamma_initializer;
+  std::shared_ptr<Initializer> moving_mean_initializer;
+  std::shared_ptr<Initializer> moving_variance_initializer;
   std::shared_ptr<Regularizer> beta_regularizer;
   std::shared_ptr<Regularizer> gamma_regularizer;
-  Convention convention = Convention::keras;
+  std::optional<Convention> convention;
   // PyTorch's momentum=None (torch convention only; `momentum` must then be unset).
   bool cumulative_average = false;
 };
 
+const ArgumentTable& batch_normalization_arguments();
+
 class BatchNormalization : public Layer {
  public:
+  BatchNormalization(const Arguments& arguments, const LayerOptions& options = {});
   explicit BatchNormalization(const BatchNormalizationOptions& bn_options = {}, const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
-  Json get_config() const override;
 
   // Resolved values.
   double momentum() const { return momentum_; }
   double epsilon() const { return epsilon_; }
-  Convention convention() const { return options_.convention; }
+  Convention convention() const { return convention_; }
   const Tensor& gamma() const { return gamma_; }  // undefined when scale=false
   const Tensor& beta() const { return beta_; }    // undefined when center=false
   const Tensor& moving_mean() const { return moving_mean_; }
@@ -66,8 +70,11 @@ class BatchNormalization : public Layer {
  private:
   void update_moving_statistics(const Tensor& batch_mean, const Tensor& batch_variance, int64_t count);
 
-  BatchNormalizationOptions options_;
+  Convention convention_;
+  bool cumulative_average_ = false;  // momentum=None under the torch convention
+  bool center_, scale_;
   double momentum_ = 0.0, epsilon_ = 0.0;
+  int64_t axis_argument_;
   int64_t axis_ = -1;  // normalized at build
   Tensor gamma_, beta_, moving_mean_, moving_variance_, num_batches_tracked_;
 };

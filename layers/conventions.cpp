@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "pitfall/core/error.h"
-#include "pitfall/layers/initializers.h"
+#include "pitfall/core/arguments.h"
 
 namespace pitfall {
 
@@ -37,24 +37,25 @@ const std::vector<BatchNormConvention>& batch_norm_rows() {
 const std::vector<std::pair<InitializedWeight, InitializerConvention>>& initializer_rows() {
   static const std::vector<std::pair<InitializedWeight, InitializerConvention>> rows = {
       {InitializedWeight::kernel,
-       {"Dense/Conv kernel", Convention::keras, "glorot_uniform: U(+-sqrt(6/(fan_in+fan_out)))",
-        [](double) { return get_initializer("glorot_uniform"); }, "keras/src/layers/core/dense.py"}},
-      {InitializedWeight::kernel,
-       {"Dense/Conv kernel", Convention::torch, "kaiming_uniform(a=sqrt(5)): U(+-1/sqrt(fan_in))",
-        [](double) { return torch_kernel_initializer(); }, "torch/nn/modules/linear.py reset_parameters"}},
-      {InitializedWeight::bias,
-       {"Dense/Conv bias", Convention::keras, "zeros", [](double) { return zeros_initializer(); },
+       {"Dense/Conv kernel", Convention::keras, "glorot_uniform: U(+-sqrt(6/(fan_in+fan_out)))", Json("glorot_uniform"),
         "keras/src/layers/core/dense.py"}},
+      {InitializedWeight::kernel,
+       {"Dense/Conv kernel", Convention::torch, "kaiming_uniform(a=sqrt(5)): U(+-1/sqrt(fan_in))", Json("torch_kernel"),
+        "torch/nn/modules/linear.py reset_parameters"}},
+      {InitializedWeight::bias,
+       {"Dense/Conv bias", Convention::keras, "zeros", Json("zeros"), "keras/src/layers/core/dense.py"}},
       {InitializedWeight::bias,
        {"Dense/Conv bias", Convention::torch, "U(+-1/sqrt(fan_in)), fan_in of the kernel",
-        [](double fan_in) { return torch_bias_initializer(fan_in); },
+        Json(Json::Object{{"class_name", "TorchBias"}, {"config", Json::object()}}),
         "torch/nn/modules/linear.py reset_parameters"}},
       {InitializedWeight::embeddings,
-       {"Embedding embeddings", Convention::keras, "uniform: U(-0.05, 0.05)",
-        [](double) { return random_uniform_initializer(-0.05, 0.05); }, "keras/src/layers/core/embedding.py"}},
+       {"Embedding embeddings", Convention::keras, "uniform: U(-0.05, 0.05)", Json("uniform"),
+        "keras/src/layers/core/embedding.py"}},
       {InitializedWeight::embeddings,
        {"Embedding embeddings", Convention::torch, "normal: N(0, 1)",
-        [](double) { return random_normal_initializer(0.0, 1.0); }, "torch/nn/modules/sparse.py"}},
+        Json(Json::Object{{"class_name", "RandomNormal"},
+                          {"config", Json(Json::Object{{"mean", 0.0}, {"stddev", 1.0}, {"seed", Json()}})}}),
+        "torch/nn/modules/sparse.py"}},
   };
   return rows;
 }
@@ -66,6 +67,25 @@ const std::vector<LeakyReluConvention>& leaky_relu_rows() {
   };
   return rows;
 }
+
+// The rows arguments take their defaults from (core/arguments.h), registered when the library loads.
+const bool convention_defaults_registered = [] {
+  const auto& keras_bn = batch_norm_convention(Convention::keras);
+  const auto& torch_bn = batch_norm_convention(Convention::torch);
+  register_convention_default("BatchNormalization.momentum", keras_bn.momentum, torch_bn.momentum);
+  register_convention_default("BatchNormalization.epsilon", keras_bn.epsilon, torch_bn.epsilon);
+  const auto pair = [](InitializedWeight weight) {
+    return std::make_pair(default_initializer(weight, Convention::keras).value,
+                          default_initializer(weight, Convention::torch).value);
+  };
+  const auto [kernel_keras, kernel_torch] = pair(InitializedWeight::kernel);
+  register_convention_default("Dense.kernel_initializer", kernel_keras, kernel_torch);
+  const auto [bias_keras, bias_torch] = pair(InitializedWeight::bias);
+  register_convention_default("Dense.bias_initializer", bias_keras, bias_torch);
+  const auto [embeddings_keras, embeddings_torch] = pair(InitializedWeight::embeddings);
+  register_convention_default("Embedding.embeddings_initializer", embeddings_keras, embeddings_torch);
+  return true;
+}();
 
 }  // namespace
 

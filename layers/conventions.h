@@ -4,17 +4,15 @@
 // the OLD value), and users can print the whole table. Facts: shared/reference/defaults.md.
 // The optimizer defaults live in their own table in optim/.
 #pragma once
-#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pitfall/core/conventions.h"
+#include "pitfall/core/json.h"
 
 namespace pitfall {
-
-class Initializer;
 
 // ---- BatchNormalization
 enum class MomentumMeaning {
@@ -43,12 +41,17 @@ struct InitializerConvention {
   std::string component;    // "Dense/Conv kernel"
   Convention convention;
   std::string description;  // "glorot_uniform: U(+-sqrt(6/(fan_in+fan_out)))"
-  // Makes the initializer; fan_in is the layer's kernel fan_in (PyTorch's bias bound needs it;
-  // the other rows ignore it).
-  std::function<std::shared_ptr<Initializer>(double fan_in)> make;
+  // The default as an initializer argument takes it: a name or {"class_name", "config"}. PyTorch's
+  // bias bound needs the kernel's fan_in, which the layer fills in at build ("TorchBias" without
+  // a fan_in: layers/layer_arguments.h make_initializer).
+  Json value;
   std::string source;
 };
 const InitializerConvention& default_initializer(InitializedWeight weight, Convention convention);
+
+// The arguments that take these rows as their defaults (core/arguments.h conventions keys):
+// "Dense.kernel_initializer", "Dense.bias_initializer" (Dense and Conv2D), "Embedding.embeddings_initializer",
+// "BatchNormalization.momentum", "BatchNormalization.epsilon".
 
 // ---- LeakyReLU
 struct LeakyReluConvention {

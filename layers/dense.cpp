@@ -1,27 +1,61 @@
 #include "pitfall/layers/dense.h"
 
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
-Dense::Dense(int64_t units, DenseOptions dense, const LayerOptions& options)
-    : Layer("Dense", options), units_(units), dense_(std::move(dense)) {
-  if (units_ <= 0) {
-    throw ValueError("Dense: `units` must be a positive integer, got units=" + std::to_string(units_));
-  }
-  activation_name_ = canonical_activation_name(dense_.activation);
-  activation_ = get_activation(activation_name_);
-  if (!dense_.kernel_initializer) dense_.kernel_initializer = get_initializer("glorot_uniform");
-  if (!dense_.bias_initializer) dense_.bias_initializer = zeros_initializer();
+const ArgumentTable& dense_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Dense", "keras/src/layers/core/dense.py",
+      "Just your regular densely-connected NN layer: activation(inputs @ kernel + bias) on the last axis.",
+      {Argument("units", ArgKind::integer).make_required().checked(positive_integer)
+           .described("dimensionality of the output space"),
+       activation_argument("activation", Json(), "activation function; None means linear (a(x) = x)"),
+       Argument("use_bias", ArgKind::boolean, true).described("whether the layer adds a bias vector"),
+       initializer_argument("kernel_initializer", Json(), "initializer of the kernel weights matrix")
+           .from_convention("Dense.kernel_initializer"),
+       initializer_argument("bias_initializer", Json(), "initializer of the bias vector")
+           .from_convention("Dense.bias_initializer"),
+       regularizer_argument("kernel_regularizer", "penalty on the kernel"),
+       regularizer_argument("bias_regularizer", "penalty on the bias"),
+       unsupported_argument("activity_regularizer"), unsupported_argument("kernel_constraint"),
+       unsupported_argument("bias_constraint"), unsupported_argument("lora_rank"),
+       unsupported_argument("lora_alpha"), unsupported_argument("quantization_config"),
+       Argument("convention", ArgKind::string, "keras").one_of({"keras", "torch"}).pitfall_only()
+           .described("whose default initializers: keras (glorot_uniform, zeros) or torch (kaiming_uniform(a=sqrt(5)), "
+                      "U(+-1/sqrt(fan_in)))")});
+  return table;
 }
 
+PITFALL_REGISTER_LAYER(Dense, dense_arguments());
+
+Dense::Dense(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Dense", options, arguments),
+      units_(arguments.integer("units")),
+      use_bias_(arguments.flag("use_bias")),
+      activation_name_(arguments.text("activation")),
+      activation_(get_activation(activation_name_)) {}
+
+namespace {
+Arguments dense_given(int64_t units, const DenseOptions& o) {
+  Json given = Json::object();
+  given["units"] = units;
+  set_given(given, "activation", o.activation);
+  set_given(given, "use_bias", o.use_bias);
+  set_given(given, "kernel_initializer", o.kernel_initializer);
+  set_given(given, "bias_initializer", o.bias_initializer);
+  set_given(given, "kernel_regularizer", o.kernel_regularizer);
+  set_given(given, "bias_regularizer", o.bias_regularizer);
+  set_given(given, "convention", o.convention);
+  return parse_arguments(dense_arguments(), given);
+}
+}  // namespace
+
+Dense::Dense(int64_t units, const DenseOptions& dense, const LayerOptions& options)
+    : Dense(dense_given(units, dense), options) {}
+
 Dense::Dense(int64_t units, const std::string& activation, const LayerOptions& options)
-    : Dense(units, [&] {
-        DenseOptions dense;
-        dense.activation = activation;
-        return dense;
-      }(), options) {}
+    : Dense(units, DenseOptions{.activation = activation}, options) {}
 
 void Dense::build(const std::vector<Shape>& input_shapes) {
   const Shape& shape = input_shapes.at(0);
@@ -29,17 +63,22 @@ void Dense::build(const std::vector<Shape>& input_shapes) {
     throw ShapeError("layer '" + name() + "' (Dense) needs an input of rank >= 2 with a known last dimension, got " +
                      shape_str(shape) + "; add a batch dimension or Flatten/Reshape first");
   }
-  kernel_ = add_weight("kernel", {shape.back(), units_}, dense_.kernel_initializer, true, dense_.kernel_regularizer);
-  if (dense_.use_bias) bias_ = add_weight("bias", {units_}, dense_.bias_initializer, true, dense_.bias_regularizer);
+  const auto fan_in = static_cast<double>(shape.back());
+  kernel_ = add_weight("kernel", {shape.back(), units_}, make_initializer(arguments_.at("kernel_initializer")), true,
+                       regularizer_from_config(arguments_.at("kernel_regularizer")));
+  if (use_bias_) {
+    bias_ = add_weight("bias", {units_}, make_initializer(arguments_.at("bias_initializer"), fan_in), true,
+                       regularizer_from_config(arguments_.at("bias_regularizer")));
+  }
 }
 
 std::vector<Tensor> Dense::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (..., input_dim) @ kernel (input_dim, units) -> (..., units)
   Tensor out = matmul(inputs[0], in_compute_dtype(kernel_));
-  if (dense_.use_bias && is_fused_activation(activation_name_)) {
+  if (use_bias_ && is_fused_activation(activation_name_)) {
     return {bias_activation(std::move(out), in_compute_dtype(bias_), activation_name_, /*overwrite_x=*/true)};
   }
-  if (dense_.use_bias) out = add(out, in_compute_dtype(bias_));
+  if (use_bias_) out = add(out, in_compute_dtype(bias_));
   return {apply_activation(activation_, activation_name_, out)};
 }
 
@@ -56,31 +95,6 @@ std::vector<Shape> Dense::compute_output_shape(const std::vector<Shape>& input_s
 
 bool Dense::input_shape_compatible(size_t, const Shape& built, const Shape& got) {
   return got.size() >= 2 && (got.back() < 0 || got.back() == built.back());
-}
-
-Json Dense::get_config() const {
-  Json config = base_config();
-  config["units"] = units_;
-  config["activation"] = activation_name_;
-  config["use_bias"] = dense_.use_bias;
-  config["kernel_initializer"] = initializer_to_config(*dense_.kernel_initializer);
-  config["bias_initializer"] = initializer_to_config(*dense_.bias_initializer);
-  config["kernel_regularizer"] = regularizer_to_config(dense_.kernel_regularizer);
-  config["bias_regularizer"] = regularizer_to_config(dense_.bias_regularizer);
-  return config;
-}
-
-void register_dense_layer() {
-  register_layer_class("Dense", [](const Json& config) -> std::shared_ptr<Layer> {
-    DenseOptions dense;
-    dense.activation = config.get("activation", "linear").as_string();
-    dense.use_bias = config.get("use_bias", true).as_bool();
-    dense.kernel_initializer = initializer_from_config(config.get("kernel_initializer", "glorot_uniform"));
-    dense.bias_initializer = initializer_from_config(config.get("bias_initializer", "zeros"));
-    dense.kernel_regularizer = regularizer_from_config(config.get("kernel_regularizer", Json()));
-    dense.bias_regularizer = regularizer_from_config(config.get("bias_regularizer", Json()));
-    return std::make_shared<Dense>(config.at("units").as_int(), dense, layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

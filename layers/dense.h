@@ -7,29 +7,35 @@
 #include "pitfall/layers/activations.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 #include "pitfall/layers/regularizers.h"
 
 namespace pitfall {
 
+// The C++ spelling of the arguments: anything left unset takes the table's default
+// (dense_arguments(): Keras's values, the initializers from the conventions table).
 struct DenseOptions {
-  std::string activation = "linear";
-  bool use_bias = true;
-  std::shared_ptr<Initializer> kernel_initializer = nullptr;  // null = glorot_uniform (Keras default)
-  std::shared_ptr<Initializer> bias_initializer = nullptr;    // null = zeros
-  std::shared_ptr<Regularizer> kernel_regularizer = nullptr;
-  std::shared_ptr<Regularizer> bias_regularizer = nullptr;
+  std::optional<std::string> activation;
+  std::optional<bool> use_bias;
+  std::shared_ptr<Initializer> kernel_initializer;
+  std::shared_ptr<Initializer> bias_initializer;
+  std::shared_ptr<Regularizer> kernel_regularizer;
+  std::shared_ptr<Regularizer> bias_regularizer;
+  std::optional<Convention> convention;
 };
+
+const ArgumentTable& dense_arguments();
 
 class Dense : public Layer {
  public:
-  explicit Dense(int64_t units, DenseOptions dense = {}, const LayerOptions& options = {});
+  Dense(const Arguments& arguments, const LayerOptions& options = {});
+  explicit Dense(int64_t units, const DenseOptions& dense = {}, const LayerOptions& options = {});
   Dense(int64_t units, const std::string& activation, const LayerOptions& options = {});
 
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
-  Json get_config() const override;
   // Keras InputSpec(min_ndim=2, axes={-1: input_dim}): only the last axis is fixed by the kernel.
   bool input_shape_compatible(size_t input_index, const Shape& built, const Shape& got) override;
 
@@ -40,7 +46,7 @@ class Dense : public Layer {
 
  private:
   int64_t units_;
-  DenseOptions dense_;
+  bool use_bias_;
   std::string activation_name_;
   ActivationFn activation_;
   Tensor kernel_, bias_;

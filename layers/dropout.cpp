@@ -4,19 +4,53 @@
 
 #include "pitfall/core/ops.h"
 #include "pitfall/core/random.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
+const ArgumentTable& dropout_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Dropout", "keras/src/layers/regularization/dropout.py",
+      "Randomly sets inputs to 0 with frequency `rate` in training, scaling the rest by 1 / (1 - rate).",
+      {Argument("rate", ArgKind::number).make_required().checked(unit_interval)
+           .described("the fraction of the inputs to drop, between 0 and 1"),
+       Argument("noise_shape", ArgKind::shape).allow_none()
+           .described("the shape of the binary mask, broadcast over the input (None: the input's shape)"),
+       Argument("seed", ArgKind::integer).allow_none().checked(non_negative_integer)
+           .described("a fixed seed for this layer's masks (None: drawn from the global generator)")});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(Dropout, dropout_arguments());
+
+Dropout::Dropout(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Dropout", options, arguments), rate_(arguments.number("rate")) {
+  if (!arguments.is_none("noise_shape")) {
+    noise_shape_ = Shape{};
+    for (const Json& d : arguments.at("noise_shape").as_array()) noise_shape_->push_back(d.is_null() ? -1 : d.as_int());
+  }
+  if (!arguments.is_none("seed")) {
+    seed_ = static_cast<uint64_t>(arguments.integer("seed"));
+    set_seed(*seed_);
+  }
+}
+
+namespace {
+Arguments dropout_given(double rate, const std::optional<Shape>& noise_shape, std::optional<uint64_t> seed) {
+  Json given = Json::object();
+  given["rate"] = rate;
+  if (noise_shape) {
+    Json shape = Json::array();
+    for (int64_t d : *noise_shape) shape.as_array().push_back(d < 0 ? Json() : Json(d));
+    given["noise_shape"] = shape;
+  }
+  if (seed) given["seed"] = static_cast<int64_t>(*seed);
+  return parse_arguments(dropout_arguments(), given);
+}
+}  // namespace
+
 Dropout::Dropout(double rate, std::optional<Shape> noise_shape, std::optional<uint64_t> seed,
                  const LayerOptions& options)
-    : Layer("Dropout", options), rate_(rate), noise_shape_(std::move(noise_shape)), seed_(seed) {
-  if (!(rate_ >= 0.0 && rate_ <= 1.0)) {
-    throw ValueError("Dropout: `rate` must be a float between 0 and 1 (the fraction of inputs to drop), got rate=" +
-                     std::to_string(rate_));
-  }
-  if (seed_) set_seed(*seed_);
-}
+    : Dropout(dropout_given(rate, noise_shape, seed), options) {}
 
 std::vector<Tensor> Dropout::call(const std::vector<Tensor>& inputs, bool training) {
   const Tensor& x = inputs[0];
@@ -45,34 +79,5 @@ std::vector<Tensor> Dropout::call(const std::vector<Tensor>& inputs, bool traini
 }
 
 std::vector<Shape> Dropout::compute_output_shape(const std::vector<Shape>& input_shapes) { return input_shapes; }
-
-Json Dropout::get_config() const {
-  Json config = base_config();
-  config["rate"] = rate_;
-  if (noise_shape_) {
-    Json shape = Json::array();
-    for (int64_t d : *noise_shape_) shape.as_array().push_back(d < 0 ? Json() : Json(d));
-    config["noise_shape"] = shape;
-  } else {
-    config["noise_shape"] = Json();
-  }
-  config["seed"] = seed_ ? Json(static_cast<int64_t>(*seed_)) : Json();
-  return config;
-}
-
-void register_dropout_layer() {
-  register_layer_class("Dropout", [](const Json& config) -> std::shared_ptr<Layer> {
-    std::optional<Shape> noise_shape;
-    const Json noise = config.get("noise_shape", Json());
-    if (noise.is_array()) {
-      noise_shape = Shape{};
-      for (const auto& d : noise.as_array()) noise_shape->push_back(d.is_null() ? -1 : d.as_int());
-    }
-    const Json seed = config.get("seed", Json());
-    return std::make_shared<Dropout>(config.at("rate").as_double(), noise_shape,
-                                     seed.is_null() ? std::nullopt : std::optional<uint64_t>(seed.as_int()),
-                                     layer_options_from_config(config));
-  });
-}
 
 }  // namespace pitfall

@@ -4,11 +4,15 @@
 #include <optional>
 
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+const ArgumentTable& dropout_arguments();
+
 class Dropout : public Layer {
  public:
+  Dropout(const Arguments& arguments, const LayerOptions& options = {});
   // noise_shape: the mask's shape, broadcast over the input (-1 = the input's dimension there);
   // none = the input's shape. seed: a fixed seed for this layer's masks (none: drawn from the
   // global generator when the layer first needs one).
@@ -17,7 +21,6 @@ class Dropout : public Layer {
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
-  Json get_config() const override;
 
   double rate() const { return rate_; }
 

@@ -4,7 +4,6 @@
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/regularizers.h"
 
@@ -27,29 +26,59 @@ std::string position_str(const Shape& shape, int64_t flat) {
 
 }  // namespace
 
-Embedding::Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& embedding_options,
-                     const LayerOptions& options)
-    : Layer("Embedding", options), input_dim_(input_dim), output_dim_(output_dim),
-      embedding_options_(embedding_options) {
-  if (input_dim <= 0 || output_dim <= 0) {
-    throw ValueError(describe() + ": input_dim and output_dim must be positive integers. Received: input_dim=" +
-                     std::to_string(input_dim) + ", output_dim=" + std::to_string(output_dim));
-  }
-  if (embedding_options.mask_zero) {
-    throw NotImplementedError(describe() +
-                              ": mask_zero=true is not supported (pitfall has no masks); pass mask_zero=false and "
-                              "handle padding index 0 in the loss or with sample weights");
-  }
-  // Resolve the default now so that get_config() shows the initializer actually used.
-  if (!embedding_options_.embeddings_initializer) {
-    embedding_options_.embeddings_initializer =
-        default_initializer(InitializedWeight::embeddings, embedding_options_.convention).make(0.0);
-  }
+const ArgumentTable& embedding_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Embedding", "keras/src/layers/core/embedding.py",
+      "Turns non-negative integer indices into rows of an (input_dim, output_dim) table.",
+      {Argument("input_dim", ArgKind::integer).make_required().checked(positive_integer)
+           .described("the vocabulary size: the largest index + 1"),
+       Argument("output_dim", ArgKind::integer).make_required().checked(positive_integer)
+           .described("the size of each embedding vector"),
+       initializer_argument("embeddings_initializer", Json(), "initializer of the table")
+           .from_convention("Embedding.embeddings_initializer"),
+       regularizer_argument("embeddings_regularizer", "penalty on the table"),
+       unsupported_argument("embeddings_constraint"),
+       Argument("mask_zero", ArgKind::boolean, false).checked([](const Json& value) -> std::string {
+         if (value.as_bool()) {
+           throw NotImplementedError("mask_zero=True is not supported (pitfall has no masks); pass mask_zero=False and "
+                                     "handle padding index 0 in the loss or with sample weights");
+         }
+         return "";
+       }).described("whether index 0 is a padding value to mask (unsupported: False only)"),
+       unsupported_argument("weights"), unsupported_argument("lora_rank"), unsupported_argument("lora_alpha"),
+       unsupported_argument("quantization_config"),
+       Argument("convention", ArgKind::string, "keras").one_of({"keras", "torch"}).pitfall_only()
+           .described("whose default table initializer: keras (uniform(-0.05, 0.05)) or torch (normal(0, 1))")});
+  return table;
 }
 
+PITFALL_REGISTER_LAYER(Embedding, embedding_arguments());
+
+Embedding::Embedding(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Embedding", options, arguments),
+      input_dim_(arguments.integer("input_dim")),
+      output_dim_(arguments.integer("output_dim")) {}
+
+namespace {
+Arguments embedding_given(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& o) {
+  Json given = Json::object();
+  given["input_dim"] = input_dim;
+  given["output_dim"] = output_dim;
+  set_given(given, "embeddings_initializer", o.embeddings_initializer);
+  set_given(given, "embeddings_regularizer", o.embeddings_regularizer);
+  set_given(given, "mask_zero", o.mask_zero);
+  set_given(given, "convention", o.convention);
+  return parse_arguments(embedding_arguments(), given);
+}
+}  // namespace
+
+Embedding::Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& embedding_options,
+                     const LayerOptions& options)
+    : Embedding(embedding_given(input_dim, output_dim, embedding_options), options) {}
+
 void Embedding::build(const std::vector<Shape>& /*input_shapes*/) {
-  embeddings_ = add_weight("embeddings", {input_dim_, output_dim_}, embedding_options_.embeddings_initializer,
-                           /*trainable=*/true, embedding_options_.embeddings_regularizer);
+  embeddings_ = add_weight("embeddings", {input_dim_, output_dim_}, make_initializer(arguments_.at("embeddings_initializer")),
+                           /*trainable=*/true, regularizer_from_config(arguments_.at("embeddings_regularizer")));
 }
 
 std::vector<Shape> Embedding::compute_output_shape(const std::vector<Shape>& input_shapes) {
@@ -106,30 +135,6 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
     check(indices.to_vector<int64_t>());
   }
   return {in_compute_dtype(take(embeddings_, indices, 0))};
-}
-
-Json Embedding::get_config() const {
-  Json config = base_config();
-  config["input_dim"] = input_dim_;
-  config["output_dim"] = output_dim_;
-  config["embeddings_initializer"] = initializer_to_config(*embedding_options_.embeddings_initializer);
-  config["embeddings_regularizer"] = regularizer_to_config(embedding_options_.embeddings_regularizer);
-  config["mask_zero"] = embedding_options_.mask_zero;
-  config["convention"] = convention_name(embedding_options_.convention);
-  return config;
-}
-
-void register_embedding_layer() {
-  register_layer_class("Embedding", [](const Json& config) {
-    EmbeddingOptions options;
-    options.convention = parse_convention(config.get("convention", Json("keras")).as_string());
-    const Json init = config.get("embeddings_initializer", Json());
-    if (!init.is_null()) options.embeddings_initializer = initializer_from_config(init);
-    options.embeddings_regularizer = regularizer_from_config(config.get("embeddings_regularizer", Json()));
-    options.mask_zero = config.get("mask_zero", Json(false)).as_bool();
-    return std::make_shared<Embedding>(config.at("input_dim").as_int(), config.at("output_dim").as_int(), options,
-                                       layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

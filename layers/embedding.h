@@ -8,21 +8,27 @@
 // The gradient is a deterministic scatter-add into the table (take's backward).
 // mask_zero=true is not supported (NotImplementedError).
 #pragma once
+#include <optional>
 #include "pitfall/layers/conventions.h"
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+// The C++ spelling of the arguments: anything left unset takes the table's default.
 struct EmbeddingOptions {
   // Unset: the convention's default (keras: uniform(-0.05, 0.05); torch: normal(0, 1)).
   std::shared_ptr<Initializer> embeddings_initializer;
   std::shared_ptr<Regularizer> embeddings_regularizer;
-  bool mask_zero = false;
-  Convention convention = Convention::keras;
+  std::optional<bool> mask_zero;
+  std::optional<Convention> convention;
 };
+
+const ArgumentTable& embedding_arguments();
 
 class Embedding : public Layer {
  public:
+  Embedding(const Arguments& arguments, const LayerOptions& options = {});
   Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& embedding_options = {},
             const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;
@@ -30,7 +36,6 @@ class Embedding : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
   bool takes_float_inputs() const override { return false; }  // indices stay integers
-  Json get_config() const override;
 
   int64_t input_dim() const { return input_dim_; }
   int64_t output_dim() const { return output_dim_; }
@@ -38,7 +43,6 @@ class Embedding : public Layer {
 
  private:
   int64_t input_dim_, output_dim_;
-  EmbeddingOptions embedding_options_;
   Tensor embeddings_;
 };
 

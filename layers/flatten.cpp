@@ -1,11 +1,22 @@
 #include "pitfall/layers/flatten.h"
 
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
-Flatten::Flatten(const LayerOptions& options) : Layer("Flatten", options) {}
+const ArgumentTable& flatten_arguments() {
+  static const ArgumentTable table =
+      layer_table("Flatten", "keras/src/layers/reshaping/flatten.py",
+                  "Flattens the input, keeping the batch axis: (batch, d1, d2, ...) -> (batch, d1*d2*...).",
+                  {data_format_argument()});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(Flatten, flatten_arguments());
+
+Flatten::Flatten(const Arguments& arguments, const LayerOptions& options) : Layer("Flatten", options, arguments) {}
+
+Flatten::Flatten(const LayerOptions& options) : Flatten(parse_arguments(flatten_arguments(), Json::object()), options) {}
 
 std::vector<Tensor> Flatten::call(const std::vector<Tensor>& inputs, bool) {
   const Tensor& x = inputs[0];
@@ -22,22 +33,6 @@ std::vector<Shape> Flatten::compute_output_shape(const std::vector<Shape>& input
   int64_t features = 1;
   for (size_t i = 1; i < shape.size(); ++i) features = (shape[i] < 0 || features < 0) ? -1 : features * shape[i];
   return {{shape[0], features}};
-}
-
-Json Flatten::get_config() const {
-  Json config = base_config();
-  config["data_format"] = "channels_last";
-  return config;
-}
-
-void register_flatten_layer() {
-  register_layer_class("Flatten", [](const Json& config) -> std::shared_ptr<Layer> {
-    const std::string format = config.get("data_format", "channels_last").as_string();
-    if (format != "channels_last") {
-      throw NotImplementedError("Flatten: only data_format='channels_last' is supported, got '" + format + "'");
-    }
-    return std::make_shared<Flatten>(layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

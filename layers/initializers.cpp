@@ -178,26 +178,33 @@ class Orthogonal : public Initializer {
   double gain_;
 };
 
-// U(+-bound) where bound = 1/sqrt(fan_in): torch.nn.Linear/Conv weight and bias defaults.
+// U(+-bound) where bound = 1/sqrt(fan_in): torch.nn.Linear/Conv weight and bias defaults. The
+// kernel's fan_in comes from its own shape; a bias's is the kernel's, which the layer supplies (a
+// "TorchBias" made without it stands for "the layer's kernel fan_in" in an argument's default).
 class TorchUniform : public Initializer {
  public:
-  explicit TorchUniform(std::optional<double> bias_fan_in) : bias_fan_in_(bias_fan_in) {}
+  TorchUniform(bool bias, std::optional<double> fan_in) : bias_(bias), fan_in_(fan_in) {}
   Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
     require_floating(dtype, class_name());
+    if (bias_ && !fan_in_) {
+      throw ValueError("TorchBias: a bias's bound is 1/sqrt(fan_in) of its layer's kernel, which was not given; "
+                       "use it as a layer's bias_initializer under convention='torch', or give config {'fan_in': n}");
+    }
     // kaiming_uniform(a=sqrt(5)): gain sqrt(2/(1+5)), bound gain*sqrt(3/fan_in) = 1/sqrt(fan_in).
-    const double fan_in = bias_fan_in_ ? *bias_fan_in_ : compute_fans(shape).first;
+    const double fan_in = fan_in_ ? *fan_in_ : compute_fans(shape).first;
     const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
     return random_uniform(shape, -bound, bound, dtype, key);
   }
-  std::string class_name() const override { return bias_fan_in_ ? "TorchBias" : "TorchKernel"; }
+  std::string class_name() const override { return bias_ ? "TorchBias" : "TorchKernel"; }
   Json get_config() const override {
     Json config = Json::object();
-    if (bias_fan_in_) config["fan_in"] = *bias_fan_in_;
+    if (fan_in_) config["fan_in"] = *fan_in_;
     return config;
   }
 
  private:
-  std::optional<double> bias_fan_in_;
+  bool bias_;
+  std::optional<double> fan_in_;
 };
 
 class FunctionInitializer : public Initializer {
@@ -319,8 +326,8 @@ std::shared_ptr<Initializer> variance_scaling_initializer(double scale, const st
   return std::make_shared<VarianceScaling>(scale, mode, distribution);
 }
 std::shared_ptr<Initializer> orthogonal_initializer(double gain) { return std::make_shared<Orthogonal>(gain); }
-std::shared_ptr<Initializer> torch_kernel_initializer() { return std::make_shared<TorchUniform>(std::nullopt); }
-std::shared_ptr<Initializer> torch_bias_initializer(double fan_in) { return std::make_shared<TorchUniform>(fan_in); }
+std::shared_ptr<Initializer> torch_kernel_initializer() { return std::make_shared<TorchUniform>(false, std::nullopt); }
+std::shared_ptr<Initializer> torch_bias_initializer(double fan_in) { return std::make_shared<TorchUniform>(true, fan_in); }
 std::shared_ptr<Initializer> function_initializer(std::string name,
                                                   std::function<Tensor(const Shape&, DType, RandomKey)> fn) {
   return std::make_shared<FunctionInitializer>(std::move(name), std::move(fn));
@@ -377,7 +384,10 @@ std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
                                         args.get("distribution", "truncated_normal").as_string());
   }
   if (name == "orthogonal") return orthogonal_initializer(args.get("gain", 1.0).as_double());
-  if (name == "torch_bias") return torch_bias_initializer(args.at("fan_in").as_double());
+  if (name == "torch_bias") {
+    if (args.get("fan_in", Json()).is_null()) return std::make_shared<TorchUniform>(true, std::nullopt);
+    return torch_bias_initializer(args.at("fan_in").as_double());
+  }
   return get_initializer(class_name);
 }
 

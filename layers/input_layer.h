@@ -5,11 +5,17 @@
 #include <optional>
 
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+const ArgumentTable& input_layer_arguments();
+
 class InputLayer : public Layer {
  public:
+  // shape / batch_size / batch_shape / dtype / name as Keras's InputLayer takes them; get_config
+  // shows the resolved batch_shape, dtype, sparse and name.
+  InputLayer(const Arguments& arguments, const LayerOptions& options = {});
   // shape without the batch dimension (-1 for unknown dims); batch_size fixes the batch when given.
   explicit InputLayer(const Shape& shape, DType dtype = DType::float32, const std::string& name = "",
                       std::optional<int64_t> batch_size = std::nullopt);

@@ -10,7 +10,6 @@
 #include "pitfall/core/dtype_rules.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/core/warnings.h"
-#include "pitfall/layers/builtin_layers.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/regularizers.h"
 
@@ -37,29 +36,6 @@ std::mutex& registry_mutex() {
 std::map<std::string, LayerFactory>& layer_registry() {
   static std::map<std::string, LayerFactory> registry;
   return registry;
-}
-
-void register_builtin_layers() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    register_input_layer();
-    register_dense_layer();
-    register_activation_layer();
-    register_dropout_layer();
-    register_flatten_layer();
-    register_reshape_layer();
-    register_add_layer();
-    register_concatenate_layer();
-    register_embedding_layer();
-    register_batch_normalization_layer();
-    register_layer_normalization_layer();
-    register_conv2d_layer();
-    register_max_pooling2d_layer();
-    register_average_pooling2d_layer();
-    register_global_average_pooling2d_layer();
-    register_simple_rnn_layer();
-    register_lstm_layer();
-  });
 }
 
 // SplitMix64 finalizer: spreads a (seed, stream) pair over a fresh 64-bit seed.
@@ -145,7 +121,6 @@ void register_layer_class(const std::string& class_name, LayerFactory factory) {
 }
 
 std::vector<std::string> registered_layer_classes() {
-  register_builtin_layers();
   std::lock_guard<std::mutex> lock(registry_mutex());
   std::vector<std::string> names;
   for (const auto& [name, factory] : layer_registry()) names.push_back(name);
@@ -153,7 +128,6 @@ std::vector<std::string> registered_layer_classes() {
 }
 
 std::shared_ptr<Layer> layer_from_config(const Json& class_and_config) {
-  register_builtin_layers();
   if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
     throw ValueError("layer_from_config: expected {\"class_name\": ..., \"config\": {...}}, got " +
                      class_and_config.dump());
@@ -181,8 +155,9 @@ std::string KerasTensor::str() const {
 
 // ---------------------------------------------------------------- Layer
 
-Layer::Layer(std::string class_name, const LayerOptions& options)
-    : class_name_(std::move(class_name)),
+Layer::Layer(std::string class_name, const LayerOptions& options, Arguments arguments)
+    : arguments_(std::move(arguments)),
+      class_name_(std::move(class_name)),
       name_(options.name.empty() ? unique_layer_name(class_name_) : options.name),
       trainable_(options.trainable),
       policy_(options.dtype.value_or(global_policy())),
@@ -239,7 +214,13 @@ Json Layer::base_config() const {
   return config;
 }
 
-Json Layer::get_config() const { return base_config(); }
+Json Layer::get_config() const {
+  Json config = base_config();
+  if (!arguments_.empty()) {
+    for (const auto& [name, value] : arguments_.values().as_object()) config[name] = value;
+  }
+  return config;
+}
 
 void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
   if (!built_) {

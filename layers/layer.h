@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/json.h"
 #include "pitfall/core/random.h"
 #include "pitfall/core/tensor.h"
@@ -63,8 +64,9 @@ struct LayerOptions {
 
 class Layer : public std::enable_shared_from_this<Layer> {
  public:
-  // class_name: "Dense", used for automatic names (snake_case) and configs.
-  Layer(std::string class_name, const LayerOptions& options);
+  // class_name: "Dense", used for automatic names (snake_case) and configs. `arguments`: the
+  // resolved constructor arguments of a layer with an argument table (layers/layer_arguments.h).
+  Layer(std::string class_name, const LayerOptions& options, Arguments arguments = Arguments::none());
   virtual ~Layer();
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
@@ -77,8 +79,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // Output shapes for input shapes (-1 dims propagate). The default runs call() on zeros with
   // unknown dims set to 1 and reports the result, with the batch dim as -1 again.
   virtual std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes);
-  // Constructor arguments as JSON (Keras get_config); the base adds name, trainable and dtype.
+  // Constructor arguments as JSON (Keras get_config): the base fields (name, trainable, dtype) and
+  // every resolved argument of the layer's table.
   virtual Json get_config() const;
+  // The resolved constructor arguments (empty for a layer without a table, e.g. a Python subclass).
+  const Arguments& arguments() const { return arguments_; }
   // How many inputs call() takes: 1 for most layers, -1 for any number >= 1 (Add, Concatenate).
   virtual int num_inputs() const { return 1; }
   // Output dtype for input dtypes; default: the compute dtype for floating inputs (and for integer
@@ -157,6 +162,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // mixed_float16 (a recorded cast, so its gradient comes back float32). call() reads weights this way.
   Tensor in_compute_dtype(const Tensor& t) const;
   std::vector<Weight> own_weights_;
+  Arguments arguments_;
 
  private:
   std::string class_name_, name_;

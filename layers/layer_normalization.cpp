@@ -4,7 +4,6 @@
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/regularizers.h"
 
@@ -20,26 +19,60 @@ std::string axes_str(const std::vector<int64_t>& axes) {
 
 }  // namespace
 
-LayerNormalization::LayerNormalization(const LayerNormalizationOptions& ln_options, const LayerOptions& options)
-    : Layer("LayerNormalization", options), options_(ln_options) {
-  if (options_.axis.empty()) {
-    throw ValueError(describe() + ": axis must name at least one axis to normalize over, got []; the default is -1");
-  }
-  if (!(options_.epsilon > 0.0)) {
-    throw ValueError(describe() + ": epsilon must be > 0 (it keeps 1/sqrt(variance + epsilon) finite). Received: "
-                     "epsilon=" + std::to_string(options_.epsilon));
-  }
-  if (!options_.beta_initializer) options_.beta_initializer = zeros_initializer();
-  if (!options_.gamma_initializer) options_.gamma_initializer = ones_initializer();
+const ArgumentTable& layer_normalization_arguments() {
+  static const ArgumentTable table = layer_table(
+      "LayerNormalization", "keras/src/layers/normalization/layer_normalization.py",
+      "Normalizes each sample over `axis` with its own mean and variance, then scales and shifts.",
+      {Argument("axis", ArgKind::int_list, -1).described("the axis or axes to normalize over"),
+       Argument("epsilon", ArgKind::number, 1e-3).checked(positive_number).described("added to the variance"),
+       Argument("center", ArgKind::boolean, true).described("whether to add the offset beta"),
+       Argument("scale", ArgKind::boolean, true).described("whether to multiply by gamma"),
+       initializer_argument("beta_initializer", "zeros", "initializer of beta"),
+       initializer_argument("gamma_initializer", "ones", "initializer of gamma"),
+       regularizer_argument("beta_regularizer", "penalty on beta"),
+       regularizer_argument("gamma_regularizer", "penalty on gamma"),
+       unsupported_argument("beta_constraint"), unsupported_argument("gamma_constraint"),
+       // Keras 3.0-3.5's argument (now RMSNormalization's): still accepted at its default.
+       unsupported_argument("rms_scaling", false).pitfall_only()});
+  return table;
 }
+
+PITFALL_REGISTER_LAYER(LayerNormalization, layer_normalization_arguments());
+
+LayerNormalization::LayerNormalization(const Arguments& arguments, const LayerOptions& options)
+    : Layer("LayerNormalization", options, arguments),
+      epsilon_(arguments.number("epsilon")),
+      center_(arguments.flag("center")),
+      scale_(arguments.flag("scale")) {
+  const Json& axis = arguments.at("axis");
+  axis_argument_ = axis.is_array() ? axis.as_int_vector() : std::vector<int64_t>{axis.as_int()};
+}
+
+namespace {
+Arguments layer_normalization_given(const LayerNormalizationOptions& o) {
+  Json given = Json::object();
+  if (!o.axis.empty()) given["axis"] = o.axis.size() == 1 ? Json(o.axis[0]) : Json::from_vector(o.axis);
+  set_given(given, "epsilon", o.epsilon);
+  set_given(given, "center", o.center);
+  set_given(given, "scale", o.scale);
+  set_given(given, "beta_initializer", o.beta_initializer);
+  set_given(given, "gamma_initializer", o.gamma_initializer);
+  set_given(given, "beta_regularizer", o.beta_regularizer);
+  set_given(given, "gamma_regularizer", o.gamma_regularizer);
+  return parse_arguments(layer_normalization_arguments(), given);
+}
+}  // namespace
+
+LayerNormalization::LayerNormalization(const LayerNormalizationOptions& ln_options, const LayerOptions& options)
+    : LayerNormalization(layer_normalization_given(ln_options), options) {}
 
 void LayerNormalization::build(const std::vector<Shape>& input_shapes) {
   const Shape& shape = input_shapes.at(0);
   const int64_t rank = static_cast<int64_t>(shape.size());
   axes_.clear();
-  for (int64_t a : options_.axis) {
+  for (int64_t a : axis_argument_) {
     if (a < -rank || a >= rank) {
-      throw AxisError(describe() + ": axis " + std::to_string(a) + " (of axis=" + axes_str(options_.axis) +
+      throw AxisError(describe() + ": axis " + std::to_string(a) + " (of axis=" + axes_str(axis_argument_) +
                       ") is out of range for an input of shape " + shape_str(shape) + " (rank " +
                       std::to_string(rank) + "); use axes in [" + std::to_string(-rank) + ", " +
                       std::to_string(rank - 1) + "]");
@@ -48,7 +81,7 @@ void LayerNormalization::build(const std::vector<Shape>& input_shapes) {
   }
   std::sort(axes_.begin(), axes_.end());
   if (std::adjacent_find(axes_.begin(), axes_.end()) != axes_.end()) {
-    throw AxisError(describe() + ": axis=" + axes_str(options_.axis) + " names the same axis twice for an input of "
+    throw AxisError(describe() + ": axis=" + axes_str(axis_argument_) + " names the same axis twice for an input of "
                     "rank " + std::to_string(rank) + "; list each axis once");
   }
   Shape param_shape;
@@ -59,11 +92,13 @@ void LayerNormalization::build(const std::vector<Shape>& input_shapes) {
     }
     param_shape.push_back(shape[a]);
   }
-  if (options_.scale) {
-    gamma_ = add_weight("gamma", param_shape, options_.gamma_initializer, true, options_.gamma_regularizer);
+  if (scale_) {
+    gamma_ = add_weight("gamma", param_shape, make_initializer(arguments_.at("gamma_initializer")), true,
+                        regularizer_from_config(arguments_.at("gamma_regularizer")));
   }
-  if (options_.center) {
-    beta_ = add_weight("beta", param_shape, options_.beta_initializer, true, options_.beta_regularizer);
+  if (center_) {
+    beta_ = add_weight("beta", param_shape, make_initializer(arguments_.at("beta_initializer")), true,
+                       regularizer_from_config(arguments_.at("beta_regularizer")));
   }
 }
 
@@ -84,7 +119,7 @@ std::vector<Tensor> LayerNormalization::call(const std::vector<Tensor>& inputs, 
                      " with shape " + shape_str(x.shape()) + "; cast it to " + std::string(dtype_name(weight_dtype)));
   }
   const DType compute = is_reduced_float(x.dtype()) ? DType::float32 : x.dtype();
-  if (!is_reduced_float(x.dtype()) && (options_.scale || options_.center) && x.dtype() != weight_dtype) {
+  if (!is_reduced_float(x.dtype()) && (scale_ || center_) && x.dtype() != weight_dtype) {
     throw DTypeError(describe() + ": input dtype " + std::string(dtype_name(x.dtype())) +
                      " differs from the layer's weights (" + std::string(dtype_name(weight_dtype)) +
                      "); cast the input or create the layer with dtype=" + std::string(dtype_name(x.dtype())));
@@ -96,41 +131,12 @@ std::vector<Tensor> LayerNormalization::call(const std::vector<Tensor>& inputs, 
   const Tensor xc = in_compute(x);
   const Tensor mean_s = mean(xc, axes_, /*keepdims=*/true);
   const Tensor variance_s = var(xc, axes_, /*keepdims=*/true);
-  Tensor inv = divide(1.0, sqrt(add(variance_s, options_.epsilon)));
-  if (options_.scale) inv = multiply(inv, reshape(in_compute(gamma_), broadcast));
+  Tensor inv = divide(1.0, sqrt(add(variance_s, epsilon_)));
+  if (scale_) inv = multiply(inv, reshape(in_compute(gamma_), broadcast));
   Tensor out = multiply(subtract(xc, mean_s), inv);
-  if (options_.center) out = add(out, reshape(in_compute(beta_), broadcast));
+  if (center_) out = add(out, reshape(in_compute(beta_), broadcast));
   if (out.dtype() != x.dtype()) out = cast(out, x.dtype());
   return {out};
-}
-
-Json LayerNormalization::get_config() const {
-  Json config = base_config();
-  config["axis"] = options_.axis.size() == 1 ? Json(options_.axis[0]) : Json::from_vector(options_.axis);
-  config["epsilon"] = options_.epsilon;
-  config["center"] = options_.center;
-  config["scale"] = options_.scale;
-  config["beta_initializer"] = initializer_to_config(*options_.beta_initializer);
-  config["gamma_initializer"] = initializer_to_config(*options_.gamma_initializer);
-  config["beta_regularizer"] = regularizer_to_config(options_.beta_regularizer);
-  config["gamma_regularizer"] = regularizer_to_config(options_.gamma_regularizer);
-  return config;
-}
-
-void register_layer_normalization_layer() {
-  register_layer_class("LayerNormalization", [](const Json& config) {
-    LayerNormalizationOptions o;
-    const Json axis = config.get("axis", Json(-1));
-    o.axis = axis.is_array() ? axis.as_int_vector() : std::vector<int64_t>{axis.as_int()};
-    o.epsilon = config.get("epsilon", Json(1e-3)).as_double();
-    o.center = config.get("center", Json(true)).as_bool();
-    o.scale = config.get("scale", Json(true)).as_bool();
-    o.beta_initializer = initializer_from_config(config.get("beta_initializer", Json()));
-    o.gamma_initializer = initializer_from_config(config.get("gamma_initializer", Json()));
-    o.beta_regularizer = regularizer_from_config(config.get("beta_regularizer", Json()));
-    o.gamma_regularizer = regularizer_from_config(config.get("gamma_regularizer", Json()));
-    return std::make_shared<LayerNormalization>(o, layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

@@ -2,7 +2,6 @@
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
@@ -77,7 +76,25 @@ std::vector<Shape> shapes_of(const std::vector<Tensor>& inputs) {
 
 // ---------------------------------------------------------------- Add
 
-Add::Add(const LayerOptions& options) : Layer("Add", options) {}
+const ArgumentTable& add_arguments() {
+  static const ArgumentTable table = layer_table("Add", "keras/src/layers/merging/add.py",
+                                                 "Adds a list of inputs of one shape (size-1 axes broadcast).", {});
+  return table;
+}
+
+const ArgumentTable& concatenate_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Concatenate", "keras/src/layers/merging/concatenate.py", "Concatenates a list of inputs along an axis.",
+      {Argument("axis", ArgKind::integer, -1).described("the axis to join along")});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(Add, add_arguments());
+PITFALL_REGISTER_LAYER(Concatenate, concatenate_arguments());
+
+Add::Add(const Arguments& arguments, const LayerOptions& options) : Layer("Add", options, arguments) {}
+
+Add::Add(const LayerOptions& options) : Add(parse_arguments(add_arguments(), Json::object()), options) {}
 
 void Add::build(const std::vector<Shape>& input_shapes) { elementwise_merge_shape(*this, input_shapes); }
 
@@ -94,7 +111,6 @@ std::vector<Tensor> Add::call(const std::vector<Tensor>& inputs, bool /*training
   return {out};
 }
 
-Json Add::get_config() const { return base_config(); }
 
 // ---------------------------------------------------------------- Concatenate
 
@@ -131,7 +147,12 @@ Shape concatenate_shape(const Layer& layer, int64_t axis, const std::vector<Shap
 
 }  // namespace
 
-Concatenate::Concatenate(int64_t axis, const LayerOptions& options) : Layer("Concatenate", options), axis_(axis) {}
+Concatenate::Concatenate(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Concatenate", options, arguments), axis_(arguments.integer("axis")) {}
+
+Concatenate::Concatenate(std::optional<int64_t> axis, const LayerOptions& options)
+    : Concatenate(parse_arguments(concatenate_arguments(), axis ? Json(Json::Object{{"axis", *axis}}) : Json::object()),
+                  options) {}
 
 void Concatenate::build(const std::vector<Shape>& input_shapes) { concatenate_shape(*this, axis_, input_shapes); }
 
@@ -143,24 +164,6 @@ std::vector<Tensor> Concatenate::call(const std::vector<Tensor>& inputs, bool /*
   concatenate_shape(*this, axis_, shapes_of(inputs));
   check_same_dtype(*this, inputs);
   return {concatenate(inputs, axis_)};
-}
-
-Json Concatenate::get_config() const {
-  Json config = base_config();
-  config["axis"] = axis_;
-  return config;
-}
-
-// ---------------------------------------------------------------- registration
-
-void register_add_layer() {
-  register_layer_class("Add", [](const Json& config) { return std::make_shared<Add>(layer_options_from_config(config)); });
-}
-
-void register_concatenate_layer() {
-  register_layer_class("Concatenate", [](const Json& config) {
-    return std::make_shared<Concatenate>(config.get("axis", Json(-1)).as_int(), layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

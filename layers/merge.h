@@ -7,30 +7,35 @@
 // All inputs must share one dtype. Mismatches raise ShapeError / DTypeError naming the layer, the
 // input index and both shapes.
 #pragma once
+#include <optional>
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+const ArgumentTable& add_arguments();
+const ArgumentTable& concatenate_arguments();
+
 class Add : public Layer {
  public:
+  Add(const Arguments& arguments, const LayerOptions& options = {});
   explicit Add(const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
   bool takes_float_inputs() const override { return false; }  // moves data of any dtype
-  Json get_config() const override;
 };
 
 class Concatenate : public Layer {
  public:
-  explicit Concatenate(int64_t axis = -1, const LayerOptions& options = {});
+  Concatenate(const Arguments& arguments, const LayerOptions& options = {});
+  explicit Concatenate(std::optional<int64_t> axis = std::nullopt, const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
   bool takes_float_inputs() const override { return false; }  // moves data of any dtype
-  Json get_config() const override;
   int64_t axis() const { return axis_; }
 
  private:

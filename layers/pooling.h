@@ -3,67 +3,77 @@
 // max pooling sends the gradient to the first maximum of a window, "same" average pooling divides by
 // the in-bounds count.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+// The C++ spelling of the arguments: anything left unset (empty) takes the table's default.
 struct Pooling2DOptions {
-  std::vector<int64_t> strides;  // empty = pool_size (Keras strides=None)
-  std::string padding = "valid";
-  std::string data_format = "channels_last";
+  std::vector<int64_t> strides;  // empty: None, the windows tile the input (strides = pool_size)
+  std::optional<std::string> padding;
+  std::optional<std::string> data_format;
 };
+
+const ArgumentTable& max_pooling2d_arguments();
+const ArgumentTable& average_pooling2d_arguments();
+const ArgumentTable& global_average_pooling2d_arguments();
 
 // The shared body of the two windowed pooling layers.
 class Pooling2D : public Layer {
  public:
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
-  Json get_config() const override;
   void build(const std::vector<Shape>& input_shapes) override;
 
   const std::vector<int64_t>& pool_size() const { return pool_size_; }
-  const std::vector<int64_t>& strides() const { return pooling_.strides; }
-  const std::string& padding() const { return pooling_.padding; }
+  const std::vector<int64_t>& strides() const { return strides_; }
+  const std::string& padding() const { return padding_; }
 
  protected:
-  Pooling2D(const std::string& class_name, bool is_max, std::vector<int64_t> pool_size, Pooling2DOptions pooling,
-            const LayerOptions& options);
+  Pooling2D(const std::string& class_name, bool is_max, Arguments arguments, const LayerOptions& options);
+  // The arguments of a C++ construction: pool_size (empty: the table's default) and the options.
+  static Arguments given(const ArgumentTable& table, const std::vector<int64_t>& pool_size,
+                         const Pooling2DOptions& pooling);
 
  private:
   bool is_max_;
-  std::vector<int64_t> pool_size_;
-  Pooling2DOptions pooling_;
+  std::vector<int64_t> pool_size_, strides_;
+  std::string padding_;
 };
 
 class MaxPooling2D : public Pooling2D {
  public:
-  explicit MaxPooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions pooling = {},
+  MaxPooling2D(const Arguments& arguments, const LayerOptions& options = {});
+  explicit MaxPooling2D(std::vector<int64_t> pool_size = {}, const Pooling2DOptions& pooling = {},
                         const LayerOptions& options = {});
 };
 
+// Keras 3 gives AveragePooling2D no default pool_size.
 class AveragePooling2D : public Pooling2D {
  public:
-  explicit AveragePooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions pooling = {},
+  AveragePooling2D(const Arguments& arguments, const LayerOptions& options = {});
+  explicit AveragePooling2D(std::vector<int64_t> pool_size, const Pooling2DOptions& pooling = {},
                             const LayerOptions& options = {});
 };
 
 // The mean over height and width: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims.
 class GlobalAveragePooling2D : public Layer {
  public:
-  explicit GlobalAveragePooling2D(bool keepdims = false, const std::string& data_format = "channels_last",
-                                  const LayerOptions& options = {});
+  GlobalAveragePooling2D(const Arguments& arguments, const LayerOptions& options = {});
+  explicit GlobalAveragePooling2D(bool keepdims = false, const LayerOptions& options = {});
+
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
-  Json get_config() const override;
   bool keepdims() const { return keepdims_; }
 
  private:
   bool keepdims_;
-  std::string data_format_;
 };
 
 }  // namespace pitfall

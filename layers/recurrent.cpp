@@ -4,25 +4,10 @@
 
 #include "pitfall/core/ops.h"
 #include "pitfall/core/random.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
 namespace {
-
-std::string number_str(double value) {
-  std::string text = std::to_string(value);
-  while (text.size() > 1 && text.back() == '0') text.pop_back();
-  if (!text.empty() && text.back() == '.') text.push_back('0');
-  return text;
-}
-
-void check_rate(const std::string& class_name, const char* argument, double rate) {
-  if (!(rate >= 0.0 && rate < 1.0)) {
-    throw ValueError(class_name + ": `" + argument + "` must be a float in [0, 1) (the fraction of units to drop), " +
-                     "got " + argument + "=" + number_str(rate));
-  }
-}
 
 // Columns [block * units, (block + 1) * units) of a (..., gates * units) tensor: one gate block.
 Tensor gate_block(const Tensor& x, int block, int64_t units) {
@@ -32,53 +17,120 @@ Tensor gate_block(const Tensor& x, int block, int64_t units) {
   return slice(x, start, size);
 }
 
-RecurrentOptions recurrent_options_from_config(const Json& config) {
-  RecurrentOptions recurrent;
-  recurrent.activation = config.get("activation", "tanh").as_string();
-  recurrent.recurrent_activation = config.get("recurrent_activation", "sigmoid").as_string();
-  recurrent.use_bias = config.get("use_bias", true).as_bool();
-  recurrent.kernel_initializer = initializer_from_config(config.get("kernel_initializer", "glorot_uniform"));
-  recurrent.recurrent_initializer = initializer_from_config(config.get("recurrent_initializer", "orthogonal"));
-  recurrent.bias_initializer = initializer_from_config(config.get("bias_initializer", "zeros"));
-  recurrent.unit_forget_bias = config.get("unit_forget_bias", true).as_bool();
-  recurrent.kernel_regularizer = regularizer_from_config(config.get("kernel_regularizer", Json()));
-  recurrent.recurrent_regularizer = regularizer_from_config(config.get("recurrent_regularizer", Json()));
-  recurrent.bias_regularizer = regularizer_from_config(config.get("bias_regularizer", Json()));
-  recurrent.dropout = config.get("dropout", 0.0).as_double();
-  recurrent.recurrent_dropout = config.get("recurrent_dropout", 0.0).as_double();
-  const Json seed = config.get("seed", Json());
-  if (!seed.is_null()) recurrent.seed = static_cast<uint64_t>(seed.as_int());
-  recurrent.return_sequences = config.get("return_sequences", false).as_bool();
-  recurrent.return_state = config.get("return_state", false).as_bool();
-  recurrent.go_backwards = config.get("go_backwards", false).as_bool();
-  recurrent.stateful = config.get("stateful", false).as_bool();
-  recurrent.unroll = config.get("unroll", false).as_bool();
-  return recurrent;
+// The arguments SimpleRNN and LSTM share, in Keras's order around the LSTM-only ones.
+std::vector<Argument> recurrent_arguments(bool lstm) {
+  const auto rate = [](const char* name, const char* doc) {
+    return Argument(name, ArgKind::number, 0.0).checked(in_range(0.0, false, 1.0, true)).described(doc);
+  };
+  std::vector<Argument> out = {
+      Argument("units", ArgKind::integer).make_required().checked(positive_integer)
+          .described("the dimensionality of the output space (and of each state)"),
+      activation_argument("activation", "tanh", "the activation of the output (LSTM: and of the cell candidate)")};
+  if (lstm) {
+    out.push_back(activation_argument("recurrent_activation", "sigmoid", "the activation of the i, f, o gates"));
+  }
+  out.push_back(Argument("use_bias", ArgKind::boolean, true).described("whether the layer adds a bias vector"));
+  out.push_back(initializer_argument("kernel_initializer", "glorot_uniform", "initializer of the input kernel"));
+  out.push_back(initializer_argument("recurrent_initializer", "orthogonal", "initializer of the recurrent kernel"));
+  out.push_back(initializer_argument("bias_initializer", "zeros", "initializer of the bias"));
+  if (lstm) {
+    out.push_back(Argument("unit_forget_bias", ArgKind::boolean, true)
+                      .described("add 1 to the forget gate's bias at initialization (Jozefowicz et al. 2015)"));
+  }
+  for (Argument a : {regularizer_argument("kernel_regularizer", "penalty on the input kernel"),
+                     regularizer_argument("recurrent_regularizer", "penalty on the recurrent kernel"),
+                     regularizer_argument("bias_regularizer", "penalty on the bias"),
+                     unsupported_argument("activity_regularizer"), unsupported_argument("kernel_constraint"),
+                     unsupported_argument("recurrent_constraint"), unsupported_argument("bias_constraint"),
+                     rate("dropout", "fraction of the input features dropped in training, in [0, 1)"),
+                     rate("recurrent_dropout", "fraction of the recurrent state dropped in training, in [0, 1)")}) {
+    out.push_back(a);
+  }
+  Argument seed = Argument("seed", ArgKind::integer).allow_none().checked(non_negative_integer)
+                      .described("the dropout masks' seed (None: drawn from the global generator)");
+  if (lstm) out.push_back(seed);
+  for (Argument a :
+       {Argument("return_sequences", ArgKind::boolean, false).described("return every step's output, not the last"),
+        Argument("return_state", ArgKind::boolean, false).described("also return the final states"),
+        Argument("go_backwards", ArgKind::boolean, false).described("process the sequence from the end"),
+        Argument("stateful", ArgKind::boolean, false).checked([](const Json& value) -> std::string {
+          if (value.as_bool()) {
+            throw NotImplementedError("stateful=True is not implemented (states are not carried between batches); "
+                                      "return_state=True gives the final states, which the next call can take as "
+                                      "initial states (extra inputs after the sequence)");
+          }
+          return "";
+        }).described("carry the states across batches (not implemented: False only)"),
+        Argument("unroll", ArgKind::boolean, false)
+            .described("accepted for Keras compatibility: the define-by-run loop is always unrolled")}) {
+    out.push_back(a);
+  }
+  if (!lstm) out.push_back(seed);
+  if (lstm) out.push_back(unsupported_argument("use_cudnn", "auto"));
+  return out;
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------- the shared loop
 
-RecurrentLayer::RecurrentLayer(const std::string& class_name, int64_t units, RecurrentOptions recurrent,
-                               const LayerOptions& options)
-    : Layer(class_name, options), units_(units), options_(std::move(recurrent)) {
-  if (units_ <= 0) {
-    throw ValueError(class_name + ": `units` must be a positive integer, got units=" + std::to_string(units_));
-  }
-  check_rate(class_name, "dropout", options_.dropout);
-  check_rate(class_name, "recurrent_dropout", options_.recurrent_dropout);
-  if (options_.stateful) {
-    throw NotImplementedError(class_name + ": stateful=True is not implemented (states are not carried between "
-                              "batches); return_state=true gives the final states, which the next call can take "
-                              "as initial states (extra inputs after the sequence)");
-  }
-  activation_name_ = canonical_activation_name(options_.activation);
+const ArgumentTable& simple_rnn_arguments() {
+  static const ArgumentTable table =
+      layer_table("SimpleRNN", "keras/src/layers/rnn/simple_rnn.py",
+                  "Fully-connected RNN where the output is fed back: h_t = activation(x_t W + h_{t-1} U + b).",
+                  recurrent_arguments(false));
+  return table;
+}
+
+const ArgumentTable& lstm_arguments() {
+  static const ArgumentTable table = layer_table("LSTM", "keras/src/layers/rnn/lstm.py",
+                                                 "Long Short-Term Memory layer (Hochreiter 1997).", recurrent_arguments(true));
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(SimpleRNN, simple_rnn_arguments());
+PITFALL_REGISTER_LAYER(LSTM, lstm_arguments());
+
+RecurrentLayer::RecurrentLayer(const std::string& class_name, Arguments arguments, const LayerOptions& options)
+    : Layer(class_name, options, std::move(arguments)), units_(arguments_.integer("units")) {
+  settings_.activation = arguments_.text("activation");
+  settings_.use_bias = arguments_.flag("use_bias");
+  settings_.dropout = arguments_.number("dropout");
+  settings_.recurrent_dropout = arguments_.number("recurrent_dropout");
+  settings_.return_sequences = arguments_.flag("return_sequences");
+  settings_.return_state = arguments_.flag("return_state");
+  settings_.go_backwards = arguments_.flag("go_backwards");
+  activation_name_ = settings_.activation;
   activation_ = get_activation(activation_name_);
-  if (!options_.kernel_initializer) options_.kernel_initializer = get_initializer("glorot_uniform");
-  if (!options_.recurrent_initializer) options_.recurrent_initializer = get_initializer("orthogonal");
-  if (!options_.bias_initializer) options_.bias_initializer = zeros_initializer();
-  if (options_.seed) set_seed(*options_.seed);
+  if (!arguments_.is_none("seed")) set_seed(static_cast<uint64_t>(arguments_.integer("seed")));
+}
+
+Arguments RecurrentLayer::given(const ArgumentTable& table, int64_t units, const RecurrentOptions& o) {
+  Json given = Json::object();
+  given["units"] = units;
+  set_given(given, "activation", o.activation);
+  set_given(given, "recurrent_activation", o.recurrent_activation);
+  set_given(given, "use_bias", o.use_bias);
+  set_given(given, "kernel_initializer", o.kernel_initializer);
+  set_given(given, "recurrent_initializer", o.recurrent_initializer);
+  set_given(given, "bias_initializer", o.bias_initializer);
+  set_given(given, "unit_forget_bias", o.unit_forget_bias);
+  set_given(given, "kernel_regularizer", o.kernel_regularizer);
+  set_given(given, "recurrent_regularizer", o.recurrent_regularizer);
+  set_given(given, "bias_regularizer", o.bias_regularizer);
+  set_given(given, "dropout", o.dropout);
+  set_given(given, "recurrent_dropout", o.recurrent_dropout);
+  if (o.seed) given["seed"] = static_cast<int64_t>(*o.seed);
+  set_given(given, "return_sequences", o.return_sequences);
+  set_given(given, "return_state", o.return_state);
+  set_given(given, "go_backwards", o.go_backwards);
+  set_given(given, "stateful", o.stateful);
+  set_given(given, "unroll", o.unroll);
+  return parse_arguments(table, given);
+}
+
+std::shared_ptr<Initializer> RecurrentLayer::effective_bias_initializer() const {
+  return make_initializer(arguments_.at("bias_initializer"));
 }
 
 void RecurrentLayer::check_sequence_shape(const Shape& shape) const {
@@ -108,11 +160,14 @@ void RecurrentLayer::build(const std::vector<Shape>& input_shapes) {
   }
   const int64_t features = input_shapes[0][2];
   const int64_t columns = gates() * units_;
-  kernel_ = add_weight("kernel", {features, columns}, options_.kernel_initializer, true, options_.kernel_regularizer);
-  recurrent_kernel_ = add_weight("recurrent_kernel", {units_, columns}, options_.recurrent_initializer, true,
-                                 options_.recurrent_regularizer);
-  if (options_.use_bias) {
-    bias_ = add_weight("bias", {columns}, effective_bias_initializer(), true, options_.bias_regularizer);
+  kernel_ = add_weight("kernel", {features, columns}, make_initializer(arguments_.at("kernel_initializer")), true,
+                       regularizer_from_config(arguments_.at("kernel_regularizer")));
+  recurrent_kernel_ = add_weight("recurrent_kernel", {units_, columns},
+                                 make_initializer(arguments_.at("recurrent_initializer")), true,
+                                 regularizer_from_config(arguments_.at("recurrent_regularizer")));
+  if (settings_.use_bias) {
+    bias_ = add_weight("bias", {columns}, effective_bias_initializer(), true,
+                       regularizer_from_config(arguments_.at("bias_regularizer")));
   }
 }
 
@@ -147,7 +202,7 @@ Tensor RecurrentLayer::input_projection(const Tensor& x, const std::vector<Tenso
     }
     projection = concatenate(blocks, -1);
   }
-  if (options_.use_bias) projection = add(projection, compute_bias_);
+  if (settings_.use_bias) projection = add(projection, compute_bias_);
   return projection;
 }
 
@@ -193,27 +248,27 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool
   // Keras draws the masks once per call: every step of a sequence drops the same units.
   const int mask_count = per_gate_dropout_masks() ? gates() : 1;
   std::vector<Tensor> input_masks, recurrent_masks;
-  if (training && options_.dropout > 0.0) {
-    input_masks = dropout_masks({batch, x.shape()[2]}, options_.dropout, mask_count, x.device());
+  if (training && settings_.dropout > 0.0) {
+    input_masks = dropout_masks({batch, x.shape()[2]}, settings_.dropout, mask_count, x.device());
   }
-  if (training && options_.recurrent_dropout > 0.0) {
-    recurrent_masks = dropout_masks({batch, units_}, options_.recurrent_dropout, mask_count, x.device());
+  if (training && settings_.recurrent_dropout > 0.0) {
+    recurrent_masks = dropout_masks({batch, units_}, settings_.recurrent_dropout, mask_count, x.device());
   }
 
   const Tensor projection = input_projection(x, input_masks);  // (B, T, G*U)
   const int64_t columns = gates() * units_;
   std::vector<Tensor> outputs;
-  outputs.reserve(options_.return_sequences ? timesteps : 1);
+  outputs.reserve(settings_.return_sequences ? timesteps : 1);
   for (int64_t i = 0; i < timesteps; ++i) {
-    const int64_t t = options_.go_backwards ? timesteps - 1 - i : i;
+    const int64_t t = settings_.go_backwards ? timesteps - 1 - i : i;
     const Tensor x_part = reshape(slice(projection, {0, t, 0}, {-1, 1, -1}), {batch, columns});
     states = step(add(x_part, recurrent_projection(states[0], recurrent_masks)), states);
-    if (options_.return_sequences) outputs.push_back(states[0]);
+    if (settings_.return_sequences) outputs.push_back(states[0]);
   }
 
   std::vector<Tensor> results;
-  results.push_back(options_.return_sequences ? stack(outputs, 1) : states[0]);
-  if (options_.return_state) results.insert(results.end(), states.begin(), states.end());
+  results.push_back(settings_.return_sequences ? stack(outputs, 1) : states[0]);
+  if (settings_.return_state) results.insert(results.end(), states.begin(), states.end());
   return results;
 }
 
@@ -221,60 +276,36 @@ std::vector<Shape> RecurrentLayer::compute_output_shape(const std::vector<Shape>
   const Shape& shape = input_shapes.at(0);
   check_sequence_shape(shape);
   std::vector<Shape> shapes;
-  shapes.push_back(options_.return_sequences ? Shape{shape[0], shape[1], units_} : Shape{shape[0], units_});
-  if (options_.return_state) {
+  shapes.push_back(settings_.return_sequences ? Shape{shape[0], shape[1], units_} : Shape{shape[0], units_});
+  if (settings_.return_state) {
     for (int s = 0; s < num_states(); ++s) shapes.push_back({shape[0], units_});
   }
   return shapes;
 }
 
 std::vector<DType> RecurrentLayer::compute_output_dtype(const std::vector<DType>&) const {
-  return std::vector<DType>(1 + (options_.return_state ? num_states() : 0), compute_dtype());
-}
-
-Json RecurrentLayer::get_config() const {
-  Json config = base_config();
-  config["units"] = units_;
-  config["activation"] = activation_name_;
-  config["use_bias"] = options_.use_bias;
-  config["kernel_initializer"] = initializer_to_config(*options_.kernel_initializer);
-  config["recurrent_initializer"] = initializer_to_config(*options_.recurrent_initializer);
-  config["bias_initializer"] = initializer_to_config(*options_.bias_initializer);
-  config["kernel_regularizer"] = regularizer_to_config(options_.kernel_regularizer);
-  config["recurrent_regularizer"] = regularizer_to_config(options_.recurrent_regularizer);
-  config["bias_regularizer"] = regularizer_to_config(options_.bias_regularizer);
-  config["dropout"] = options_.dropout;
-  config["recurrent_dropout"] = options_.recurrent_dropout;
-  config["seed"] = options_.seed ? Json(static_cast<int64_t>(*options_.seed)) : Json();
-  config["return_sequences"] = options_.return_sequences;
-  config["return_state"] = options_.return_state;
-  config["go_backwards"] = options_.go_backwards;
-  config["stateful"] = options_.stateful;
-  config["unroll"] = options_.unroll;
-  return config;
+  return std::vector<DType>(1 + (settings_.return_state ? num_states() : 0), compute_dtype());
 }
 
 // ---------------------------------------------------------------- SimpleRNN
 
-SimpleRNN::SimpleRNN(int64_t units, RecurrentOptions recurrent, const LayerOptions& options)
-    : RecurrentLayer("SimpleRNN", units, std::move(recurrent), options) {
-  const RecurrentOptions& set = this->options();
-  if (set.recurrent_activation != "sigmoid" || !set.unit_forget_bias) {
-    throw ValueError("SimpleRNN has no gates: `recurrent_activation` and `unit_forget_bias` are LSTM arguments, got "
-                     "recurrent_activation='" + set.recurrent_activation + "', unit_forget_bias=" +
-                     (set.unit_forget_bias ? "true" : "false") + "; leave them at their defaults or use LSTM");
-  }
-}
+SimpleRNN::SimpleRNN(const Arguments& arguments, const LayerOptions& options)
+    : RecurrentLayer("SimpleRNN", arguments, options) {}
+
+SimpleRNN::SimpleRNN(int64_t units, const RecurrentOptions& recurrent, const LayerOptions& options)
+    : SimpleRNN(given(simple_rnn_arguments(), units, recurrent), options) {}
 
 std::vector<Tensor> SimpleRNN::step(const Tensor& z, const std::vector<Tensor>&) const { return {activation_(z)}; }
 
 // ---------------------------------------------------------------- LSTM
 
-LSTM::LSTM(int64_t units, RecurrentOptions recurrent, const LayerOptions& options)
-    : RecurrentLayer("LSTM", units, std::move(recurrent), options) {
-  recurrent_activation_name_ = canonical_activation_name(this->options().recurrent_activation);
-  recurrent_activation_ = get_activation(recurrent_activation_name_);
-}
+LSTM::LSTM(const Arguments& arguments, const LayerOptions& options)
+    : RecurrentLayer("LSTM", arguments, options),
+      recurrent_activation_(get_activation(arguments.text("recurrent_activation"))),
+      recurrent_activation_name_(arguments.text("recurrent_activation")) {}
+
+LSTM::LSTM(int64_t units, const RecurrentOptions& recurrent, const LayerOptions& options)
+    : LSTM(given(lstm_arguments(), units, recurrent), options) {}
 
 std::vector<Tensor> LSTM::step(const Tensor& z, const std::vector<Tensor>& states) const {
   const int64_t n = units();
@@ -290,36 +321,15 @@ std::vector<Tensor> LSTM::step(const Tensor& z, const std::vector<Tensor>& state
 bool LSTM::per_gate_dropout_masks() const { return options().recurrent_dropout > 0.0; }
 
 std::shared_ptr<Initializer> LSTM::effective_bias_initializer() const {
-  if (!options().unit_forget_bias) return options().bias_initializer;
+  const std::shared_ptr<Initializer> base = RecurrentLayer::effective_bias_initializer();
+  if (!arguments_.flag("unit_forget_bias")) return base;
   // Blocks i, f, c, o: the configured initializer everywhere but the forget block, which starts at
   // ones so that early training does not forget everything (Jozefowicz et al. 2015).
-  const std::shared_ptr<Initializer> base = options().bias_initializer;
   const int64_t n = units();
   return function_initializer("unit_forget_bias", [base, n](const Shape&, DType dtype, RandomKey key) {
     const Tensor input_block = (*base)({n}, dtype, key);
     const Tensor rest = (*base)({2 * n}, dtype, RandomKey{key.seed, key.stream ^ 0x5bd1e995ull});
     return concatenate({input_block, Tensor::ones({n}, dtype), rest}, 0);
-  });
-}
-
-Json LSTM::get_config() const {
-  Json config = RecurrentLayer::get_config();
-  config["recurrent_activation"] = recurrent_activation_name_;
-  config["unit_forget_bias"] = options().unit_forget_bias;
-  return config;
-}
-
-void register_simple_rnn_layer() {
-  register_layer_class("SimpleRNN", [](const Json& config) -> std::shared_ptr<Layer> {
-    return std::make_shared<SimpleRNN>(config.at("units").as_int(), recurrent_options_from_config(config),
-                                       layer_options_from_config(config));
-  });
-}
-
-void register_lstm_layer() {
-  register_layer_class("LSTM", [](const Json& config) -> std::shared_ptr<Layer> {
-    return std::make_shared<LSTM>(config.at("units").as_int(), recurrent_options_from_config(config),
-                                  layer_options_from_config(config));
   });
 }
 

@@ -28,32 +28,45 @@
 #include "pitfall/layers/activations.h"
 #include "pitfall/layers/initializers.h"
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 #include "pitfall/layers/regularizers.h"
 
 namespace pitfall {
 
-// Keras's constructor arguments of SimpleRNN and LSTM (the two LSTM-only ones are marked).
+// The C++ spelling of SimpleRNN's and LSTM's arguments (the two LSTM-only ones are marked): anything
+// left unset takes the table's default (simple_rnn_arguments(), lstm_arguments()).
 struct RecurrentOptions {
-  std::string activation = "tanh";
-  std::string recurrent_activation = "sigmoid";  // LSTM only: the i, f, o gates
-  bool use_bias = true;
-  std::shared_ptr<Initializer> kernel_initializer = nullptr;     // null = glorot_uniform
-  std::shared_ptr<Initializer> recurrent_initializer = nullptr;  // null = orthogonal
-  std::shared_ptr<Initializer> bias_initializer = nullptr;       // null = zeros
-  bool unit_forget_bias = true;  // LSTM only: the forget block of the bias starts at ones
-  std::shared_ptr<Regularizer> kernel_regularizer = nullptr;
-  std::shared_ptr<Regularizer> recurrent_regularizer = nullptr;
-  std::shared_ptr<Regularizer> bias_regularizer = nullptr;
-  double dropout = 0.0;            // fraction of the input features dropped, in [0, 1)
-  double recurrent_dropout = 0.0;  // fraction of the recurrent state dropped, in [0, 1)
-  std::optional<uint64_t> seed;    // the dropout masks' seed (none: drawn from the global generator)
-  bool return_sequences = false;
-  bool return_state = false;
-  bool go_backwards = false;
-  bool stateful = false;  // not implemented: raises NotImplementedError when true
+  std::optional<std::string> activation;
+  std::optional<std::string> recurrent_activation;  // LSTM only: the i, f, o gates
+  std::optional<bool> use_bias;
+  std::shared_ptr<Initializer> kernel_initializer;
+  std::shared_ptr<Initializer> recurrent_initializer;
+  std::shared_ptr<Initializer> bias_initializer;
+  std::optional<bool> unit_forget_bias;  // LSTM only: the forget block of the bias starts at ones
+  std::shared_ptr<Regularizer> kernel_regularizer;
+  std::shared_ptr<Regularizer> recurrent_regularizer;
+  std::shared_ptr<Regularizer> bias_regularizer;
+  std::optional<double> dropout;            // fraction of the input features dropped, in [0, 1)
+  std::optional<double> recurrent_dropout;  // fraction of the recurrent state dropped, in [0, 1)
+  std::optional<uint64_t> seed;             // the dropout masks' seed (none: drawn from the global generator)
+  std::optional<bool> return_sequences;
+  std::optional<bool> return_state;
+  std::optional<bool> go_backwards;
+  std::optional<bool> stateful;  // not implemented: raises NotImplementedError when true
   // Accepted for Keras compatibility; the define-by-run loop is always unrolled, so it changes nothing.
-  bool unroll = false;
+  std::optional<bool> unroll;
 };
+
+// The resolved settings a recurrent layer runs with.
+struct RecurrentSettings {
+  std::string activation;
+  bool use_bias = true;
+  double dropout = 0.0, recurrent_dropout = 0.0;
+  bool return_sequences = false, return_state = false, go_backwards = false;
+};
+
+const ArgumentTable& simple_rnn_arguments();
+const ArgumentTable& lstm_arguments();
 
 // The shared time loop. A subclass is a cell: gates(), num_states() and step().
 class RecurrentLayer : public Layer {
@@ -62,21 +75,21 @@ class RecurrentLayer : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
-  Json get_config() const override;
   // The sequence, optionally followed by one initial state per state.
   int num_inputs() const override { return -1; }
   // Keras InputSpec(ndim=3): timesteps may change between calls, the features may not.
   bool input_shape_compatible(size_t input_index, const Shape& built, const Shape& got) override;
 
   int64_t units() const { return units_; }
-  const RecurrentOptions& options() const { return options_; }
+  const RecurrentSettings& options() const { return settings_; }
   const Tensor& kernel() const { return kernel_; }
   const Tensor& recurrent_kernel() const { return recurrent_kernel_; }
   const Tensor& bias() const { return bias_; }  // undefined when use_bias is false
 
  protected:
-  RecurrentLayer(const std::string& class_name, int64_t units, RecurrentOptions recurrent,
-                 const LayerOptions& options);
+  RecurrentLayer(const std::string& class_name, Arguments arguments, const LayerOptions& options);
+  // The arguments of a C++ construction (the LSTM-only options must be unset for SimpleRNN).
+  static Arguments given(const ArgumentTable& table, int64_t units, const RecurrentOptions& recurrent);
 
   // How many blocks of `units` columns the kernels hold (1 SimpleRNN, 4 LSTM).
   virtual int gates() const = 0;
@@ -88,7 +101,7 @@ class RecurrentLayer : public Layer {
   // Whether each gate block gets its own dropout masks (LSTM with recurrent_dropout).
   virtual bool per_gate_dropout_masks() const { return false; }
   // The bias initializer build() uses (LSTM's unit_forget_bias wraps the configured one).
-  virtual std::shared_ptr<Initializer> effective_bias_initializer() const { return options_.bias_initializer; }
+  virtual std::shared_ptr<Initializer> effective_bias_initializer() const;
 
   ActivationFn activation_;
   std::string activation_name_;
@@ -104,7 +117,7 @@ class RecurrentLayer : public Layer {
   void check_sequence_shape(const Shape& shape) const;
 
   int64_t units_;
-  RecurrentOptions options_;
+  RecurrentSettings settings_;
   Tensor kernel_, recurrent_kernel_, bias_;
   // The weights in the compute dtype, set at the start of each call (cast once, not once per step).
   Tensor compute_kernel_, compute_recurrent_kernel_, compute_bias_;
@@ -113,7 +126,8 @@ class RecurrentLayer : public Layer {
 // keras.layers.SimpleRNN: h_t = activation(x_t kernel + bias + h_{t-1} recurrent_kernel).
 class SimpleRNN : public RecurrentLayer {
  public:
-  explicit SimpleRNN(int64_t units, RecurrentOptions recurrent = {}, const LayerOptions& options = {});
+  SimpleRNN(const Arguments& arguments, const LayerOptions& options = {});
+  explicit SimpleRNN(int64_t units, const RecurrentOptions& recurrent = {}, const LayerOptions& options = {});
 
  protected:
   int gates() const override { return 1; }
@@ -126,8 +140,8 @@ class SimpleRNN : public RecurrentLayer {
 // where a is `activation` and ra `recurrent_activation`.
 class LSTM : public RecurrentLayer {
  public:
-  explicit LSTM(int64_t units, RecurrentOptions recurrent = {}, const LayerOptions& options = {});
-  Json get_config() const override;
+  LSTM(const Arguments& arguments, const LayerOptions& options = {});
+  explicit LSTM(int64_t units, const RecurrentOptions& recurrent = {}, const LayerOptions& options = {});
 
  protected:
   int gates() const override { return 4; }

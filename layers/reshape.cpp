@@ -1,25 +1,40 @@
 #include "pitfall/layers/reshape.h"
 
 #include "pitfall/core/ops.h"
-#include "pitfall/layers/builtin_layers.h"
 
 namespace pitfall {
 
-Reshape::Reshape(const Shape& target_shape, const LayerOptions& options)
-    : Layer("Reshape", options), target_shape_(target_shape) {
-  int unknown = 0;
-  for (int64_t d : target_shape_) {
-    if (d == -1) ++unknown;
-    if (d == 0 || d < -1) {
-      throw ValueError("Reshape: target_shape dimensions must be positive or -1, got target_shape=" +
-                       shape_str(target_shape_));
-    }
-  }
-  if (unknown > 1) {
-    throw ValueError("Reshape: at most one -1 is allowed in target_shape, got target_shape=" +
-                     shape_str(target_shape_));
-  }
+const ArgumentTable& reshape_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Reshape", "keras/src/layers/reshaping/reshape.py",
+      "Reshapes the input to (batch, *target_shape); one -1 in target_shape is inferred.",
+      {Argument("target_shape", ArgKind::shape).make_required()
+           .checked([](const Json& value) -> std::string {
+             int unknown = 0;
+             for (const Json& d : value.as_array()) {
+               const int64_t v = d.is_null() ? -1 : d.as_int();
+               if (v == 0 || v < -1) return "a tuple of positive sizes (one of them may be -1)";
+               unknown += v == -1;
+             }
+             return unknown > 1 ? "a tuple with at most one -1 (the size to infer)" : "";
+           })
+           .normalized([](const Json& value) {
+             Json out = Json::array();  // None (an unknown size) is stored as -1, as Keras does
+             for (const Json& d : value.as_array()) out.as_array().push_back(Json(d.is_null() ? int64_t{-1} : d.as_int()));
+             return out;
+           })
+           .described("the output shape without the batch axis; -1 once for a size to infer")});
+  return table;
 }
+
+PITFALL_REGISTER_LAYER(Reshape, reshape_arguments());
+
+Reshape::Reshape(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Reshape", options, arguments), target_shape_(arguments.ints("target_shape")) {}
+
+Reshape::Reshape(const Shape& target_shape, const LayerOptions& options)
+    : Reshape(parse_arguments(reshape_arguments(), Json(Json::Object{{"target_shape", Json::from_vector(target_shape)}})),
+              options) {}
 
 Shape Reshape::resolve(const Shape& input_shape) const {
   if (input_shape.empty()) throw ShapeError("Reshape needs an input with a batch dimension, got a scalar");
@@ -53,18 +68,6 @@ std::vector<Tensor> Reshape::call(const std::vector<Tensor>& inputs, bool) {
 
 std::vector<Shape> Reshape::compute_output_shape(const std::vector<Shape>& input_shapes) {
   return {resolve(input_shapes.at(0))};
-}
-
-Json Reshape::get_config() const {
-  Json config = base_config();
-  config["target_shape"] = Json::from_vector(target_shape_);
-  return config;
-}
-
-void register_reshape_layer() {
-  register_layer_class("Reshape", [](const Json& config) -> std::shared_ptr<Layer> {
-    return std::make_shared<Reshape>(config.at("target_shape").as_int_vector(), layer_options_from_config(config));
-  });
 }
 
 }  // namespace pitfall

@@ -1,17 +1,20 @@
 // keras.layers.Reshape: (batch, ...) -> (batch, *target_shape); one -1 in target_shape is inferred.
 #pragma once
 #include "pitfall/layers/layer.h"
+#include "pitfall/layers/layer_arguments.h"
 
 namespace pitfall {
 
+const ArgumentTable& reshape_arguments();
+
 class Reshape : public Layer {
  public:
+  Reshape(const Arguments& arguments, const LayerOptions& options = {});
   explicit Reshape(const Shape& target_shape, const LayerOptions& options = {});
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   bool takes_float_inputs() const override { return false; }  // moves data of any dtype
-  Json get_config() const override;
 
   const Shape& target_shape() const { return target_shape_; }
 

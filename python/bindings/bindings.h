@@ -10,6 +10,7 @@ namespace pitfall_python {
 namespace py = pybind11;
 
 void bind_errors(py::module_& m);
+void bind_arguments(py::module_& m);  // the argument tables (core/arguments.h) as Python data
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_runtime(py::module_& m);  // autograd, random, threads, numeric checking, op table

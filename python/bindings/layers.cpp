@@ -1,9 +1,9 @@
 // pf.layers: the Layer base (subclassable from Python), the built-in layers, KerasTensor and Input.
 //
-// Built-in layers are constructed from their Keras arguments through their config: the Python
-// function pitfall.layers._config_from_arguments checks the arguments against the Keras signature
-// (unknown keywords raise with "did you mean") and returns the config, and the C++ layer registry
-// builds the layer from it. So a layer made in Python and one loaded from a file take the same path.
+// Built-in layers are constructed from their Keras arguments through their config: pitfall._arguments
+// binds the call against the layer's argument table (layers/*.cpp: names, order, defaults; unknown
+// keywords raise with "did you mean") and returns the config, and the C++ layer registry builds the
+// layer from it. So a layer made in Python and one loaded from a file take the same path.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
@@ -281,16 +281,18 @@ std::shared_ptr<pitfall::Initializer> initializer_from_python(const py::handle& 
 template <class T>
 using LayerClass = py::class_<T, Layer, std::shared_ptr<T>>;
 
-// A built-in layer class: constructed from its Keras arguments through its config.
+// A built-in layer class: constructed from its Keras arguments through its config. Its signature and
+// help text come from its argument table too (pitfall.layers installs them).
 template <class T>
 LayerClass<T> bind_builtin(py::module_& m, const char* class_name) {
   LayerClass<T> cls(m, class_name);
   cls.def(py::init([class_name](py::args args, py::kwargs kwargs) {
-    const py::object config =
-        py::module_::import("pitfall.layers").attr("_config_from_arguments")(class_name, args, kwargs);
+    const py::module_ arguments = py::module_::import("pitfall._arguments");
+    const py::tuple bound =
+        arguments.attr("bind")(arguments.attr("table")("layers", class_name), args, kwargs);
     Json entry = Json::object();
     entry["class_name"] = class_name;
-    entry["config"] = to_json(config, class_name);
+    entry["config"] = to_json(bound[0], class_name);
     auto layer = std::dynamic_pointer_cast<T>(pitfall::layer_from_config(entry));
     if (!layer) throw pitfall::RuntimeError(std::string(class_name) + ": the registry built another class");
     return layer;

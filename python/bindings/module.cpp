@@ -3,6 +3,7 @@
 PYBIND11_MODULE(_pitfall, m) {
   m.doc() = "pitfall C++ engine (use the `pitfall` package, not this module directly)";
   pitfall_python::bind_errors(m);
+  pitfall_python::bind_arguments(m);
   pitfall_python::bind_warnings(m);
   pitfall_python::bind_tensor(m);
   pitfall_python::bind_ops(m);

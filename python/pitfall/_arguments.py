@@ -1,14 +1,35 @@
-"""Keras-style argument checking shared by layers, optimizers and callbacks.
+"""Keyword binding, signatures and help text from the engine's argument tables.
 
-A signature is a list of (name, default) pairs in Keras's positional order; REQUIRED marks an
-argument without a default. Unknown keywords raise TypeError with the closest accepted names
-("did you mean 'units'?"), like a serious library should, instead of Python's bare message.
+Every class a user constructs by name declares its arguments once, in C++ (core/arguments.h): name,
+kind, default (Keras's value; a conventions-table key where Keras and PyTorch differ), check and a
+one-line doc. This module reads those tables and derives the Python side from them:
+
+- ``bind(table, args, kwargs)``: Python's own call rules (positional order, unknown keywords with
+  "did you mean", missing required arguments, all TypeError), then each value converted to what the
+  engine stores (an initializer object to its config, a function to its name, a tuple to a list);
+  the engine then checks the values (ValueError naming the class, the argument, the value and what
+  is allowed) and resolves every default;
+- ``signature(table)`` for ``inspect.signature(cls)``, and ``docstring(table)`` for ``help(cls)``.
 """
 import difflib
+import inspect
 
-REQUIRED = object()
-# Keras arguments pitfall does not implement: accepted at their default value only.
-UNSUPPORTED = object()
+import numpy as np
+
+from . import _pitfall as _C
+
+_TABLES = {}
+
+
+def table(family, class_name):
+    """The argument table of a registered class (a dict), cached."""
+    key = (family, class_name)
+    if key not in _TABLES:
+        found = _C.argument_table(family, class_name)
+        if found is None:
+            raise KeyError(f"no argument table for {family}/{class_name}")
+        _TABLES[key] = found
+    return _TABLES[key]
 
 
 def did_you_mean(name, candidates):
@@ -19,13 +40,169 @@ def did_you_mean(name, candidates):
     return f"accepted: {listing}"
 
 
-def bind_arguments(where, signature, args, kwargs, aliases=None, extra=()):
-    """Maps positional and keyword arguments onto `signature`; returns {name: value}.
+# ---------------------------------------------------------------- signatures and docs
 
-    `extra` names keywords accepted besides the signature (base-layer keywords); `aliases` maps old
-    names to a hint (e.g. {"lr": "learning_rate"}).
+def _positional(tab):
+    return [a for a in tab["arguments"] if not a["keyword_only"]]
+
+
+def _keyword_only(tab):
+    return [a for a in tab["arguments"] if a["keyword_only"]]
+
+
+def signature(tab):
+    """inspect.Signature with Keras's names, order and defaults (pitfall-only arguments keyword-only,
+    then **kwargs for the base class's keywords)."""
+    P = inspect.Parameter
+    params = []
+    for a in _positional(tab):
+        params.append(P(a["name"], P.POSITIONAL_OR_KEYWORD, default=P.empty if a["required"] else a["default"]))
+    for a in _keyword_only(tab):
+        params.append(P(a["name"], P.KEYWORD_ONLY, default=P.empty if a["required"] else a["default"]))
+    if tab["base_names"]:
+        params.append(P("kwargs", P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def docstring(tab, intro=None):
+    """The help text: the class's line, its upstream source, then one line per argument."""
+    lines = [intro or tab["doc"], "", f"Keras reference: {tab['source']}" if tab["source"] else "", "", "Arguments:"]
+    for a in tab["arguments"]:
+        default = "required" if a["required"] else f"default {_C.python_repr(a['default'])}"
+        if "torch_default" in a and a["torch_default"] != a["default"]:
+            default += f" (convention='torch': {_C.python_repr(a['torch_default'])})"
+        notes = []
+        if not a["supported"]:
+            notes.append("accepted at its default only")
+        if not a["keras"]:
+            notes.append("pitfall")
+        note = f" [{', '.join(notes)}]" if notes else ""
+        lines.append(f"    {a['name']} ({a['kind']}, {default}){note}: {a['doc']}".rstrip(": "))
+    if tab["base_names"]:
+        lines.append(f"    **kwargs: {', '.join(tab['base_names'])}")
+    return "\n".join(line for line in lines)
+
+
+def install(cls, family, class_name=None, intro=None):
+    """Gives `cls` its table's signature and help text; returns it."""
+    tab = table(family, class_name or cls.__name__)
+    cls.__signature__ = signature(tab)
+    cls.__doc__ = docstring(tab, intro)
+    return cls
+
+
+# ---------------------------------------------------------------- binding
+
+def _plain(value):
+    """Tuples as lists, NumPy scalars and arrays as Python values, recursively."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _activation_name(value, where):
+    if value is None or isinstance(value, str):
+        return value
+    name = getattr(value, "__name__", None)
+    if name is not None and name in _C.activation_names():
+        return name
+    raise NotImplementedError(f"{where}: activation={value!r} is not a built-in activation; pass its name "
+                              f"(one of {', '.join(_C.activation_names())}), or apply your function in a custom "
+                              "layer's call()")
+
+
+def convert(argument, value, where):
+    """A Python value as the engine stores it, by the argument's kind."""
+    if value is None:
+        return None
+    kind = argument["kind"]
+    if kind == "initializer":
+        if isinstance(value, (str, dict)):
+            return value
+        from . import initializers
+        return initializers.serialize(initializers.get(value))
+    if kind == "regularizer":
+        if isinstance(value, (str, dict)):
+            return value
+        from . import regularizers
+        return regularizers.get(value)._config_entry()
+    if kind == "activation":
+        return _activation_name(value, where)
+    if kind == "dtype":
+        from ._convert import standardize_dtype
+        return standardize_dtype(value)
+    return _plain(value)
+
+
+def _base_value(name, value):
+    """A Layer base keyword (name, trainable, dtype, input_shape, ...) as a layer config holds it."""
+    if name == "dtype" and value is not None:
+        from .mixed_precision import policy_name
+        return policy_name(value)
+    if name in ("input_shape", "batch_input_shape") and value is not None:
+        return [value] if isinstance(value, (int, np.integer)) else _plain(list(value))
+    return _plain(value)
+
+
+def bind(tab, args, kwargs):
+    """(config, objects) for a call cls(*args, **kwargs): Python's call rules as TypeError, values
+    converted by kind; object arguments (functions, other objects) come back apart, as given."""
+    where = tab["class_name"]
+    arguments = {a["name"]: a for a in tab["arguments"]}
+    positional = [a["name"] for a in _positional(tab)]
+    if len(args) > len(positional):
+        raise TypeError(f"{where}() takes at most {len(positional)} positional arguments "
+                        f"({', '.join(positional)}), got {len(args)}")
+    bound = dict(zip(positional, args))
+    for key, value in kwargs.items():
+        if key in bound:
+            raise TypeError(f"{where}() got multiple values for argument '{key}'")
+        if key not in arguments and key not in tab["base_names"]:
+            hint = tab["hints"].get(key)
+            raise TypeError(f"{where}() got an unexpected keyword argument '{key}'; "
+                            + (hint or did_you_mean(key, list(arguments) + list(tab["base_names"]))))
+        bound[key] = value
+    for name, a in arguments.items():
+        if a["required"] and name not in bound:
+            raise TypeError(f"{where}() missing required argument '{name}'" + (f": {a['doc']}" if a["doc"] else ""))
+    config, objects = {}, {}
+    for name, value in bound.items():
+        a = arguments.get(name)
+        if a is None:
+            if name == "input_dim":
+                if value is not None:
+                    config["input_shape"] = [int(value)]
+                continue
+            config[name] = _base_value(name, value)
+        elif a["kind"] == "object" and value is not None and not isinstance(value, (dict, str)):
+            objects[name] = value
+        else:
+            config[name] = convert(a, value, where)
+    return config, objects
+
+
+# ---------------------------------------------------------------- the arguments of other helpers
+
+# A signature is a list of (name, default) pairs in Keras's positional order; REQUIRED marks an
+# argument without a default. For helpers that are not classes of a table (pf.layers.Input, ...).
+REQUIRED = object()
+# Keras arguments pitfall does not implement: accepted at their default value only.
+UNSUPPORTED = object()
+
+
+def bind_arguments(where, signature_, args, kwargs, aliases=None, extra=()):
+    """Maps positional and keyword arguments onto `signature_`; returns {name: value}.
+
+    `extra` names keywords accepted besides the signature; `aliases` maps other spellings to a hint
+    (e.g. {"lr": "learning_rate"}).
     """
-    names = [name for name, _ in signature]
+    names = [name for name, _ in signature_]
     if len(args) > len(names):
         raise TypeError(f"{where}() takes at most {len(names)} positional arguments "
                         f"({', '.join(names)}), got {len(args)}")
@@ -41,7 +218,7 @@ def bind_arguments(where, signature, args, kwargs, aliases=None, extra=()):
                             + did_you_mean(key, names + list(extra)))
         bound[key] = value
     out = {}
-    for name, default in signature:
+    for name, default in signature_:
         if name in bound:
             value = bound[name]
             if default is UNSUPPORTED and value is not None and value is not False:

@@ -52,7 +52,7 @@ TEST_CASE("conv layers: pooling layers pass the generic layer checks") {
         return std::make_shared<MaxPooling2D>(std::vector<int64_t>{3, 3}, pooling);
       },
       {{2, 7, 6, 2}});
-  check_layer([] { return std::make_shared<AveragePooling2D>(); }, {{2, 6, 5, 3}});
+  check_layer([] { return std::make_shared<AveragePooling2D>(std::vector<int64_t>{2, 2}); }, {{2, 6, 5, 3}});
   check_layer(
       [] {
         Pooling2DOptions pooling;
@@ -114,7 +114,7 @@ TEST_CASE("conv layers: pooling defaults follow Keras") {
   AveragePooling2D avg({3});
   CHECK(avg.strides() == std::vector<int64_t>{3, 3});
   const Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {1, 2, 2, 1});
-  CHECK(AveragePooling2D()(x).item() == 2.5);
+  CHECK(AveragePooling2D(std::vector<int64_t>{2, 2})(x).item() == 2.5);
   CHECK(MaxPooling2D()(x).item() == 4.0);
   GlobalAveragePooling2D gap;
   CHECK(gap(x).shape() == Shape{1, 1});

@@ -131,7 +131,7 @@ TEST_CASE("conventions: default initializers draw from the documented distributi
   set_random_seed(3);
   const RandomKey key = next_random_key();
   const auto draw = [&](InitializedWeight weight, Convention convention, double fan_in, const Shape& shape) {
-    return (*default_initializer(weight, convention).make(fan_in))(shape, DType::float64, key);
+    return (*make_initializer(default_initializer(weight, convention).value, fan_in))(shape, DType::float64, key);
   };
   // Keras kernel: glorot_uniform bound sqrt(6/(fan_in+fan_out)) = sqrt(6/300) for (100, 200).
   const auto keras_kernel = values(draw(InitializedWeight::kernel, Convention::keras, 100, Shape{100, 200}));

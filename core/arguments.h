@@ -1,0 +1,170 @@
+// Constructor arguments as data.
+//
+// Every class a user constructs by name (a layer, optimizer, loss, metric, initializer,
+// regularizer, learning-rate schedule or callback) declares its arguments once, as an
+// ArgumentTable: each argument's name, kind, default (a Keras value, or a key into a conventions
+// table for a default that differs by convention), check, and a one-line doc. From that one table
+// come:
+//   - parse_arguments: every value checked and normalized, every missing one resolved; errors name
+//     the class, the argument, the value received and what is allowed;
+//   - get_config (the resolved values) and one generic from_config (parse the config again);
+//   - the Python side (python/bindings/arguments.cpp): keyword binding, inspect.signature(cls) and
+//     help(cls), with Keras's names, order and defaults.
+// Tables register themselves by (family, class name); the tests walk all of them.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pitfall/core/conventions.h"
+#include "pitfall/core/json.h"
+
+namespace pitfall {
+
+// What an argument holds. The kind decides the type check and how Python values convert (an
+// initializer object into its config, a function into its name, a NumPy scalar into a number).
+enum class ArgKind {
+  boolean,
+  integer,
+  number,        // an int or a float, finite
+  string,
+  ints,          // an int or a tuple of `size` ints (kernel_size=3 or (3, 3)); kept as a list
+  int_list,      // an int or a list of ints (axes); kept as a list when given as one
+  shape,         // a tuple of ints (None or -1 for an unknown size)
+  initializer,   // a name or {"class_name", "config"} (Python: an initializer object or a function)
+  regularizer,   // a name or {"class_name", "config"} (Python: a regularizer object)
+  activation,    // a name (Python: a function of pf.activations / keras.activations)
+  dtype,         // a dtype or dtype-policy name
+  schedule,      // a number or a schedule's {"class_name", "config"} (Python: a schedule object)
+  json,          // any JSON value
+  object,        // a value JSON cannot hold (a function, another object): kept beside the config
+};
+std::string arg_kind_name(ArgKind kind);
+
+struct Argument {
+  Argument(std::string name, ArgKind kind, Json default_value = Json());
+
+  std::string name;
+  ArgKind kind;
+  // The Keras default (what signatures show); for a convention_key argument, Keras's row of it.
+  Json default_value;
+  bool required = false;      // no default: the caller must pass it
+  bool nullable = false;      // None is accepted besides the kind's values
+  bool keras = true;          // false: pitfall's own argument (convention, PyTorch-only hyperparameters)
+  bool supported = true;      // false: a Keras argument accepted only at its default
+  bool keyword_only = false;  // not bound by position
+  int size = 0;               // ints: the tuple's length
+  std::string convention_key;           // the default comes from this conventions row, per convention
+  std::vector<std::string> choices;     // string: the values allowed (compared lower-case)
+  // Checks a value of the right kind: "" when it is fine, else what is allowed ("a positive
+  // integer"). normalize maps an accepted value to its stored form (a name to a canonical name, an
+  // initializer name to its config); it may raise ValueError naming what is wrong.
+  std::function<std::string(const Json&)> check;
+  std::function<Json(const Json&)> normalize;
+  std::string doc;
+  // object: what the value is, for the bindings that make one ("optimizer", "epoch_schedule",
+  // "epoch_hook", "batch_hook", "logs_hook"); the class casts Arguments::object() to it.
+  std::string object_type;
+
+  // Fluent setters for the tables.
+  Argument& make_required() { required = true; return *this; }
+  Argument& allow_none() { nullable = true; return *this; }
+  Argument& pitfall_only() { keras = false; keyword_only = true; return *this; }
+  Argument& unsupported() { supported = false; return *this; }
+  Argument& keyword() { keyword_only = true; return *this; }
+  Argument& tuple_of(int n) { size = n; return *this; }
+  Argument& from_convention(std::string key) { convention_key = std::move(key); return *this; }
+  Argument& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
+  Argument& checked(std::function<std::string(const Json&)> fn) { check = std::move(fn); return *this; }
+  Argument& normalized(std::function<Json(const Json&)> fn) { normalize = std::move(fn); return *this; }
+  Argument& described(std::string text) { doc = std::move(text); return *this; }
+  Argument& holding(std::string type) { object_type = std::move(type); return *this; }
+};
+
+// Common checks ("" = fine, else what is allowed, as the message's "must be ...").
+std::string positive_integer(const Json& value);    // an integer (or each of a tuple) > 0
+std::string non_negative_integer(const Json& value);
+std::string positive_number(const Json& value);
+std::string non_negative_number(const Json& value);
+std::string unit_interval(const Json& value);       // a number in [0, 1]
+std::function<std::string(const Json&)> in_range(double low, bool low_open, double high, bool high_open);
+
+struct ArgumentTable {
+  std::string family;      // "layers", "optimizers", "losses", "metrics", "initializers", ...
+  std::string class_name;  // "Dense"
+  std::string source;      // the upstream file: "keras/src/layers/core/dense.py"
+  std::string doc;         // one line
+  std::vector<Argument> arguments;
+  // Other frameworks' spellings that point to an argument ("lr" -> "learning_rate (PyTorch's spelling)").
+  std::map<std::string, std::string> hints;
+  // Names accepted besides the arguments and handled by the base class (a layer's name, trainable,
+  // dtype, input_shape, ...): parse_arguments leaves them out of the values.
+  std::vector<std::string> base_names;
+
+  const Argument* find(const std::string& name) const;
+  std::string where() const { return class_name; }
+};
+
+// A conventions row: Keras's and PyTorch's default for one key ("BatchNormalization.momentum").
+// The tables that own these facts (layers/conventions.h, optim/defaults.h) register their rows.
+void register_convention_default(const std::string& key, Json keras, Json torch);
+Json convention_default(const std::string& key, Convention convention);
+
+class Arguments {
+ public:
+  // No arguments (a class without a table). There is deliberately no default constructor: `{}` must
+  // not convert to Arguments, so a constructor taking Arguments never competes with one taking an
+  // options struct written `{}`.
+  static Arguments none() { return Arguments(nullptr); }
+  const ArgumentTable& table() const { return *table_; }
+  bool empty() const { return table_ == nullptr; }
+  Convention convention() const { return convention_; }
+  // Every argument, resolved, in declaration order (what get_config shows).
+  const Json& values() const { return values_; }
+  const Json& at(const std::string& name) const;
+  bool is_none(const std::string& name) const { return at(name).is_null(); }
+  int64_t integer(const std::string& name) const { return at(name).as_int(); }
+  double number(const std::string& name) const { return at(name).as_double(); }
+  bool flag(const std::string& name) const { return at(name).as_bool(); }
+  const std::string& text(const std::string& name) const { return at(name).as_string(); }
+  std::vector<int64_t> ints(const std::string& name) const { return at(name).as_int_vector(); }
+  // Whether the caller passed `name` (false: the default was taken).
+  bool given(const std::string& name) const;
+  // An object argument's value (kind object), or null when none was passed.
+  std::shared_ptr<void> object(const std::string& name) const;
+  // Replaces a value its class derives from the others (a pooling layer's strides=None resolves to
+  // its pool_size), so that get_config shows what is used.
+  void resolve(const std::string& name, Json value);
+
+ private:
+  friend Arguments parse_arguments(const ArgumentTable&, const Json&, const std::map<std::string, std::shared_ptr<void>>&);
+  explicit Arguments(const ArgumentTable* table) : table_(table) {}
+  const ArgumentTable* table_ = nullptr;
+  Convention convention_ = Convention::keras;
+  Json values_ = Json::object();
+  std::vector<std::string> given_;
+  std::map<std::string, std::shared_ptr<void>> objects_;
+};
+
+// Checks `given` (a JSON object of argument names to values) against `table`: unknown names raise
+// ValueError with "did you mean" (or the table's hint), a missing required argument and a value of
+// the wrong kind or outside what is allowed raise ValueError "<Class>: argument '<name>' must be
+// <allowed>, got <value>", an unsupported Keras argument given another value than its default
+// raises NotImplementedError. A "convention" entry ("keras" | "torch") picks the conventions row of
+// every from_convention argument not given. `objects` holds the values of object arguments.
+Arguments parse_arguments(const ArgumentTable& table, const Json& given,
+                          const std::map<std::string, std::shared_ptr<void>>& objects = {});
+
+// ---- the registry of tables
+void register_argument_table(const ArgumentTable* table);
+// By family and class name; null when none.
+const ArgumentTable* find_argument_table(const std::string& family, const std::string& class_name);
+// Every registered table, by family then class name.
+std::vector<const ArgumentTable*> argument_tables();
+
+// A value as Python's repr writes it, for messages: None, True, 'text', 1e-07, [3, 3].
+std::string python_repr(const Json& value);
+
+}  // namespace pitfall

@@ -1,0 +1,106 @@
+// The generic layer test over every registered layer class (layers/README.md "Adding a layer"):
+// each class built from its argument table's arguments goes through check_layer (shapes, weights,
+// float64 gradients, a training step, the config and save/load round trips, thread determinism).
+// A registered layer class without a case here fails the coverage test, as an op without a
+// gradcheck case fails test_gradcheck.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "layer_test_helper.h"
+
+namespace pitfall {
+namespace {
+
+using testing::check_layer;
+using testing::LayerCheckOptions;
+
+struct LayerCase {
+  // Builds a fresh layer from a config, through the registry (what Python and load_model do).
+  Json arguments;
+  std::vector<Shape> input_shapes;
+  LayerCheckOptions options;
+  // Instead of check_layer, for a layer it does not fit (InputLayer: the entry of a graph).
+  std::function<void()> custom;
+};
+
+std::shared_ptr<Layer> from_arguments(const std::string& class_name, const Json& arguments) {
+  return layer_from_config(Json(Json::Object{{"class_name", class_name}, {"config", arguments}}));
+}
+
+Json args(Json::Object values) { return Json(std::move(values)); }
+
+const std::map<std::string, LayerCase>& layer_cases() {
+  static const std::map<std::string, LayerCase> cases = [] {
+    std::map<std::string, LayerCase> c;
+    c["Dense"] = {args({{"units", 4}, {"activation", "tanh"}}), {{3, 5}}, {.trainable_weights = 2}, {}};
+    c["Activation"] = {args({{"activation", "softmax"}}), {{2, 3, 4}}, {}, {}};
+    c["Dropout"] = {args({{"rate", 0.3}, {"seed", 7}}), {{4, 5}}, {}, {}};
+    c["Flatten"] = {args({}), {{2, 3, 4}}, {}, {}};
+    c["Reshape"] = {args({{"target_shape", Json::from_vector(std::vector<int64_t>{4, 3})}}), {{2, 12}}, {}, {}};
+    c["Add"] = {args({}), {{2, 3}, {2, 3}}, {}, {}};
+    c["Concatenate"] = {args({{"axis", 1}}), {{2, 1, 4}, {2, 3, 4}}, {}, {}};
+    c["Embedding"] = {args({{"input_dim", 10}, {"output_dim", 3}}), {{2, 5}},
+                      {.trainable_weights = 1, .input_dtypes = {DType::int64}, .int_input_high = 10}, {}};
+    c["BatchNormalization"] = {args({}), {{5, 3}},
+                               {.trainable_weights = 2, .non_trainable_weights = 2, .updates_non_trainable = true,
+                                .gradcheck_training = true},
+                               {}};
+    c["LayerNormalization"] = {args({}), {{3, 5}}, {.trainable_weights = 2}, {}};
+    c["Conv2D"] = {args({{"filters", 3}, {"kernel_size", 3}, {"padding", "same"}}), {{2, 6, 5, 2}},
+                   {.trainable_weights = 2}, {}};
+    c["MaxPooling2D"] = {args({}), {{2, 6, 5, 3}}, {}, {}};
+    c["AveragePooling2D"] = {args({{"pool_size", 2}}), {{2, 6, 5, 3}}, {}, {}};
+    c["GlobalAveragePooling2D"] = {args({}), {{3, 4, 5, 2}}, {}, {}};
+    c["SimpleRNN"] = {args({{"units", 3}}), {{2, 4, 3}}, {.trainable_weights = 3}, {}};
+    c["LSTM"] = {args({{"units", 2}}), {{2, 3, 3}}, {.trainable_weights = 3}, {}};
+    c["InputLayer"] = {args({}), {}, {}, [] {
+      const auto layer = from_arguments("InputLayer", args({{"shape", Json::from_vector(std::vector<int64_t>{4})},
+                                                            {"dtype", "int32"}}));
+      const Json config = layer->get_config();
+      CHECK(config.at("batch_shape").dump() == "[null,4]");
+      CHECK(config.at("dtype").as_string() == "int32");
+      CHECK(layer_from_config(Json(Json::Object{{"class_name", "InputLayer"}, {"config", config}}))->get_config() ==
+            config);
+    }};
+    return c;
+  }();
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("layer cases: every registered layer class with an argument table has a case") {
+  std::vector<std::string> missing;
+  for (const ArgumentTable* table : argument_tables()) {
+    if (table->family == "layers" && !layer_cases().count(table->class_name)) missing.push_back(table->class_name);
+  }
+  std::string list;
+  for (const auto& name : missing) list += name + " ";
+  INFO("layer classes without a case in tests/cpp/test_layer_cases.cpp: " << list);
+  CHECK(missing.empty());
+  // Cases must name registered classes (a typo would check nothing).
+  const std::vector<std::string> registered = registered_layer_classes();
+  for (const auto& [name, c] : layer_cases()) {
+    INFO(name);
+    CHECK(std::find(registered.begin(), registered.end(), name) != registered.end());
+    CHECK(find_argument_table("layers", name) != nullptr);
+  }
+}
+
+TEST_CASE("layer cases: every registered layer class passes the generic layer checks") {
+  for (const auto& [name, c] : layer_cases()) {
+    CAPTURE(name);
+    if (c.custom) {
+      c.custom();
+      continue;
+    }
+    check_layer([name = name, arguments = c.arguments] { return from_arguments(name, arguments); }, c.input_shapes,
+                c.options);
+  }
+}
+
+}  // namespace pitfall

@@ -1,0 +1,174 @@
+"""Constructor arguments as data (core/arguments.h): one test over every registered class.
+
+For each class with an argument table: Python keywords -> object -> get_config -> from_config gives
+an identical config; inspect.signature and help show the table; every declared default, name and
+order is Keras 3's (tests/reference/keras3_defaults.json, read from keras/src at the commit it
+names). A registered class without a case here fails, so a new class must add one.
+"""
+import inspect
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import pitfall as pf
+from pitfall import _pitfall as _C
+
+REFERENCE = json.loads((pathlib.Path(__file__).resolve().parents[1] / "reference" / "keras3_defaults.json").read_text())
+
+# family -> where its Python classes live, and how a config rebuilds an object.
+FAMILIES = {
+    "layers": pf.layers,
+}
+
+# "family/Class" -> keywords that build one (required arguments and a few non-defaults, so that the
+# round trip carries real values).
+CASES = {
+    "layers/InputLayer": dict(shape=(4,), dtype="int32", name="ids"),
+    "layers/Dense": dict(units=3, activation="relu", use_bias=False, kernel_initializer="he_normal"),
+    "layers/Activation": dict(activation="tanh"),
+    "layers/Dropout": dict(rate=0.25, noise_shape=(None, 1), seed=3),
+    "layers/Flatten": dict(),
+    "layers/Reshape": dict(target_shape=(2, -1)),
+    "layers/Add": dict(),
+    "layers/Concatenate": dict(axis=1),
+    "layers/Embedding": dict(input_dim=10, output_dim=4, embeddings_regularizer="l2"),
+    "layers/BatchNormalization": dict(momentum=0.9, epsilon=1e-5, center=False),
+    "layers/LayerNormalization": dict(axis=[1, 2], epsilon=1e-6),
+    "layers/Conv2D": dict(filters=8, kernel_size=3, strides=(2, 1), padding="same"),
+    "layers/MaxPooling2D": dict(pool_size=3, padding="same"),
+    "layers/AveragePooling2D": dict(pool_size=(2, 3)),
+    "layers/GlobalAveragePooling2D": dict(keepdims=True),
+    "layers/SimpleRNN": dict(units=4, return_sequences=True, dropout=0.1),
+    "layers/LSTM": dict(units=5, recurrent_activation="hard_sigmoid", unit_forget_bias=False),
+}
+
+
+def tables():
+    return [t for t in _C.argument_tables() if t["family"] in FAMILIES]
+
+
+def key(t):
+    return f"{t['family']}/{t['class_name']}"
+
+
+def python_class(t):
+    return getattr(FAMILIES[t["family"]], t["class_name"])
+
+
+def test_every_registered_class_has_a_case():
+    missing = [key(t) for t in tables() if key(t) not in CASES]
+    assert not missing, f"classes without a case in tests/python/test_arguments.py: {missing}"
+    known = {key(t) for t in tables()}
+    assert not [k for k in CASES if k not in known], "cases for classes that are not registered"
+    assert len(known) >= 17
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_keywords_to_object_to_config_and_back(name):
+    t = next(t for t in tables() if key(t) == name)
+    cls = python_class(t)
+    obj = cls(**CASES[name])
+    config = obj.get_config()
+    # get_config shows every argument, resolved: each table argument is there.
+    for a in t["arguments"]:
+        if t["class_name"] != "InputLayer":
+            assert a["name"] in config, f"{name}: get_config() lacks '{a['name']}'"
+    again = cls.from_config(config)
+    assert type(again) is type(obj)
+    assert again.get_config() == config
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_signature_and_help_come_from_the_table(name):
+    t = next(t for t in tables() if key(t) == name)
+    cls = python_class(t)
+    sig = inspect.signature(cls)
+    declared = [a["name"] for a in t["arguments"]]
+    assert [p for p in sig.parameters if p != "kwargs"] == [a["name"] for a in t["arguments"] if not a["keyword_only"]] \
+        + [a["name"] for a in t["arguments"] if a["keyword_only"]]
+    for a in t["arguments"]:
+        p = sig.parameters[a["name"]]
+        assert (p.default is inspect.Parameter.empty) == a["required"]
+        if not a["required"]:
+            assert p.default == a["default"]
+    doc = cls.__doc__
+    assert t["doc"] in doc and t["source"] in doc
+    for arg in declared:
+        assert f"    {arg} (" in doc
+
+
+def keras_reference(t):
+    return REFERENCE["classes"].get(key(t))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_declared_arguments_are_keras_3s(name):
+    t = next(t for t in tables() if key(t) == name)
+    ref = keras_reference(t)
+    assert ref is not None, f"{name} is not in tests/reference/keras3_defaults.json"
+    ref_args = [a for a in ref["args"] if not a.get("varargs")]
+    by_name = {a["name"]: a for a in ref_args}
+    ours = [a for a in t["arguments"] if a["keras"]]
+    problems = []
+    for a in ours:
+        r = by_name.get(a["name"])
+        if r is None:
+            problems.append(f"'{a['name']}' is not an argument of Keras's {t['class_name']} ({ref['source']})")
+            continue
+        if r.get("required"):
+            if not a["required"]:
+                problems.append(f"'{a['name']}' is required in Keras, pitfall defaults it to {a['default']!r}")
+        elif a["required"]:
+            problems.append(f"'{a['name']}' defaults to {r['default']!r} in Keras, pitfall requires it")
+        elif a["default"] != r["default"] or type(a["default"]) is bool and type(r["default"]) is not bool:
+            problems.append(f"'{a['name']}': Keras's default is {r['default']!r}, pitfall's {a['default']!r}")
+    # The same order as Keras (positional binding depends on it), and nothing of Keras's left out
+    # except what the base class takes (name, dtype, ...).
+    ours_names = [a["name"] for a in ours]
+    ref_names = [a["name"] for a in ref_args if a["name"] in ours_names]
+    if ours_names != ref_names:
+        problems.append(f"order {ours_names} differs from Keras's {ref_names}")
+    left_out = [a["name"] for a in ref_args if a["name"] not in ours_names and a["name"] not in t["base_names"]]
+    if left_out:
+        problems.append(f"Keras arguments not declared: {left_out}")
+    assert not problems, f"{name} ({ref['source']}):\n  " + "\n  ".join(problems)
+
+
+def test_values_are_checked_with_the_class_the_argument_and_the_value():
+    with pytest.raises(ValueError, match=r"Dense: argument 'units' must be a positive integer, got units=-3"):
+        pf.layers.Dense(-3)
+    with pytest.raises(ValueError, match=r"Dropout: argument 'rate' must be a number in \[0, 1\], got rate=1.5"):
+        pf.layers.Dropout(1.5)
+    with pytest.raises(ValueError, match=r"Conv2D: argument 'kernel_size' must be an integer or a tuple of 2 integers, "
+                                         r"got kernel_size=\[3, 3, 3\]"):
+        pf.layers.Conv2D(4, (3, 3, 3))
+    with pytest.raises(ValueError, match=r"BatchNormalization: argument 'convention' must be one of 'keras', 'torch'"):
+        pf.layers.BatchNormalization(convention="pytorch")
+    with pytest.raises(NotImplementedError, match=r"Dense: argument 'lora_rank' is not supported"):
+        pf.layers.Dense(3, lora_rank=4)
+    with pytest.raises(TypeError, match=r"Dense\(\) missing required argument 'units'"):
+        pf.layers.Dense()
+    with pytest.raises(TypeError, match=r"Dense\(\) got an unexpected keyword argument 'unit'; did you mean 'units'"):
+        pf.layers.Dense(unit=3)
+    with pytest.raises(TypeError, match=r"Dense\(\) got multiple values for argument 'units'"):
+        pf.layers.Dense(3, units=4)
+
+
+def test_convention_defaults_come_from_the_conventions_table():
+    # BatchNormalization: Keras's row in the signature, the torch row when built with convention="torch".
+    sig = inspect.signature(pf.layers.BatchNormalization)
+    assert sig.parameters["momentum"].default == 0.99 and sig.parameters["epsilon"].default == 1e-3
+    torch_bn = pf.layers.BatchNormalization(convention="torch").get_config()
+    assert torch_bn["momentum"] == 0.1 and torch_bn["epsilon"] == 1e-5
+    # Dense and Conv2D read their default initializers from the table too.
+    assert pf.layers.Dense(2).get_config()["kernel_initializer"]["class_name"] == "GlorotUniform"
+    torch_dense = pf.layers.Dense(2, convention="torch")
+    assert torch_dense.get_config()["kernel_initializer"]["class_name"] == "TorchKernel"
+    # torch.nn.Linear: kernel and bias U(+-1/sqrt(fan_in)).
+    torch_dense(pf.tensor(np.zeros((1, 100), np.float32)))
+    bound = 1 / np.sqrt(100)
+    kernel, bias = (np.asarray(w) for w in torch_dense.weights)
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0.5 * bound
