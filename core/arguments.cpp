@@ -31,7 +31,7 @@ std::string kind_check(const Argument& a, const Json& value) {
       return !value.is_bool() && is_int(value) ? "" : "an integer";
     case ArgKind::number:
       if (value.is_bool() || !value.is_number()) return "a number";
-      return std::isfinite(value.as_double()) ? "" : "a finite number";
+      return std::isfinite(value.as_double()) ? "" : "finite";
     case ArgKind::string:
       return value.is_string() ? "" : "a string";
     case ArgKind::ints: {
@@ -71,7 +71,7 @@ std::string kind_check(const Argument& a, const Json& value) {
     case ArgKind::schedule:
       if (value.is_object() && value.contains("class_name")) return "";
       if (value.is_bool() || !value.is_number()) return "a number or a learning-rate schedule";
-      return std::isfinite(value.as_double()) ? "" : "a finite number or a learning-rate schedule";
+      return std::isfinite(value.as_double()) ? "" : "finite";
     case ArgKind::json:
     case ArgKind::object:
       return "";
@@ -297,14 +297,15 @@ Arguments parse_arguments(const ArgumentTable& table, const Json& given,
       const bool default_is_null = a.convention_key.empty() ? a.default_value.is_null()
                                                             : convention_default(a.convention_key, out.convention_).is_null();
       if (!a.nullable && !default_is_null && a.kind != ArgKind::object) {
-        throw ValueError(at + " must be " + arg_kind_name(a.kind) + ", got " + a.name + "=None" +
-                         (a.doc.empty() ? "" : " (" + a.doc + ")"));
+        throw ValueError(at + " cannot be None; pass " + arg_kind_name(a.kind) + (a.doc.empty() ? "" : " (" + a.doc + ")"));
       }
       out.values_[a.name] = a.normalize ? a.normalize(value) : value;  // normalizers take None too
       continue;
     }
+    // A value of the wrong kind shows itself ("got 1"); a value of the right kind outside what is
+    // allowed shows the assignment it came from ("got units=0"), as Keras's "Received: units=0".
     if (const std::string wrong = kind_check(a, value); !wrong.empty()) {
-      throw ValueError(at + " must be " + allowed_text(a, wrong) + ", got " + a.name + "=" + python_repr(value));
+      throw ValueError(at + " must be " + allowed_text(a, wrong) + ", got " + python_repr(value));
     }
     value = stored_form(a, value);
     if (!a.choices.empty()) {

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/core/warnings.h"
@@ -84,26 +86,9 @@ void warn_if_already_activated(const std::string& loss_name, const Tensor& y_pre
   warn_once(act + "-from-logits", message);
 }
 
-// Shared state of the loss classes: the Keras constructor arguments, echoed by get_config.
-class ConfiguredLoss : public Loss {
+class MeanSquaredError : public Loss {
  public:
-  ConfiguredLoss(std::string class_name, std::string name, Json extra_config)
-      : Loss(std::move(class_name), std::move(name)), extra_config_(std::move(extra_config)) {}
-  Json get_config() const override {
-    Json config = Loss::get_config();
-    if (extra_config_.is_object()) {
-      for (const auto& [key, value] : extra_config_.as_object()) config[key] = value;
-    }
-    return config;
-  }
-
- private:
-  Json extra_config_;
-};
-
-class MeanSquaredError : public ConfiguredLoss {
- public:
-  MeanSquaredError() : ConfiguredLoss("MeanSquaredError", "mean_squared_error", Json::object()) {}
+  explicit MeanSquaredError(const Arguments& arguments) : Loss("MeanSquaredError", arguments) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     const Tensor labels = prepare_labels(name(), y_true, y_pred);
     check_same_shape(name(), labels, y_pred);
@@ -111,9 +96,9 @@ class MeanSquaredError : public ConfiguredLoss {
   }
 };
 
-class MeanAbsoluteError : public ConfiguredLoss {
+class MeanAbsoluteError : public Loss {
  public:
-  MeanAbsoluteError() : ConfiguredLoss("MeanAbsoluteError", "mean_absolute_error", Json::object()) {}
+  explicit MeanAbsoluteError(const Arguments& arguments) : Loss("MeanAbsoluteError", arguments) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     const Tensor labels = prepare_labels(name(), y_true, y_pred);
     check_same_shape(name(), labels, y_pred);
@@ -121,14 +106,9 @@ class MeanAbsoluteError : public ConfiguredLoss {
   }
 };
 
-class Huber : public ConfiguredLoss {
+class Huber : public Loss {
  public:
-  explicit Huber(double delta) : ConfiguredLoss("Huber", "huber_loss", Json(Json::Object{{"delta", delta}})),
-                                 delta_(delta) {
-    if (!(std::isfinite(delta) && delta > 0)) {
-      throw ValueError("Huber: delta must be a positive finite number, got " + std::to_string(delta));
-    }
-  }
+  explicit Huber(const Arguments& arguments) : Loss("Huber", arguments), delta_(arguments.number("delta")) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     const Tensor labels = prepare_labels(name(), y_true, y_pred);
     check_same_shape(name(), labels, y_pred);
@@ -145,24 +125,13 @@ class Huber : public ConfiguredLoss {
   double delta_;
 };
 
-void check_label_smoothing(const char* loss, double label_smoothing) {
-  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) {
-    throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " +
-                     std::to_string(label_smoothing));
-  }
-}
 
-class BinaryCrossentropy : public ConfiguredLoss {
+class BinaryCrossentropy : public Loss {
  public:
-  BinaryCrossentropy(bool from_logits, double label_smoothing)
-      : ConfiguredLoss("BinaryCrossentropy", "binary_crossentropy",
-                       Json(Json::Object{{"from_logits", from_logits},
-                                         {"label_smoothing", label_smoothing},
-                                         {"axis", -1}})),
-        from_logits_(from_logits),
-        label_smoothing_(label_smoothing) {
-    check_label_smoothing("BinaryCrossentropy", label_smoothing);
-  }
+  explicit BinaryCrossentropy(const Arguments& arguments)
+      : Loss("BinaryCrossentropy", arguments),
+        from_logits_(arguments.flag("from_logits")),
+        label_smoothing_(arguments.number("label_smoothing")) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     Tensor labels = prepare_labels(name(), y_true, y_pred);
     check_same_shape(name(), labels, y_pred);
@@ -215,18 +184,13 @@ void warn_if_single_class(const std::string& loss_name, const Tensor& y_pred, in
                 "classes use a sigmoid output with 'binary_crossentropy'.");
 }
 
-class CategoricalCrossentropy : public ConfiguredLoss {
+class CategoricalCrossentropy : public Loss {
  public:
-  CategoricalCrossentropy(bool from_logits, double label_smoothing, int64_t axis)
-      : ConfiguredLoss("CategoricalCrossentropy", "categorical_crossentropy",
-                       Json(Json::Object{{"from_logits", from_logits},
-                                         {"label_smoothing", label_smoothing},
-                                         {"axis", axis}})),
-        from_logits_(from_logits),
-        label_smoothing_(label_smoothing),
-        axis_(axis) {
-    check_label_smoothing("CategoricalCrossentropy", label_smoothing);
-  }
+  explicit CategoricalCrossentropy(const Arguments& arguments)
+      : Loss("CategoricalCrossentropy", arguments),
+        from_logits_(arguments.flag("from_logits")),
+        label_smoothing_(arguments.number("label_smoothing")),
+        axis_(arguments.integer("axis")) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     if (y_pred.defined() && y_true.defined() && y_pred.ndim() >= 1) {
       // Integer labels against class scores: the classic sparse/categorical mix-up (pitfall P08).
@@ -263,12 +227,10 @@ class CategoricalCrossentropy : public ConfiguredLoss {
   int64_t axis_;
 };
 
-class SparseCategoricalCrossentropy : public ConfiguredLoss {
+class SparseCategoricalCrossentropy : public Loss {
  public:
-  explicit SparseCategoricalCrossentropy(bool from_logits)
-      : ConfiguredLoss("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-                       Json(Json::Object{{"from_logits", from_logits}, {"ignore_class", nullptr}})),
-        from_logits_(from_logits) {}
+  explicit SparseCategoricalCrossentropy(const Arguments& arguments)
+      : Loss("SparseCategoricalCrossentropy", arguments), from_logits_(arguments.flag("from_logits")) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
     prepare_labels(name(), y_true, y_pred);  // validates y_pred; labels are handled below
     if (y_pred.ndim() < 1) {
@@ -357,7 +319,11 @@ std::string lower(std::string s) {
 
 // ---------------------------------------------------------------- Loss
 
-Loss::Loss(std::string class_name, std::string name) : class_name_(std::move(class_name)), name_(std::move(name)) {}
+Loss::Loss(std::string class_name, std::string name)
+    : class_name_(std::move(class_name)), name_(std::move(name)), arguments_(Arguments::none()) {}
+
+Loss::Loss(std::string class_name, Arguments arguments)
+    : class_name_(std::move(class_name)), name_(arguments.text("name")), arguments_(std::move(arguments)) {}
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
   // Losses compute in float32 when the predictions are half precision (a mixed policy's output):
@@ -376,23 +342,149 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor
 }
 
 Json Loss::get_config() const {
+  if (!arguments_.empty()) return arguments_.values();
   Json config = Json::object();
   config["name"] = name_;
   config["reduction"] = "sum_over_batch_size";
   return config;
 }
 
-std::shared_ptr<Loss> mean_squared_error_loss() { return std::make_shared<MeanSquaredError>(); }
-std::shared_ptr<Loss> mean_absolute_error_loss() { return std::make_shared<MeanAbsoluteError>(); }
-std::shared_ptr<Loss> huber_loss(double delta) { return std::make_shared<Huber>(delta); }
-std::shared_ptr<Loss> binary_crossentropy_loss(bool from_logits, double label_smoothing) {
-  return std::make_shared<BinaryCrossentropy>(from_logits, label_smoothing);
+// ---------------------------------------------------------------- the argument tables
+
+namespace {
+
+// A loss table: the loss's own arguments, then Keras's reduction, name and dtype.
+ArgumentTable loss_table(std::string class_name, std::string doc, std::string name, std::vector<Argument> own) {
+  ArgumentTable table;
+  table.family = "losses";
+  table.class_name = std::move(class_name);
+  table.source = "keras/src/losses/losses.py";
+  table.doc = std::move(doc);
+  table.arguments = std::move(own);
+  table.arguments.push_back(
+      Argument("reduction", ArgKind::string, "sum_over_batch_size")
+          .allow_none()
+          .checked([](const Json& value) -> std::string {
+            if (value.as_string() != "sum_over_batch_size") {
+              throw NotImplementedError("reduction='" + value.as_string() +
+                                        "' is not supported; pitfall losses reduce with 'sum_over_batch_size' (Keras's "
+                                        "default: the mean over the batch, weighted by sample_weight)");
+            }
+            return "";
+          })
+          .described("how per-sample losses become one number; only 'sum_over_batch_size'"));
+  table.arguments.push_back(Argument("name", ArgKind::string, std::move(name)).described("the loss's name"));
+  table.arguments.push_back(Argument("dtype", ArgKind::dtype).allow_none().unsupported()
+                                .described("the dtype of the computation (None: the predictions')"));
+  return table;
 }
-std::shared_ptr<Loss> categorical_crossentropy_loss(bool from_logits, double label_smoothing, int64_t axis) {
-  return std::make_shared<CategoricalCrossentropy>(from_logits, label_smoothing, axis);
+
+Argument from_logits_argument() {
+  return Argument("from_logits", ArgKind::boolean, false)
+      .described("whether y_pred holds logits (True) or probabilities (False, clipped to [1e-7, 1 - 1e-7])");
 }
-std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(bool from_logits) {
-  return std::make_shared<SparseCategoricalCrossentropy>(from_logits);
+
+Argument label_smoothing_argument() {
+  return Argument("label_smoothing", ArgKind::number, 0.0).checked(unit_interval)
+      .described("moves the labels toward 1/num_classes (binary: toward 0.5) by this fraction");
+}
+
+Argument last_axis_only(const char* doc) {
+  return Argument("axis", ArgKind::integer, -1).checked([](const Json& value) -> std::string {
+    if (value.as_int() != -1) throw NotImplementedError("only axis=-1 (the last axis) is supported");
+    return "";
+  }).described(doc);
+}
+
+struct LossClass {
+  ArgumentTable table;
+  std::function<std::shared_ptr<Loss>(const Arguments&)> make;
+};
+
+template <class T>
+LossClass loss_class(ArgumentTable table) {
+  return {std::move(table), [](const Arguments& arguments) { return std::make_shared<T>(arguments); }};
+}
+
+const std::map<std::string, LossClass>& loss_classes() {
+  static const std::map<std::string, LossClass> classes = [] {
+    std::map<std::string, LossClass> c;
+    c["MeanSquaredError"] = loss_class<MeanSquaredError>(
+        loss_table("MeanSquaredError", "mean of the squared errors over the last axis", "mean_squared_error", {}));
+    c["MeanAbsoluteError"] = loss_class<MeanAbsoluteError>(
+        loss_table("MeanAbsoluteError", "mean of the absolute errors over the last axis", "mean_absolute_error", {}));
+    c["Huber"] = loss_class<Huber>(loss_table(
+        "Huber", "quadratic for errors up to delta, linear beyond", "huber_loss",
+        {Argument("delta", ArgKind::number, 1.0).checked(positive_number)
+             .described("where the loss turns from quadratic to linear")}));
+    c["BinaryCrossentropy"] = loss_class<BinaryCrossentropy>(loss_table(
+        "BinaryCrossentropy", "crossentropy of 0/1 labels against probabilities or logits", "binary_crossentropy",
+        {from_logits_argument(), label_smoothing_argument(), last_axis_only("the axis the mean is taken over")}));
+    c["CategoricalCrossentropy"] = loss_class<CategoricalCrossentropy>(loss_table(
+        "CategoricalCrossentropy", "crossentropy of one-hot labels against class probabilities or logits",
+        "categorical_crossentropy",
+        {from_logits_argument(), label_smoothing_argument(),
+         Argument("axis", ArgKind::integer, -1).described("the class axis")}));
+    ArgumentTable sparse = loss_table(
+        "SparseCategoricalCrossentropy", "crossentropy of integer class labels against class probabilities or logits",
+        "sparse_categorical_crossentropy",
+        {from_logits_argument(), Argument("ignore_class", ArgKind::integer).allow_none().unsupported()
+                                     .described("a label whose entries count for nothing (unsupported)")});
+    // Keras's order: axis comes after reduction.
+    sparse.arguments.insert(sparse.arguments.begin() + 3, last_axis_only("the class axis"));
+    c["SparseCategoricalCrossentropy"] = loss_class<SparseCategoricalCrossentropy>(std::move(sparse));
+    return c;
+  }();
+  return classes;
+}
+
+const bool loss_tables_registered = [] {
+  for (const auto& [name, c] : loss_classes()) register_argument_table(&c.table);
+  return true;
+}();
+
+}  // namespace
+
+std::shared_ptr<Loss> make_loss(const std::string& class_name, const Json& arguments) {
+  const auto found = loss_classes().find(class_name);
+  if (found == loss_classes().end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, c] : loss_classes()) names.push_back(name);
+    throw ValueError("unknown loss class '" + class_name + "'; " + did_you_mean(class_name, names));
+  }
+  return found->second.make(parse_arguments(found->second.table, arguments));
+}
+
+namespace {
+Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
+  Json out = Json::object();
+  for (const auto& [name, value] : values) {
+    if (value) out[name] = *value;
+  }
+  return out;
+}
+template <class T>
+std::optional<Json> maybe(const std::optional<T>& value) {
+  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
+}
+}  // namespace
+
+std::shared_ptr<Loss> mean_squared_error_loss() { return make_loss("MeanSquaredError"); }
+std::shared_ptr<Loss> mean_absolute_error_loss() { return make_loss("MeanAbsoluteError"); }
+std::shared_ptr<Loss> huber_loss(std::optional<double> delta) { return make_loss("Huber", given({{"delta", maybe(delta)}})); }
+std::shared_ptr<Loss> binary_crossentropy_loss(std::optional<bool> from_logits, std::optional<double> label_smoothing) {
+  return make_loss("BinaryCrossentropy",
+                   given({{"from_logits", maybe(from_logits)}, {"label_smoothing", maybe(label_smoothing)}}));
+}
+std::shared_ptr<Loss> categorical_crossentropy_loss(std::optional<bool> from_logits,
+                                                    std::optional<double> label_smoothing,
+                                                    std::optional<int64_t> axis) {
+  return make_loss("CategoricalCrossentropy", given({{"from_logits", maybe(from_logits)},
+                                                     {"label_smoothing", maybe(label_smoothing)},
+                                                     {"axis", maybe(axis)}}));
+}
+std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(std::optional<bool> from_logits) {
+  return make_loss("SparseCategoricalCrossentropy", given({{"from_logits", maybe(from_logits)}}));
 }
 
 // ---------------------------------------------------------------- lookup
@@ -430,59 +522,11 @@ std::shared_ptr<Loss> get_loss(const std::string& name) {
 
 std::shared_ptr<Loss> loss_from_config(const Json& class_and_config) {
   if (class_and_config.is_string()) return get_loss(class_and_config.as_string());
-  const std::string class_name = class_and_config.at("class_name").as_string();
-  const Json config = class_and_config.get("config", Json::object());
-  const auto check_keys = [&](std::vector<std::string> allowed) {
-    allowed.insert(allowed.end(), {"name", "reduction", "dtype"});
-    for (const auto& [key, value] : config.as_object()) {
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        throw ValueError("loss_from_config: " + class_name + " has no argument '" + key + "'; " +
-                         did_you_mean(key, allowed));
-      }
-    }
-    const std::string reduction = config.get("reduction", Json("sum_over_batch_size")).as_string();
-    if (reduction != "sum_over_batch_size") {
-      throw NotImplementedError("loss_from_config: reduction '" + reduction +
-                                "' is not supported; pitfall losses reduce with 'sum_over_batch_size'");
-    }
-  };
-  std::shared_ptr<Loss> loss;
-  if (class_name == "MeanSquaredError") {
-    check_keys({});
-    loss = mean_squared_error_loss();
-  } else if (class_name == "MeanAbsoluteError") {
-    check_keys({});
-    loss = mean_absolute_error_loss();
-  } else if (class_name == "Huber") {
-    check_keys({"delta"});
-    loss = huber_loss(config.get("delta", Json(1.0)).as_double());
-  } else if (class_name == "BinaryCrossentropy") {
-    check_keys({"from_logits", "label_smoothing", "axis"});
-    if (config.get("axis", Json(-1)).as_int() != -1) {
-      throw NotImplementedError("loss_from_config: BinaryCrossentropy supports axis=-1 only");
-    }
-    loss = binary_crossentropy_loss(config.get("from_logits", Json(false)).as_bool(),
-                                    config.get("label_smoothing", Json(0.0)).as_double());
-  } else if (class_name == "CategoricalCrossentropy") {
-    check_keys({"from_logits", "label_smoothing", "axis"});
-    loss = categorical_crossentropy_loss(config.get("from_logits", Json(false)).as_bool(),
-                                         config.get("label_smoothing", Json(0.0)).as_double(),
-                                         config.get("axis", Json(-1)).as_int());
-  } else if (class_name == "SparseCategoricalCrossentropy") {
-    check_keys({"from_logits", "ignore_class", "axis"});
-    if (!config.get("ignore_class", Json()).is_null()) {
-      throw NotImplementedError("loss_from_config: SparseCategoricalCrossentropy(ignore_class=...) is not supported");
-    }
-    if (config.get("axis", Json(-1)).as_int() != -1) {
-      throw NotImplementedError("loss_from_config: SparseCategoricalCrossentropy supports axis=-1 only");
-    }
-    loss = sparse_categorical_crossentropy_loss(config.get("from_logits", Json(false)).as_bool());
-  } else {
-    throw ValueError("loss_from_config: unknown loss class '" + class_name + "'; " +
-                     did_you_mean(class_name, {"MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
-                                               "CategoricalCrossentropy", "SparseCategoricalCrossentropy"}));
+  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
+    throw ValueError("loss_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
+                     class_and_config.dump());
   }
-  return loss;
+  return make_loss(class_and_config.at("class_name").as_string(), class_and_config.get("config", Json::object()));
 }
 
 }  // namespace pitfall

@@ -7,8 +7,10 @@
 // loss, or one-hot labels to the sparse loss, raise naming the loss to use instead.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/json.h"
 #include "pitfall/core/tensor.h"
 
@@ -16,7 +18,10 @@ namespace pitfall {
 
 class Loss {
  public:
+  // A loss without an argument table (a Python function or subclass).
   Loss(std::string class_name, std::string name);
+  // A built-in loss: its resolved arguments (its name among them), which get_config shows.
+  Loss(std::string class_name, Arguments arguments);
   virtual ~Loss() = default;
   // Per-sample losses: shape y_pred.shape minus the last axis (or (N,) for (N,) inputs).
   virtual Tensor call(const Tensor& y_true, const Tensor& y_pred) const = 0;
@@ -28,17 +33,25 @@ class Loss {
 
  private:
   std::string class_name_, name_;
+  Arguments arguments_;
 };
 
+// The built-in losses by class name, from Keras-named arguments (a JSON object) checked against the
+// class's argument table (family "losses": the arguments, their defaults and checks); unset ones take
+// the table's defaults. Unknown classes and arguments raise ValueError with "did you mean".
+std::shared_ptr<Loss> make_loss(const std::string& class_name, const Json& arguments = Json::object());
+// Typed shortcuts: an argument left unset takes the table's default.
 std::shared_ptr<Loss> mean_squared_error_loss();
 std::shared_ptr<Loss> mean_absolute_error_loss();
-std::shared_ptr<Loss> huber_loss(double delta = 1.0);
+std::shared_ptr<Loss> huber_loss(std::optional<double> delta = {});
 // Keras: probabilities clipped to [1e-7, 1 - 1e-7]; from_logits uses the stable logits formula.
-std::shared_ptr<Loss> binary_crossentropy_loss(bool from_logits = false, double label_smoothing = 0.0);
+std::shared_ptr<Loss> binary_crossentropy_loss(std::optional<bool> from_logits = {},
+                                               std::optional<double> label_smoothing = {});
 // Keras: probabilities renormalized by their sum along `axis`, then clipped to [1e-7, 1 - 1e-7].
-std::shared_ptr<Loss> categorical_crossentropy_loss(bool from_logits = false, double label_smoothing = 0.0,
-                                                    int64_t axis = -1);
-std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(bool from_logits = false);
+std::shared_ptr<Loss> categorical_crossentropy_loss(std::optional<bool> from_logits = {},
+                                                    std::optional<double> label_smoothing = {},
+                                                    std::optional<int64_t> axis = {});
+std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(std::optional<bool> from_logits = {});
 
 // Strings as Keras accepts them: "mse", "mean_squared_error", "mae", "huber", "binary_crossentropy",
 // "categorical_crossentropy", "sparse_categorical_crossentropy", CamelCase class names. Unknown

@@ -6,7 +6,10 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <optional>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/autograd.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/layers/layer.h"
@@ -74,8 +77,8 @@ class MeanMetricWrapper : public Metric {
  public:
   // fn returns one value per element of `shape` (the values' row-major layout), given host data.
   using ValueFn = std::function<std::vector<double>(const Tensor& y_true, const Tensor& y_pred, Shape& shape)>;
-  MeanMetricWrapper(std::string class_name, std::string name, ValueFn fn, Json extra_config = Json::object())
-      : Metric(std::move(class_name), std::move(name)), fn_(std::move(fn)), extra_config_(std::move(extra_config)) {}
+  MeanMetricWrapper(std::string class_name, Arguments arguments, ValueFn fn)
+      : Metric(std::move(class_name), std::move(arguments)), fn_(std::move(fn)) {}
 
   void update_state(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) override {
     check_defined(name(), y_true, y_pred);
@@ -103,15 +106,9 @@ class MeanMetricWrapper : public Metric {
   }
   double result() const override { return ratio(total_, count_); }
   void reset_state() override { total_ = count_ = 0.0; }
-  Json get_config() const override {
-    Json config = Metric::get_config();
-    for (const auto& [key, value] : extra_config_.as_object()) config[key] = value;
-    return config;
-  }
 
  private:
   ValueFn fn_;
-  Json extra_config_;
   double total_ = 0.0, count_ = 0.0;
 };
 
@@ -136,12 +133,8 @@ void check_probabilities(const std::string& metric, const std::vector<double>& p
 class ConfusionMetric : public Metric {
  public:
   enum class Kind { precision, recall, auc };
-  ConfusionMetric(std::string class_name, std::string name, Kind kind, std::vector<double> thresholds,
-                  Json extra_config)
-      : Metric(std::move(class_name), std::move(name)),
-        kind_(kind),
-        thresholds_(std::move(thresholds)),
-        extra_config_(std::move(extra_config)) {
+  ConfusionMetric(std::string class_name, Arguments arguments, Kind kind, std::vector<double> thresholds)
+      : Metric(std::move(class_name), std::move(arguments)), kind_(kind), thresholds_(std::move(thresholds)) {
     reset_state();
   }
 
@@ -204,16 +197,10 @@ class ConfusionMetric : public Metric {
     false_negatives_.assign(n, 0.0);
   }
 
-  Json get_config() const override {
-    Json config = Metric::get_config();
-    for (const auto& [key, value] : extra_config_.as_object()) config[key] = value;
-    return config;
-  }
 
  private:
   Kind kind_;
   std::vector<double> thresholds_;  // ascending
-  Json extra_config_;
   std::vector<double> true_positives_, false_positives_, true_negatives_, false_negatives_;
 };
 
@@ -319,15 +306,16 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::shared_ptr<Metric> binary_accuracy_named(double threshold, std::string name) {
-  return std::make_shared<MeanMetricWrapper>("BinaryAccuracy", name, binary_accuracy_fn(threshold, name),
-                                             Json(Json::Object{{"threshold", threshold}}));
-}
-std::shared_ptr<Metric> categorical_accuracy_named(std::string name) {
-  return std::make_shared<MeanMetricWrapper>("CategoricalAccuracy", name, categorical_accuracy_fn(name));
-}
-std::shared_ptr<Metric> sparse_categorical_accuracy_named(std::string name) {
-  return std::make_shared<MeanMetricWrapper>("SparseCategoricalAccuracy", name, sparse_categorical_accuracy_fn(name));
+// Keras's Accuracy: how often the prediction equals the label exactly.
+MeanMetricWrapper::ValueFn accuracy_fn(std::string name) {
+  return [name](const Tensor& y_true, const Tensor& y_pred, Shape& shape) {
+    shape = aligned_shape(name, y_true.shape(), y_pred.shape());
+    const std::vector<double> labels = host_values(y_true);
+    const std::vector<double> predictions = host_values(y_pred);
+    std::vector<double> out(predictions.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = labels[i] == predictions[i] ? 1.0 : 0.0;
+    return out;
+  };
 }
 
 }  // namespace
@@ -335,9 +323,13 @@ std::shared_ptr<Metric> sparse_categorical_accuracy_named(std::string name) {
 // ---------------------------------------------------------------- Metric, Mean
 
 Metric::Metric(std::string class_name, std::string name)
-    : class_name_(std::move(class_name)), name_(std::move(name)) {}
+    : class_name_(std::move(class_name)), name_(std::move(name)), arguments_(Arguments::none()) {}
+
+Metric::Metric(std::string class_name, Arguments arguments)
+    : class_name_(std::move(class_name)), name_(arguments.text("name")), arguments_(std::move(arguments)) {}
 
 Json Metric::get_config() const {
+  if (!arguments_.empty()) return arguments_.values();
   Json config = Json::object();
   config["name"] = name_;
   config["dtype"] = "float32";
@@ -345,6 +337,8 @@ Json Metric::get_config() const {
 }
 
 Mean::Mean(std::string name) : Metric("Mean", std::move(name)) {}
+
+Mean::Mean(Arguments arguments) : Metric("Mean", std::move(arguments)) {}
 
 void Mean::update_state(const Tensor& values, const Tensor&, const Tensor& sample_weight) {
   if (!values.defined()) throw ValueError("metric '" + name() + "': update_state needs values");
@@ -362,66 +356,200 @@ double Mean::result() const { return ratio(total_, count_); }
 
 void Mean::reset_state() { total_ = count_ = 0.0; }
 
-// ---------------------------------------------------------------- factories
-
-std::shared_ptr<Metric> binary_accuracy_metric(double threshold) {
-  return binary_accuracy_named(threshold, "binary_accuracy");
-}
-std::shared_ptr<Metric> categorical_accuracy_metric() { return categorical_accuracy_named("categorical_accuracy"); }
-std::shared_ptr<Metric> sparse_categorical_accuracy_metric() {
-  return sparse_categorical_accuracy_named("sparse_categorical_accuracy");
-}
-std::shared_ptr<Metric> top_k_categorical_accuracy_metric(int64_t k) {
-  if (k < 1) throw ValueError("top_k_categorical_accuracy: k must be >= 1, got " + std::to_string(k));
-  return std::make_shared<MeanMetricWrapper>("TopKCategoricalAccuracy", "top_k_categorical_accuracy",
-                                             top_k_fn(k, "top_k_categorical_accuracy"), Json(Json::Object{{"k", k}}));
-}
-std::shared_ptr<Metric> mean_squared_error_metric() {
-  return std::make_shared<MeanMetricWrapper>("MeanSquaredError", "mean_squared_error",
-                                             error_fn(true, "mean_squared_error"));
-}
-std::shared_ptr<Metric> mean_absolute_error_metric() {
-  return std::make_shared<MeanMetricWrapper>("MeanAbsoluteError", "mean_absolute_error",
-                                             error_fn(false, "mean_absolute_error"));
-}
+// ---------------------------------------------------------------- the argument tables
 
 namespace {
-void check_threshold(const char* metric, double threshold) {
-  if (!(threshold >= 0.0 && threshold <= 1.0)) {
-    throw ValueError(std::string(metric) + ": threshold must be in [0, 1], got " + std::to_string(threshold));
-  }
+
+// name: the metric's name (None: the class's snake_case name, as Keras names it); dtype: the dtype
+// results are reported in (None: float32; state is kept in double either way).
+Argument name_argument(Json default_name, std::string fallback) {
+  return Argument("name", ArgKind::string, std::move(default_name))
+      .allow_none()
+      .normalized([fallback](const Json& value) { return value.is_null() ? Json(fallback) : value; })
+      .described("the metric's name, the key of its value in the logs");
 }
+
+Argument dtype_argument() {
+  return Argument("dtype", ArgKind::dtype)
+      .allow_none()
+      .checked([](const Json& value) -> std::string {
+        if (value.as_string() != "float32") {
+          throw NotImplementedError("only float32 is supported (metrics accumulate in float64 and report float32)");
+        }
+        return "";
+      })
+      .normalized([](const Json& value) { return value.is_null() ? Json("float32") : value; })
+      .described("the dtype results are reported in; None means float32");
+}
+
+Argument unit_threshold(const char* name, const char* doc) {
+  return Argument(name, ArgKind::number, 0.5).checked(unit_interval).described(doc);
+}
+
+// Precision / Recall: one threshold (None: 0.5); top_k and class_id are Keras arguments pitfall lacks.
+std::vector<Argument> confusion_arguments(const std::string& fallback_name) {
+  return {Argument("thresholds", ArgKind::number).allow_none().checked(unit_interval)
+              .described("a prediction above it counts as positive (None: 0.5); one threshold only"),
+          Argument("top_k", ArgKind::integer).allow_none().unsupported(),
+          Argument("class_id", ArgKind::integer).allow_none().unsupported(),
+          name_argument(Json(), fallback_name), dtype_argument()};
+}
+
+ArgumentTable metric_table(std::string class_name, std::string source, std::string doc, std::vector<Argument> arguments) {
+  ArgumentTable table;
+  table.family = "metrics";
+  table.class_name = std::move(class_name);
+  table.source = "keras/src/metrics/" + source;
+  table.doc = std::move(doc);
+  table.arguments = std::move(arguments);
+  return table;
+}
+
+struct MetricClass {
+  ArgumentTable table;
+  std::function<std::shared_ptr<Metric>(const Arguments&)> make;
+};
+
+MetricClass wrapper(ArgumentTable table,
+                    std::function<MeanMetricWrapper::ValueFn(const Arguments&, const std::string& name)> fn) {
+  const std::string class_name = table.class_name;
+  return {std::move(table), [class_name, fn](const Arguments& a) -> std::shared_ptr<Metric> {
+            return std::make_shared<MeanMetricWrapper>(class_name, a, fn(a, a.text("name")));
+          }};
+}
+
+double threshold_of(const Arguments& a) { return a.is_none("thresholds") ? 0.5 : a.number("thresholds"); }
+
+const std::map<std::string, MetricClass>& metric_classes() {
+  static const std::map<std::string, MetricClass> classes = [] {
+    std::map<std::string, MetricClass> c;
+    c["Accuracy"] = wrapper(metric_table("Accuracy", "accuracy_metrics.py", "how often predictions equal labels exactly",
+                                         {name_argument("accuracy", "accuracy"), dtype_argument()}),
+                            [](const Arguments&, const std::string& name) { return accuracy_fn(name); });
+    c["BinaryAccuracy"] = wrapper(
+        metric_table("BinaryAccuracy", "accuracy_metrics.py", "how often a thresholded prediction matches a 0/1 label",
+                     {name_argument("binary_accuracy", "binary_accuracy"), dtype_argument(),
+                      unit_threshold("threshold", "a prediction above it counts as 1")}),
+        [](const Arguments& a, const std::string& name) { return binary_accuracy_fn(a.number("threshold"), name); });
+    c["CategoricalAccuracy"] = wrapper(
+        metric_table("CategoricalAccuracy", "accuracy_metrics.py", "how often the argmax matches a one-hot label",
+                     {name_argument("categorical_accuracy", "categorical_accuracy"), dtype_argument()}),
+        [](const Arguments&, const std::string& name) { return categorical_accuracy_fn(name); });
+    c["SparseCategoricalAccuracy"] = wrapper(
+        metric_table("SparseCategoricalAccuracy", "accuracy_metrics.py", "how often the argmax matches an integer label",
+                     {name_argument("sparse_categorical_accuracy", "sparse_categorical_accuracy"), dtype_argument()}),
+        [](const Arguments&, const std::string& name) { return sparse_categorical_accuracy_fn(name); });
+    c["TopKCategoricalAccuracy"] = wrapper(
+        metric_table("TopKCategoricalAccuracy", "accuracy_metrics.py", "how often the label is among the k top scores",
+                     {Argument("k", ArgKind::integer, 5).checked(positive_integer).described("how many top scores count"),
+                      name_argument("top_k_categorical_accuracy", "top_k_categorical_accuracy"), dtype_argument()}),
+        [](const Arguments& a, const std::string& name) { return top_k_fn(a.integer("k"), name); });
+    c["MeanSquaredError"] = wrapper(
+        metric_table("MeanSquaredError", "regression_metrics.py", "the mean of the squared errors",
+                     {name_argument("mean_squared_error", "mean_squared_error"), dtype_argument()}),
+        [](const Arguments&, const std::string& name) { return error_fn(true, name); });
+    c["MeanAbsoluteError"] = wrapper(
+        metric_table("MeanAbsoluteError", "regression_metrics.py", "the mean of the absolute errors",
+                     {name_argument("mean_absolute_error", "mean_absolute_error"), dtype_argument()}),
+        [](const Arguments&, const std::string& name) { return error_fn(false, name); });
+    c["Precision"] = {metric_table("Precision", "confusion_metrics.py", "true positives / predicted positives",
+                                   confusion_arguments("precision")),
+                      [](const Arguments& a) -> std::shared_ptr<Metric> {
+                        return std::make_shared<ConfusionMetric>("Precision", a, ConfusionMetric::Kind::precision,
+                                                                 std::vector<double>{threshold_of(a)});
+                      }};
+    c["Recall"] = {metric_table("Recall", "confusion_metrics.py", "true positives / actual positives",
+                                confusion_arguments("recall")),
+                   [](const Arguments& a) -> std::shared_ptr<Metric> {
+                     return std::make_shared<ConfusionMetric>("Recall", a, ConfusionMetric::Kind::recall,
+                                                              std::vector<double>{threshold_of(a)});
+                   }};
+    const auto only = [](const char* value, const char* why) {
+      return [value, why](const Json& v) -> std::string {
+        if (v.as_string() != value) throw NotImplementedError(why);
+        return "";
+      };
+    };
+    c["AUC"] = {
+        metric_table("AUC", "confusion_metrics.py", "area under the ROC curve, over evenly spaced thresholds",
+                     {Argument("num_thresholds", ArgKind::integer, 200)
+                          .checked([](const Json& v) { return v.as_int() > 1 ? std::string() : "an integer > 1"; })
+                          .described("how many thresholds the curve is evaluated at"),
+                      Argument("curve", ArgKind::string, "ROC").checked(only("ROC", "only curve='ROC' is supported"))
+                          .described("'ROC' (supported) or 'PR'"),
+                      Argument("summation_method", ArgKind::string, "interpolation")
+                          .checked(only("interpolation", "only summation_method='interpolation' is supported"))
+                          .described("how the area is summed: 'interpolation' (trapezoids)"),
+                      name_argument(Json(), "auc"), dtype_argument(),
+                      Argument("thresholds", ArgKind::json).allow_none().unsupported(),
+                      Argument("multi_label", ArgKind::boolean, false).unsupported(),
+                      Argument("num_labels", ArgKind::integer).allow_none().unsupported(),
+                      Argument("label_weights", ArgKind::json).allow_none().unsupported(),
+                      Argument("from_logits", ArgKind::boolean, false).unsupported()}),
+        [](const Arguments& a) -> std::shared_ptr<Metric> {
+          // Keras AUC: [0 - eps, 1/(n-1), ..., (n-2)/(n-1), 1 + eps], so predictions of exactly 0 and 1
+          // are counted at the ends.
+          const int64_t n = a.integer("num_thresholds");
+          std::vector<double> thresholds;
+          thresholds.push_back(0.0 - kEpsilon);
+          for (int64_t i = 0; i < n - 2; ++i) thresholds.push_back(static_cast<double>(i + 1) / static_cast<double>(n - 1));
+          thresholds.push_back(1.0 + kEpsilon);
+          return std::make_shared<ConfusionMetric>("AUC", a, ConfusionMetric::Kind::auc, std::move(thresholds));
+        }};
+    c["Mean"] = {metric_table("Mean", "reduction_metrics.py", "the weighted mean of the values given",
+                              {name_argument("mean", "mean"), dtype_argument()}),
+                 [](const Arguments& a) -> std::shared_ptr<Metric> { return std::make_shared<Mean>(a); }};
+    return c;
+  }();
+  return classes;
+}
+
+const bool metric_tables_registered = [] {
+  for (const auto& [name, c] : metric_classes()) register_argument_table(&c.table);
+  return true;
+}();
+
+Json given_name(const std::string& name) { return Json(Json::Object{{"name", name}}); }
+
 }  // namespace
 
-std::shared_ptr<Metric> precision_metric(double threshold) {
-  check_threshold("precision", threshold);
-  return std::make_shared<ConfusionMetric>("Precision", "precision", ConfusionMetric::Kind::precision,
-                                           std::vector<double>{threshold},
-                                           Json(Json::Object{{"thresholds", threshold}}));
-}
-std::shared_ptr<Metric> recall_metric(double threshold) {
-  check_threshold("recall", threshold);
-  return std::make_shared<ConfusionMetric>("Recall", "recall", ConfusionMetric::Kind::recall,
-                                           std::vector<double>{threshold},
-                                           Json(Json::Object{{"thresholds", threshold}}));
-}
-std::shared_ptr<Metric> auc_metric(int64_t num_thresholds) {
-  if (num_thresholds <= 1) {
-    throw ValueError("auc: num_thresholds must be > 1, got " + std::to_string(num_thresholds));
+std::shared_ptr<Metric> make_metric(const std::string& class_name, const Json& arguments) {
+  const auto found = metric_classes().find(class_name);
+  if (found == metric_classes().end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, c] : metric_classes()) names.push_back(name);
+    throw ValueError("unknown metric class '" + class_name + "'; " + did_you_mean(class_name, names));
   }
-  // Keras AUC: [0 - eps, 1/(n-1), ..., (n-2)/(n-1), 1 + eps], so predictions of exactly 0 and 1 are
-  // counted at the ends.
-  std::vector<double> thresholds;
-  thresholds.push_back(0.0 - kEpsilon);
-  for (int64_t i = 0; i < num_thresholds - 2; ++i) {
-    thresholds.push_back(static_cast<double>(i + 1) / static_cast<double>(num_thresholds - 1));
+  return found->second.make(parse_arguments(found->second.table, arguments));
+}
+
+std::shared_ptr<Metric> metric_from_config(const Json& class_and_config) {
+  if (class_and_config.is_string()) return get_metric(class_and_config.as_string());
+  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
+    throw ValueError("metric_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
+                     class_and_config.dump());
   }
-  thresholds.push_back(1.0 + kEpsilon);
-  return std::make_shared<ConfusionMetric>(
-      "AUC", "auc", ConfusionMetric::Kind::auc, std::move(thresholds),
-      Json(Json::Object{{"num_thresholds", num_thresholds},
-                        {"curve", "ROC"},
-                        {"summation_method", "interpolation"}}));
+  return make_metric(class_and_config.at("class_name").as_string(), class_and_config.get("config", Json::object()));
+}
+
+std::shared_ptr<Metric> binary_accuracy_metric(std::optional<double> threshold) {
+  return make_metric("BinaryAccuracy", threshold ? Json(Json::Object{{"threshold", *threshold}}) : Json::object());
+}
+std::shared_ptr<Metric> categorical_accuracy_metric() { return make_metric("CategoricalAccuracy"); }
+std::shared_ptr<Metric> sparse_categorical_accuracy_metric() { return make_metric("SparseCategoricalAccuracy"); }
+std::shared_ptr<Metric> top_k_categorical_accuracy_metric(std::optional<int64_t> k) {
+  return make_metric("TopKCategoricalAccuracy", k ? Json(Json::Object{{"k", *k}}) : Json::object());
+}
+std::shared_ptr<Metric> mean_squared_error_metric() { return make_metric("MeanSquaredError"); }
+std::shared_ptr<Metric> mean_absolute_error_metric() { return make_metric("MeanAbsoluteError"); }
+std::shared_ptr<Metric> precision_metric(std::optional<double> threshold) {
+  return make_metric("Precision", threshold ? Json(Json::Object{{"thresholds", *threshold}}) : Json::object());
+}
+std::shared_ptr<Metric> recall_metric(std::optional<double> threshold) {
+  return make_metric("Recall", threshold ? Json(Json::Object{{"thresholds", *threshold}}) : Json::object());
+}
+std::shared_ptr<Metric> auc_metric(std::optional<int64_t> num_thresholds) {
+  return make_metric("AUC", num_thresholds ? Json(Json::Object{{"num_thresholds", *num_thresholds}}) : Json::object());
 }
 
 std::shared_ptr<Metric> get_metric(const std::string& name, const Loss* loss, const Shape& output_shape) {
@@ -431,9 +559,9 @@ std::shared_ptr<Metric> get_metric(const std::string& name, const Loss* loss, co
     // sparse for the sparse loss, categorical otherwise. The metric keeps the user's name.
     const std::string loss_class = loss ? loss->class_name() : "";
     const bool one_unit = output_shape.size() == 1 || (!output_shape.empty() && output_shape.back() == 1);
-    if (loss_class == "BinaryCrossentropy" || one_unit) return binary_accuracy_named(0.5, name);
-    if (loss_class == "SparseCategoricalCrossentropy") return sparse_categorical_accuracy_named(name);
-    return categorical_accuracy_named(name);
+    if (loss_class == "BinaryCrossentropy" || one_unit) return make_metric("BinaryAccuracy", given_name(name));
+    if (loss_class == "SparseCategoricalCrossentropy") return make_metric("SparseCategoricalAccuracy", given_name(name));
+    return make_metric("CategoricalAccuracy", given_name(name));
   }
   struct Entry {
     std::vector<std::string> names;
@@ -449,6 +577,7 @@ std::shared_ptr<Metric> get_metric(const std::string& name, const Loss* loss, co
       {{"precision", "Precision"}, [] { return precision_metric(); }},
       {{"recall", "Recall"}, [] { return recall_metric(); }},
       {{"auc", "AUC"}, [] { return auc_metric(); }},
+      {{"Accuracy"}, [] { return make_metric("Accuracy"); }},
   };
   std::vector<std::string> candidates = {"accuracy", "acc"};
   for (const auto& entry : table) {

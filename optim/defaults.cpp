@@ -2,6 +2,7 @@
 #include "pitfall/optim/defaults.h"
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 
 #include "pitfall/core/error.h"
@@ -81,6 +82,7 @@ std::vector<OptimizerDefaults> make_table() {
                         false),
                    kAdamKeras, kAdamTorch,
                    "both decouple the decay (w -= lr*wd*w); defaults differ 2.5x (0.004 vs 0.01)"});
+  table.back().keras_order = {"learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"};
   table.push_back(
       {"RMSprop", "keras/src/optimizers/rmsprop.py", "torch.optim.RMSprop", "torch/optim/rmsprop.py",
        with_common({{"learning_rate", 0.001, 0.01, true, "lr", "step size"},
@@ -186,6 +188,114 @@ std::string table_line(const std::string& name, const std::string& keras, const 
     return line + keras + "\n" + std::string(kNameColumn + kKerasColumn, ' ') + torch + "\n";
   }
   return line + pad(keras, kKerasColumn) + torch + "\n";
+}
+
+namespace {
+
+// The base optimizer's arguments, in Keras's order (keras/src/optimizers/base_optimizer.py).
+const std::vector<std::string>& base_order() {
+  static const std::vector<std::string> names = {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+                                                 "use_ema", "ema_momentum", "ema_overwrite_frequency",
+                                                 "loss_scale_factor", "gradient_accumulation_steps"};
+  return names;
+}
+
+Argument hyperparameter_argument(const OptimizerDefaults& row, const HyperparameterDefault& h) {
+  const Json& reference = h.keras.is_null() ? h.torch : h.keras;
+  const ArgKind kind = h.name == "learning_rate" ? ArgKind::schedule
+                       : reference.is_bool()     ? ArgKind::boolean
+                                                 : ArgKind::number;
+  Argument a = Argument(h.name, kind).from_convention(row.class_name + "." + h.name).described(h.meaning);
+  if (h.keras.is_null() || h.torch.is_null()) a.allow_none();
+  if (!h.keras_argument) a.pitfall_only();
+  return a;
+}
+
+ArgumentTable make_optimizer_table(const OptimizerDefaults& row) {
+  ArgumentTable table;
+  table.family = "optimizers";
+  table.class_name = row.class_name;
+  table.source = row.keras_source;
+  table.doc = row.class_name + " with Keras's defaults and update rule; convention=\"torch\" gives " + row.torch_class +
+              "'s (" + row.torch_source + ")" + (row.note.empty() ? "." : ". " + row.note + ".") +
+              " pf.optimizers.defaults(\"" + row.class_name + "\") prints both rows.";
+  std::vector<std::string> order = row.keras_order;
+  for (const auto& h : row.hyperparameters) {
+    const bool base = std::find(base_order().begin(), base_order().end(), h.name) != base_order().end();
+    if (h.keras_argument && !base && std::find(order.begin(), order.end(), h.name) == order.end()) {
+      order.push_back(h.name);
+    }
+  }
+  const bool wraps = row.class_name == "LossScaleOptimizer";
+  if (wraps) {
+    table.arguments.push_back(Argument("inner_optimizer", ArgKind::object).make_required().holding("optimizer")
+                                  .described("the optimizer whose updates are loss-scaled"));
+  } else {
+    for (const auto& name : base_order()) {
+      if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+    }
+  }
+  for (const auto& name : order) {
+    if (const HyperparameterDefault* h = row.find(name)) {
+      table.arguments.push_back(hyperparameter_argument(row, *h));
+    } else if (name == "use_ema") {
+      table.arguments.push_back(Argument("use_ema", ArgKind::boolean, false).unsupported()
+                                    .described("keep an exponential moving average of the weights (False only)"));
+    } else if (name == "ema_momentum") {
+      table.arguments.push_back(Argument("ema_momentum", ArgKind::number, 0.99).unsupported());
+    } else if (name == "ema_overwrite_frequency") {
+      table.arguments.push_back(Argument("ema_overwrite_frequency", ArgKind::integer).allow_none().unsupported());
+    }
+  }
+  table.arguments.push_back(Argument("name", ArgKind::string).allow_none().described("the optimizer's name"));
+  for (const auto& h : row.hyperparameters) {
+    if (!h.keras_argument) table.arguments.push_back(hyperparameter_argument(row, h));
+  }
+  table.arguments.push_back(Argument("convention", ArgKind::string, "keras").one_of({"keras", "torch"}).pitfall_only()
+                                .described("whose defaults and update rule: keras or torch (pitfall defaults)"));
+  // PyTorch's spellings point to the Keras names (pitfall takes Keras names in both conventions).
+  for (const auto& h : row.hyperparameters) {
+    const std::string torch = h.torch_name.substr(0, h.torch_name.find('['));
+    if (!torch.empty() && torch != h.name && !row.find(torch) && !table.hints.count(torch)) {
+      table.hints[torch] = "PyTorch's spelling; pitfall takes Keras names in both conventions: did you mean '" + h.name +
+                           "'" + (torch == "betas" ? " (and 'beta_2')" : "") + "?";
+    }
+  }
+  if (!wraps) {
+    table.hints["decay"] = "Keras 2's learning-rate decay: use a learning-rate schedule (pf.optimizers.schedules) "
+                           "instead of 'decay'";
+  } else {
+    for (const char* name : {"clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "gradient_accumulation_steps"}) {
+      table.hints[name] = "clipping, weight decay and gradient accumulation belong on the inner optimizer";
+    }
+  }
+  return table;
+}
+
+// Every row's conventions keys and table, registered when the library loads.
+const std::map<std::string, ArgumentTable>& optimizer_tables() {
+  static const std::map<std::string, ArgumentTable> tables = [] {
+    std::map<std::string, ArgumentTable> out;
+    for (const auto& row : optimizer_defaults_table()) {
+      for (const auto& h : row.hyperparameters) register_convention_default(row.class_name + "." + h.name, h.keras, h.torch);
+      out.emplace(row.class_name, make_optimizer_table(row));
+    }
+    return out;
+  }();
+  return tables;
+}
+
+const bool optimizer_tables_registered = [] {
+  for (const auto& [name, table] : optimizer_tables()) register_argument_table(&table);
+  return true;
+}();
+
+}  // namespace
+
+const ArgumentTable& optimizer_arguments(const std::string& class_name) {
+  const auto& tables = optimizer_tables();
+  const auto found = tables.find(optimizer_defaults(class_name).class_name);
+  return found->second;
 }
 
 const HyperparameterDefault* OptimizerDefaults::find(const std::string& name) const {

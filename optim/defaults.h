@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pitfall/core/json.h"
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/conventions.h"
 
 namespace pitfall {
@@ -83,6 +84,9 @@ struct OptimizerDefaults {
   std::string keras_formula;  // the update as a formula, for the printed table
   std::string torch_formula;
   std::string note;           // what bites people porting between the two
+  // Keras's positional order of the arguments when it is not the optimizer's own followed by the
+  // base optimizer's (AdamW puts weight_decay second); empty otherwise.
+  std::vector<std::string> keras_order = {};
 
   const HyperparameterDefault* find(const std::string& name) const;
   const UpdateRule& rule(Convention convention) const {
@@ -95,6 +99,13 @@ const std::vector<OptimizerDefaults>& optimizer_defaults_table();
 // One row by class name or Keras alias, case-insensitive ("adam", "Adam"); unknown names raise
 // ValueError with "did you mean".
 const OptimizerDefaults& optimizer_defaults(const std::string& name);
+
+// The argument table of an optimizer class (core/arguments.h), built from its row: Keras's arguments
+// in Keras's order with the Keras row's values (the PyTorch row's under convention="torch", through
+// the conventions keys "<Class>.<argument>"), the base optimizer's EMA arguments accepted at their
+// default only, name and convention, PyTorch-only arguments as keywords, and PyTorch's spellings
+// ("lr", "eps", "betas", "alpha") as hints to the Keras names. Raises for an unknown class.
+const ArgumentTable& optimizer_arguments(const std::string& class_name);
 
 // The rule fields as words, for tables and get_config.
 std::string describe(EpsilonForm form);

@@ -24,7 +24,8 @@ bool all_finite(const std::vector<Tensor>& grads) {
 }  // namespace
 
 LossScaleOptimizer::LossScaleOptimizer(std::shared_ptr<Optimizer> inner, Convention convention, const Json& arguments)
-    : Optimizer(optimizer_defaults("LossScaleOptimizer"), convention, arguments), inner_(std::move(inner)) {
+    : Optimizer(optimizer_defaults("LossScaleOptimizer"), convention, arguments, {{"inner_optimizer", inner}}),
+      inner_(std::move(inner)) {
   if (!inner_) throw ValueError("LossScaleOptimizer: inner_optimizer is null");
   if (dynamic_cast<LossScaleOptimizer*>(inner_.get())) {
     throw ValueError("LossScaleOptimizer: the inner optimizer is already a LossScaleOptimizer; wrap the plain "

@@ -43,78 +43,37 @@ const std::vector<std::string>& keras_only_optimizers() {
   return names;
 }
 
-// The accepted-arguments listing for error messages.
-std::string accepted_arguments(const OptimizerDefaults& row) {
-  std::string out;
-  for (const auto& h : row.hyperparameters) out += (out.empty() ? "" : ", ") + h.name;
-  return out + ", name";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- construction
 
-Optimizer::Optimizer(const OptimizerDefaults& defaults, Convention convention, const Json& arguments)
+Optimizer::Optimizer(const OptimizerDefaults& defaults, Convention convention, const Json& arguments,
+                     const std::map<std::string, std::shared_ptr<void>>& objects)
     : defaults_(&defaults), convention_(convention), name_(defaults.class_name) {
-  resolve_arguments(arguments);
+  resolve_arguments(arguments, objects);
 }
 
-void Optimizer::resolve_arguments(const Json& arguments) {
+void Optimizer::resolve_arguments(const Json& arguments, const std::map<std::string, std::shared_ptr<void>>& objects) {
   const std::string& where = class_name();
   if (!arguments.is_null() && !arguments.is_object()) {
     throw ValueError(where + ": arguments must be a JSON object of argument names to values, got " +
                      arguments.type_name());
   }
-  const Json::Object given = arguments.is_null() ? Json::Object{} : arguments.as_object();
-  for (const auto& [key, value] : given) {
-    if (key == "name") {
-      if (!value.is_string()) throw ValueError(where + ": name must be a string, got " + value.type_name());
-      name_ = value.as_string();
-      continue;
-    }
-    const HyperparameterDefault* row = defaults_->find(key);
-    if (row) continue;
-    // PyTorch spellings ("lr", "eps", "betas", "alpha") point to the Keras name pitfall uses.
-    for (const auto& h : defaults_->hyperparameters) {
-      const std::string torch = h.torch_name.substr(0, h.torch_name.find('['));
-      if (!torch.empty() && torch == key && torch != h.name) {
-        throw ValueError(where + ": unknown argument '" + key + "' (PyTorch's spelling); pitfall takes Keras names in "
-                         "both conventions: did you mean '" + h.name + "'" +
-                         (torch == "betas" ? " (and 'beta_2')" : "") + "? Accepted: " + accepted_arguments(*defaults_));
-      }
-    }
-    std::vector<std::string> names;
-    for (const auto& h : defaults_->hyperparameters) names.push_back(h.name);
-    names.push_back("name");
-    const std::string hint = key == "decay" ? "use a learning-rate schedule (pf.optimizers.schedules) instead of "
-                                              "'decay'; accepted: " + accepted_arguments(*defaults_)
-                                            : did_you_mean(key, names);
-    throw ValueError(where + ": unknown argument '" + key + "'; " + hint);
+  Json given = arguments.is_null() ? Json::object() : arguments;
+  if (given.contains("name") && !given.at("name").is_null() && !given.at("name").is_string()) {
+    throw ValueError(where + ": name must be a string, got " + given.at("name").type_name());
   }
+  given["convention"] = convention_name(convention_);
+  // Names, kinds, the convention's defaults, PyTorch's spellings: the optimizer's argument table.
+  const Arguments parsed = parse_arguments(optimizer_arguments(where), given, objects);
+  if (!parsed.is_none("name")) name_ = parsed.text("name");
   for (const auto& h : defaults_->hyperparameters) {
-    const auto found = given.find(h.name);
-    const bool explicit_value = found != given.end();
-    Json value = explicit_value ? found->second : (convention_ == Convention::keras ? h.keras : h.torch);
-    if (!explicit_value) from_table_.push_back(h.name);
-    const Json& reference = h.keras.is_null() ? h.torch : h.keras;
-    const std::string context = where + ": argument '" + h.name + "'";
+    if (!parsed.given(h.name)) from_table_.push_back(h.name);
+    const Json& value = parsed.at(h.name);
     if (h.name == "learning_rate" && value.is_object()) {
       schedule_ = schedule_from_config(value);
       resolved_[h.name] = schedule_to_config(*schedule_);
       continue;
-    }
-    if (value.is_null()) {
-      if (!(h.keras.is_null() || h.torch.is_null())) {
-        throw ValueError(context + " cannot be None; pass a " + reference.type_name() + " (default " +
-                         (convention_ == Convention::keras ? h.keras : h.torch).dump() + ")");
-      }
-    } else if (reference.is_bool()) {
-      if (!value.is_bool()) throw ValueError(context + " must be True or False, got " + value.dump());
-    } else if (!value.is_number() || value.is_bool()) {
-      throw ValueError(context + " must be a number" + (reference.is_null() ? " or None" : "") + ", got " +
-                       value.dump());
-    } else if (!std::isfinite(value.as_double())) {
-      throw ValueError(context + " must be finite, got " + value_text(value));
     }
     resolved_[h.name] = value;
   }
@@ -596,19 +555,36 @@ std::shared_ptr<Optimizer> optimizer_from_config(const std::string& class_name, 
 
 std::shared_ptr<Optimizer> get_optimizer(const std::string& name) { return make_optimizer(name); }
 
-std::shared_ptr<Optimizer> sgd_optimizer(double learning_rate, double momentum, bool nesterov) {
-  return make_optimizer("SGD", Json(Json::Object{{"learning_rate", learning_rate},
-                                                  {"momentum", momentum},
-                                                  {"nesterov", nesterov}}));
+namespace {
+// The arguments given, as the table takes them.
+Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
+  Json out = Json::object();
+  for (const auto& [name, value] : values) {
+    if (value) out[name] = *value;
+  }
+  return out;
+}
+template <class T>
+std::optional<Json> maybe(const std::optional<T>& value) {
+  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
+}
+}  // namespace
+
+std::shared_ptr<Optimizer> sgd_optimizer(std::optional<double> learning_rate, std::optional<double> momentum,
+                                         std::optional<bool> nesterov) {
+  return make_optimizer("SGD", given({{"learning_rate", maybe(learning_rate)},
+                                      {"momentum", maybe(momentum)},
+                                      {"nesterov", maybe(nesterov)}}));
 }
 
-std::shared_ptr<Optimizer> adam_optimizer(double learning_rate, double beta_1, double beta_2, double epsilon,
-                                          bool amsgrad) {
-  return make_optimizer("Adam", Json(Json::Object{{"learning_rate", learning_rate},
-                                                   {"beta_1", beta_1},
-                                                   {"beta_2", beta_2},
-                                                   {"epsilon", epsilon},
-                                                   {"amsgrad", amsgrad}}));
+std::shared_ptr<Optimizer> adam_optimizer(std::optional<double> learning_rate, std::optional<double> beta_1,
+                                          std::optional<double> beta_2, std::optional<double> epsilon,
+                                          std::optional<bool> amsgrad) {
+  return make_optimizer("Adam", given({{"learning_rate", maybe(learning_rate)},
+                                       {"beta_1", maybe(beta_1)},
+                                       {"beta_2", maybe(beta_2)},
+                                       {"epsilon", maybe(epsilon)},
+                                       {"amsgrad", maybe(amsgrad)}}));
 }
 
 }  // namespace pitfall

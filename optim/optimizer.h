@@ -9,6 +9,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,11 @@ namespace pitfall {
 class Optimizer {
  public:
   // `arguments`: a JSON object of Keras argument names -> values (numbers, bools, null; learning_rate
-  // may also be a schedule config). Unknown names raise ValueError naming the accepted ones.
-  Optimizer(const OptimizerDefaults& defaults, Convention convention, const Json& arguments);
+  // may also be a schedule config), checked against the class's argument table
+  // (optimizer_arguments): unknown names raise ValueError naming the accepted ones. `objects`: the
+  // object arguments (LossScaleOptimizer's inner optimizer).
+  Optimizer(const OptimizerDefaults& defaults, Convention convention, const Json& arguments,
+            const std::map<std::string, std::shared_ptr<void>>& objects = {});
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -111,7 +115,7 @@ class Optimizer {
   Tensor learning_rate_scalar(double learning_rate, const Tensor& variable) const;
 
  private:
-  void resolve_arguments(const Json& arguments);
+  void resolve_arguments(const Json& arguments, const std::map<std::string, std::shared_ptr<void>>& objects);
   void check_update_inputs(const std::vector<Tensor>& grads, const std::vector<Tensor>& variables) const;
   std::vector<Tensor> clip_gradients(std::vector<Tensor> grads) const;
   bool decays(const Tensor& variable) const;
@@ -144,10 +148,13 @@ std::shared_ptr<Optimizer> optimizer_from_config(const std::string& class_name, 
 // By name with every default ("sgd", "adam", "rmsprop", ...): make_optimizer(name).
 std::shared_ptr<Optimizer> get_optimizer(const std::string& name);
 
-// Typed shortcuts for C++ users (Keras convention, Keras argument order).
-std::shared_ptr<Optimizer> sgd_optimizer(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false);
-std::shared_ptr<Optimizer> adam_optimizer(double learning_rate = 0.001, double beta_1 = 0.9, double beta_2 = 0.999,
-                                          double epsilon = 1e-7, bool amsgrad = false);
+// Typed shortcuts for C++ users (Keras convention, Keras argument order); an argument left unset
+// takes the defaults table's value.
+std::shared_ptr<Optimizer> sgd_optimizer(std::optional<double> learning_rate = {}, std::optional<double> momentum = {},
+                                         std::optional<bool> nesterov = {});
+std::shared_ptr<Optimizer> adam_optimizer(std::optional<double> learning_rate = {}, std::optional<double> beta_1 = {},
+                                          std::optional<double> beta_2 = {}, std::optional<double> epsilon = {},
+                                          std::optional<bool> amsgrad = {});
 
 // Keras LossScaleOptimizer (PyTorch GradScaler under convention "torch"): the loss is multiplied by
 // a dynamic scale before differentiation; apply_gradients checks the gradients: any inf/NaN halves

@@ -277,20 +277,6 @@ std::shared_ptr<Optimizer> restore_optimizer(const Json& saved) {
   return optimizer;
 }
 
-std::shared_ptr<Metric> metric_by_class(const std::string& class_name, const Json& config) {
-  auto number = [&](const char* key, double fallback) { return config.get(key, Json(fallback)).as_double(); };
-  if (class_name == "BinaryAccuracy") return binary_accuracy_metric(number("threshold", 0.5));
-  if (class_name == "CategoricalAccuracy") return categorical_accuracy_metric();
-  if (class_name == "SparseCategoricalAccuracy") return sparse_categorical_accuracy_metric();
-  if (class_name == "TopKCategoricalAccuracy") return top_k_categorical_accuracy_metric(config.get("k", Json(5)).as_int());
-  if (class_name == "MeanSquaredError") return mean_squared_error_metric();
-  if (class_name == "MeanAbsoluteError") return mean_absolute_error_metric();
-  if (class_name == "Precision") return precision_metric(number("thresholds", 0.5));
-  if (class_name == "Recall") return recall_metric(number("thresholds", 0.5));
-  if (class_name == "AUC") return auc_metric(config.get("num_thresholds", Json(200)).as_int());
-  return nullptr;
-}
-
 // A built-in metric equal (class and config) to the saved one. Its name is first resolved as
 // compile() resolves an identifier ("accuracy" from the output's loss and shape); a metric object
 // the user configured is re-created from its class.
@@ -307,7 +293,12 @@ std::shared_ptr<Metric> restore_metric(const Model& model, const Json& saved, si
   } catch (const Error&) {
     // not an identifier compile() knows: try the class below
   }
-  auto metric = metric_by_class(class_name, config);
+  std::shared_ptr<Metric> metric;
+  try {
+    metric = metric_from_config(saved);
+  } catch (const Error&) {
+    // not a built-in class: the error below says so
+  }
   if (matches(metric)) return metric;
   throw ValueError("the metric " + class_name + " with config " + config.dump() + " is not a built-in pitfall can re-create");
 }

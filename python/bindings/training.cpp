@@ -208,12 +208,7 @@ void bind_training(py::module_& m) {
   m.def("function_metric", [](const std::string& name, py::function fn) -> std::shared_ptr<pitfall::Metric> {
     return std::make_shared<FunctionMetric>(name, fn);
   });
-  m.def("mean_metric", [](const std::string& name) -> std::shared_ptr<pitfall::Metric> { return std::make_shared<pitfall::Mean>(name); });
-  m.def("binary_accuracy_metric", &pitfall::binary_accuracy_metric, py::arg("threshold") = 0.5);
-  m.def("top_k_categorical_accuracy_metric", &pitfall::top_k_categorical_accuracy_metric, py::arg("k") = 5);
-  m.def("precision_metric", &pitfall::precision_metric, py::arg("threshold") = 0.5);
-  m.def("recall_metric", &pitfall::recall_metric, py::arg("threshold") = 0.5);
-  m.def("auc_metric", &pitfall::auc_metric, py::arg("num_thresholds") = 200);
+  m.def("metric_from_config", [](const py::object& entry) { return pitfall::metric_from_config(to_json(entry, "metric")); });
 
   // ---- optimizers
   py::class_<pitfall::Optimizer, std::shared_ptr<pitfall::Optimizer>>(m, "Optimizer")

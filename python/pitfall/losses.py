@@ -7,45 +7,54 @@ A custom loss is a function ``fn(y_true, y_pred)`` computed with pf.ops, or a su
 ``pf.losses.Loss`` defining ``call(self, y_true, y_pred)``.
 """
 from . import _pitfall as _C
-from ._arguments import UNSUPPORTED, bind_arguments
+from . import _arguments
 
 Loss = _C.Loss
 
 
-def _make(class_name, signature, args, kwargs):
-    config = bind_arguments(class_name, signature + [("reduction", "sum_over_batch_size"), ("name", None),
-                                                     ("dtype", UNSUPPORTED)], args, kwargs)
-    if config["reduction"] != "sum_over_batch_size":
-        raise NotImplementedError(f"{class_name}: reduction={config['reduction']!r} is not supported; "
-                                  "pitfall losses use 'sum_over_batch_size' (Keras's default)")
-    config = {k: v for k, v in config.items() if v is not None}
-    return _C.loss_from_config({"class_name": class_name, "config": config})
+class _LossClass(type):
+    """Makes ``pf.losses.BinaryCrossentropy(...)`` build the engine's loss (arguments bound against its
+    table in layers/losses.cpp), ``isinstance(loss, pf.losses.BinaryCrossentropy)`` check its class
+    and ``from_config`` rebuild one, as with Keras classes."""
+
+    def __call__(cls, *args, **kwargs):
+        config, _ = _arguments.bind(_arguments.table("losses", cls.__name__), args, kwargs)
+        return _C.loss_from_config({"class_name": cls.__name__, "config": config})
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Loss) and instance.class_name == cls.__name__
+
+    def from_config(cls, config):
+        return _C.loss_from_config({"class_name": cls.__name__, "config": config})
 
 
-def MeanSquaredError(*args, **kwargs):
-    return _make("MeanSquaredError", [], args, kwargs)
+class MeanSquaredError(metaclass=_LossClass):
+    pass
 
 
-def MeanAbsoluteError(*args, **kwargs):
-    return _make("MeanAbsoluteError", [], args, kwargs)
+class MeanAbsoluteError(metaclass=_LossClass):
+    pass
 
 
-def Huber(*args, **kwargs):
-    return _make("Huber", [("delta", 1.0)], args, kwargs)
+class Huber(metaclass=_LossClass):
+    pass
 
 
-def BinaryCrossentropy(*args, **kwargs):
-    return _make("BinaryCrossentropy", [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)], args, kwargs)
+class BinaryCrossentropy(metaclass=_LossClass):
+    pass
 
 
-def CategoricalCrossentropy(*args, **kwargs):
-    return _make("CategoricalCrossentropy", [("from_logits", False), ("label_smoothing", 0.0), ("axis", -1)],
-                 args, kwargs)
+class CategoricalCrossentropy(metaclass=_LossClass):
+    pass
 
 
-def SparseCategoricalCrossentropy(*args, **kwargs):
-    return _make("SparseCategoricalCrossentropy", [("from_logits", False), ("ignore_class", UNSUPPORTED)],
-                 args, kwargs)
+class SparseCategoricalCrossentropy(metaclass=_LossClass):
+    pass
+
+
+for _cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
+             SparseCategoricalCrossentropy):
+    _arguments.install(_cls, "losses")
 
 
 def _function(class_name, doc):

@@ -2,70 +2,88 @@
 
 In compile(), "accuracy" is resolved like Keras from the loss and the output shape (binary,
 categorical or sparse categorical accuracy). A metric function ``fn(y_true, y_pred)`` becomes the
-weighted mean of its values.
+weighted mean of its values. Each class takes Keras's arguments (its argument table,
+layers/metrics.cpp: ``inspect.signature`` and ``help`` show them).
 """
+from . import _arguments
 from . import _pitfall as _C
 
 Metric = _C.Metric
 
 
-def Accuracy(name="accuracy", dtype=None):
-    raise NotImplementedError("pf.metrics.Accuracy (exact equality) is not available; use the string 'accuracy' "
-                              "in compile(), or BinaryAccuracy / CategoricalAccuracy / SparseCategoricalAccuracy")
+class _MetricClass(type):
+    """Makes ``pf.metrics.AUC(...)`` build the engine's metric, ``isinstance(m, pf.metrics.AUC)`` check
+    its class and ``from_config`` rebuild one, as with Keras classes."""
+
+    def __call__(cls, *args, **kwargs):
+        config, _ = _arguments.bind(_arguments.table("metrics", cls.__name__), args, kwargs)
+        return _C.metric_from_config({"class_name": cls.__name__, "config": config})
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Metric) and instance.class_name == cls.__name__
+
+    def from_config(cls, config):
+        return _C.metric_from_config({"class_name": cls.__name__, "config": config})
 
 
-def BinaryAccuracy(name="binary_accuracy", dtype=None, threshold=0.5):
-    return _C.binary_accuracy_metric(threshold)
+class Accuracy(metaclass=_MetricClass):
+    pass
 
 
-def CategoricalAccuracy(name="categorical_accuracy", dtype=None):
-    return _C.get_metric("categorical_accuracy")
+class BinaryAccuracy(metaclass=_MetricClass):
+    pass
 
 
-def SparseCategoricalAccuracy(name="sparse_categorical_accuracy", dtype=None):
-    return _C.get_metric("sparse_categorical_accuracy")
+class CategoricalAccuracy(metaclass=_MetricClass):
+    pass
 
 
-def TopKCategoricalAccuracy(k=5, name="top_k_categorical_accuracy", dtype=None):
-    return _C.top_k_categorical_accuracy_metric(k)
+class SparseCategoricalAccuracy(metaclass=_MetricClass):
+    pass
 
 
-def MeanSquaredError(name="mean_squared_error", dtype=None):
-    return _C.get_metric("mean_squared_error")
+class TopKCategoricalAccuracy(metaclass=_MetricClass):
+    pass
 
 
-def MeanAbsoluteError(name="mean_absolute_error", dtype=None):
-    return _C.get_metric("mean_absolute_error")
+class MeanSquaredError(metaclass=_MetricClass):
+    pass
 
 
-def Precision(thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-    if top_k is not None or class_id is not None or isinstance(thresholds, (list, tuple)):
-        raise NotImplementedError("Precision: only a single threshold is supported (no top_k / class_id)")
-    return _C.precision_metric(0.5 if thresholds is None else float(thresholds))
+class MeanAbsoluteError(metaclass=_MetricClass):
+    pass
 
 
-def Recall(thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-    if top_k is not None or class_id is not None or isinstance(thresholds, (list, tuple)):
-        raise NotImplementedError("Recall: only a single threshold is supported (no top_k / class_id)")
-    return _C.recall_metric(0.5 if thresholds is None else float(thresholds))
+class Precision(metaclass=_MetricClass):
+    pass
 
 
-def AUC(num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None, **kwargs):
-    if curve != "ROC" or summation_method != "interpolation" or kwargs:
-        raise NotImplementedError("AUC: only curve='ROC' with summation_method='interpolation' is supported")
-    return _C.auc_metric(num_thresholds)
+class Recall(metaclass=_MetricClass):
+    pass
 
 
-def Mean(name="mean", dtype=None):
-    return _C.mean_metric(name)
+class AUC(metaclass=_MetricClass):
+    pass
+
+
+class Mean(metaclass=_MetricClass):
+    pass
+
+
+for _cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+             MeanSquaredError, MeanAbsoluteError, Precision, Recall, AUC, Mean):
+    _arguments.install(_cls, "metrics")
 
 
 def get(identifier):
-    """A metric from a name ('accuracy' needs compile() to resolve it), a metric, or a function."""
+    """A metric from a name ('accuracy' needs compile() to resolve it), a config dict, a metric, or a
+    function."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
         return _C.get_metric(identifier)
+    if isinstance(identifier, dict):
+        return _C.metric_from_config(identifier)
     if callable(identifier):
         return _C.function_metric(getattr(identifier, "__name__", "custom_metric"), identifier)
     raise TypeError(f"cannot interpret {identifier!r} as a metric; pass a name such as 'accuracy', a "

@@ -15,7 +15,7 @@ import sys
 
 from . import _pitfall as _C
 from . import schedules
-from ._arguments import bind_arguments, did_you_mean
+from . import _arguments
 
 Optimizer = _C.Optimizer
 _LossScaleOptimizerType = _C.LossScaleOptimizer
@@ -23,57 +23,19 @@ _LossScaleOptimizerType = _C.LossScaleOptimizer
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
            "LossScaleOptimizer", "defaults", "defaults_table", "get", "serialize", "deserialize", "schedules"]
 
-# Keras base-optimizer keywords pitfall does not implement (exponential moving average of the weights).
-_EMA_KEYWORDS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None}
-
-
-def _row(class_name):
-    for row in _C.optimizer_defaults_table():
-        if row["class_name"] == class_name:
-            return row
-    raise KeyError(class_name)
-
-
-_UNSET = object()  # an argument not passed: its value comes from the table
-
-
 def _make(class_name, args, kwargs):
-    row = _row(class_name)
-    names = [h["name"] for h in row["hyperparameters"]]
-    # PyTorch spellings get a message of their own ("betas" stands for beta_1 and beta_2).
-    torch_names = {}
-    for h in row["hyperparameters"]:
-        torch_name = (h["torch_name"] or "").split("[")[0]
-        if torch_name and torch_name != h["name"]:
-            torch_names.setdefault(torch_name, h["name"])
-    for key in kwargs:
-        if key in torch_names and key not in names:
-            extra = " (and 'beta_2')" if key == "betas" else ""
-            raise TypeError(f"{class_name}() got an unexpected keyword argument '{key}' (PyTorch's spelling); "
-                            f"pitfall takes Keras names in both conventions: did you mean '{torch_names[key]}'"
-                            f"{extra}?")
-    # Positional order: the optimizer's Keras arguments in the table's order (Keras's order); the
-    # PyTorch-only ones (dampening, lr_decay, momentum_decay) are keywords.
-    signature = [(h["name"], _UNSET) for h in row["hyperparameters"] if h["keras_argument"]]
-    extra = [h["name"] for h in row["hyperparameters"] if not h["keras_argument"]]
-    extra += ["name", "convention"] + list(_EMA_KEYWORDS)
-    bound = bind_arguments(class_name, signature, args, kwargs, extra=extra,
-                           aliases={"decay": "learning_rate (with a schedule: pf.optimizers.schedules)"})
-    given = {key: value for key, value in bound.items() if value is not _UNSET}
-    for key, off in _EMA_KEYWORDS.items():
-        value = given.pop(key, off)
-        if key == "use_ema" and value:
-            raise NotImplementedError(f"{class_name}: use_ema=True (an exponential moving average of the weights) "
-                                      "is not implemented in pitfall; leave it False")
-    convention = given.pop("convention", "keras")
+    """An optimizer from a Keras-style call: bound against its argument table (optim/defaults.cpp:
+    Keras's names, order and defaults; PyTorch's spellings point to the Keras names)."""
+    config, _ = _arguments.bind(_arguments.table("optimizers", class_name), args, kwargs)
+    convention = config.pop("convention", "keras")
     schedule = None
-    if isinstance(given.get("learning_rate"), schedules.LearningRateSchedule):
-        schedule = given.pop("learning_rate")
-    elif callable(given.get("learning_rate")):
+    if isinstance(config.get("learning_rate"), schedules.LearningRateSchedule):
+        schedule = config.pop("learning_rate")
+    elif callable(config.get("learning_rate")):
         raise TypeError(f"{class_name}: learning_rate must be a float or a "
                         "pf.optimizers.schedules.LearningRateSchedule, got a plain callable; subclass "
                         "LearningRateSchedule and put the function in __call__(self, step)")
-    return _C.make_optimizer(class_name, given, convention, schedule)
+    return _C.make_optimizer(class_name, config, convention, schedule)
 
 
 class _OptimizerClass(type):
@@ -91,77 +53,44 @@ class _OptimizerClass(type):
 
 
 class SGD(metaclass=_OptimizerClass):
-    """SGD(learning_rate=0.01, momentum=0.0, nesterov=False, ..., convention="keras").
-
-    keras: v = momentum*v - lr*g; w += v.  torch (lr 1e-3, dampening): buf = momentum*buf + (1-dampening)*g; w -= lr*buf.
-    """
+    pass
 
 
 class Adam(metaclass=_OptimizerClass):
-    """Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, ..., convention="keras").
-
-    keras: epsilon added to sqrt(v) before bias correction ("epsilon hat"); weight_decay decoupled.
-    torch: epsilon 1e-8 added after bias correction; weight_decay added to the gradient (L2).
-    """
+    pass
 
 
 class AdamW(metaclass=_OptimizerClass):
-    """AdamW(learning_rate=0.001, weight_decay=0.004 (torch: 0.01), beta_1=0.9, beta_2=0.999, epsilon=1e-7, ...)."""
+    pass
 
 
 class RMSprop(metaclass=_OptimizerClass):
-    """RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, ..., convention="keras").
-
-    torch: lr 0.01, rho (alpha) 0.99, epsilon 1e-8 outside the root, lr applied after the momentum buffer.
-    """
+    pass
 
 
 class Adagrad(metaclass=_OptimizerClass):
-    """Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, ..., convention="keras").
-
-    torch: lr 0.01, initial_accumulator_value 0, epsilon 1e-10 outside the root, lr_decay.
-    """
+    pass
 
 
 class Adadelta(metaclass=_OptimizerClass):
-    """Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7, ..., convention="keras"); torch: lr 1.0, rho 0.9, eps 1e-6."""
+    pass
 
 
 class Adamax(metaclass=_OptimizerClass):
-    """Adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, ..., convention="keras"); torch: lr 2e-3."""
+    pass
 
 
 class Nadam(metaclass=_OptimizerClass):
-    """Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, ..., convention="keras").
-
-    torch (NAdam): lr 2e-3, epsilon 1e-8, momentum_decay 4e-3 (Keras's schedule is 0.96^t, momentum_decay 1).
-    """
+    pass
 
 
-def _loss_scale_optimizer(inner_optimizer, initial_scale=None, dynamic_growth_steps=None, convention="keras",
-                          **kwargs):
-    """Dynamic loss scaling around `inner_optimizer` (keras.optimizers.LossScaleOptimizer; torch: GradScaler).
-
-    The loss is multiplied by ``dynamic_scale`` before differentiation and the gradients divided by it;
-    a step with an inf/NaN gradient is skipped and halves the scale; ``dynamic_growth_steps`` finite
-    steps in a row double it. Keras starts at 2**15, PyTorch at 2**16. State: ``dynamic_scale``,
-    ``step_counter``, ``skipped_steps``.
-    """
+def _loss_scale_optimizer(*args, **kwargs):
+    config, objects = _arguments.bind(_arguments.table("optimizers", "LossScaleOptimizer"), args, kwargs)
+    inner_optimizer = objects.get("inner_optimizer")
     if not isinstance(inner_optimizer, Optimizer):
         raise TypeError(f"LossScaleOptimizer: inner_optimizer must be a pitfall optimizer, got {inner_optimizer!r}")
-    accepted = ["growth_factor", "backoff_factor", "name"]
-    for key in kwargs:
-        if key not in accepted:
-            raise TypeError(f"LossScaleOptimizer() got an unexpected keyword argument '{key}'; "
-                            + did_you_mean(key, accepted + ["inner_optimizer", "initial_scale", "dynamic_growth_steps",
-                                                            "convention"])
-                            + " (clipping, weight decay and accumulation belong on the inner optimizer)")
-    arguments = dict(kwargs)
-    if initial_scale is not None:
-        arguments["initial_scale"] = initial_scale
-    if dynamic_growth_steps is not None:
-        arguments["dynamic_growth_steps"] = dynamic_growth_steps
-    return _C.loss_scale_optimizer(inner_optimizer, arguments, convention)
+    convention = config.pop("convention", "keras")
+    return _C.loss_scale_optimizer(inner_optimizer, config, convention)
 
 
 class _LossScaleOptimizerClass(_OptimizerClass):
@@ -170,7 +99,13 @@ class _LossScaleOptimizerClass(_OptimizerClass):
 
 
 class LossScaleOptimizer(metaclass=_LossScaleOptimizerClass):
-    __doc__ = _loss_scale_optimizer.__doc__
+    pass
+
+
+# Signatures and help text from the argument tables (optim/defaults.cpp: every default and the update
+# rule of both conventions live in the defaults table; `defaults()` prints it).
+for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, LossScaleOptimizer):
+    _arguments.install(_cls, "optimizers")
 
 
 def _exclude_from_weight_decay(self, var_list=None, var_names=None):

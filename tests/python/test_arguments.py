@@ -20,6 +20,9 @@ REFERENCE = json.loads((pathlib.Path(__file__).resolve().parents[1] / "reference
 # family -> where its Python classes live, and how a config rebuilds an object.
 FAMILIES = {
     "layers": pf.layers,
+    "optimizers": pf.optimizers,
+    "losses": pf.losses,
+    "metrics": pf.metrics,
 }
 
 # "family/Class" -> keywords that build one (required arguments and a few non-defaults, so that the
@@ -42,7 +45,38 @@ CASES = {
     "layers/GlobalAveragePooling2D": dict(keepdims=True),
     "layers/SimpleRNN": dict(units=4, return_sequences=True, dropout=0.1),
     "layers/LSTM": dict(units=5, recurrent_activation="hard_sigmoid", unit_forget_bias=False),
+    "optimizers/SGD": dict(learning_rate=0.1, momentum=0.9, nesterov=True),
+    "optimizers/Adam": dict(learning_rate=3e-4, epsilon=1e-8, clipnorm=1.0),
+    "optimizers/AdamW": dict(weight_decay=0.01, convention="torch"),
+    "optimizers/RMSprop": dict(rho=0.99, centered=True),
+    "optimizers/Adagrad": dict(initial_accumulator_value=0.0),
+    "optimizers/Adadelta": dict(learning_rate=1.0),
+    "optimizers/Adamax": dict(beta_2=0.99),
+    "optimizers/Nadam": dict(gradient_accumulation_steps=4),
+    "optimizers/LossScaleOptimizer": lambda: dict(inner_optimizer=pf.optimizers.SGD(0.1), initial_scale=1024.0),
+    "losses/MeanSquaredError": dict(name="mse_loss"),
+    "losses/MeanAbsoluteError": dict(),
+    "losses/Huber": dict(delta=2.0),
+    "losses/BinaryCrossentropy": dict(from_logits=True, label_smoothing=0.1),
+    "losses/CategoricalCrossentropy": dict(label_smoothing=0.2, axis=-1),
+    "losses/SparseCategoricalCrossentropy": dict(from_logits=True),
+    "metrics/Accuracy": dict(),
+    "metrics/BinaryAccuracy": dict(threshold=0.7),
+    "metrics/CategoricalAccuracy": dict(name="cat_acc"),
+    "metrics/SparseCategoricalAccuracy": dict(),
+    "metrics/TopKCategoricalAccuracy": dict(k=3),
+    "metrics/MeanSquaredError": dict(),
+    "metrics/MeanAbsoluteError": dict(),
+    "metrics/Precision": dict(thresholds=0.4),
+    "metrics/Recall": dict(),
+    "metrics/AUC": dict(num_thresholds=50),
+    "metrics/Mean": dict(name="running_mean"),
 }
+
+
+def keywords(name):
+    case = CASES[name]
+    return case() if callable(case) else dict(case)
 
 
 def tables():
@@ -69,11 +103,11 @@ def test_every_registered_class_has_a_case():
 def test_keywords_to_object_to_config_and_back(name):
     t = next(t for t in tables() if key(t) == name)
     cls = python_class(t)
-    obj = cls(**CASES[name])
+    obj = cls(**keywords(name))
     config = obj.get_config()
     # get_config shows every argument, resolved: each table argument is there.
     for a in t["arguments"]:
-        if t["class_name"] != "InputLayer":
+        if t["class_name"] != "InputLayer" and a["supported"]:
             assert a["name"] in config, f"{name}: get_config() lacks '{a['name']}'"
     again = cls.from_config(config)
     assert type(again) is type(obj)
@@ -142,7 +176,7 @@ def test_values_are_checked_with_the_class_the_argument_and_the_value():
     with pytest.raises(ValueError, match=r"Dropout: argument 'rate' must be a number in \[0, 1\], got rate=1.5"):
         pf.layers.Dropout(1.5)
     with pytest.raises(ValueError, match=r"Conv2D: argument 'kernel_size' must be an integer or a tuple of 2 integers, "
-                                         r"got kernel_size=\[3, 3, 3\]"):
+                                         r"got \[3, 3, 3\]"):
         pf.layers.Conv2D(4, (3, 3, 3))
     with pytest.raises(ValueError, match=r"BatchNormalization: argument 'convention' must be one of 'keras', 'torch'"):
         pf.layers.BatchNormalization(convention="pytorch")
@@ -164,11 +198,13 @@ def test_convention_defaults_come_from_the_conventions_table():
     assert torch_bn["momentum"] == 0.1 and torch_bn["epsilon"] == 1e-5
     # Dense and Conv2D read their default initializers from the table too.
     assert pf.layers.Dense(2).get_config()["kernel_initializer"]["class_name"] == "GlorotUniform"
-    torch_dense = pf.layers.Dense(2, convention="torch")
+    pf.utils.set_random_seed(0)
+    torch_dense = pf.layers.Dense(200, convention="torch")
     assert torch_dense.get_config()["kernel_initializer"]["class_name"] == "TorchKernel"
-    # torch.nn.Linear: kernel and bias U(+-1/sqrt(fan_in)).
+    # torch.nn.Linear: kernel and bias U(+-1/sqrt(fan_in)), fan_in 100: 20000 and 200 draws reach
+    # 0.9 of the bound (a draw stays below it with probability 0.95 each).
     torch_dense(pf.tensor(np.zeros((1, 100), np.float32)))
     bound = 1 / np.sqrt(100)
     kernel, bias = (np.asarray(w) for w in torch_dense.weights)
     assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
-    assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0.5 * bound
+    assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0.9 * bound
