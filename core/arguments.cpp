@@ -313,7 +313,9 @@ Arguments parse_arguments(const ArgumentTable& table, const Json& given,
       if (std::find(a.choices.begin(), a.choices.end(), text) == a.choices.end()) {
         std::string listing;
         for (const auto& c : a.choices) listing += (listing.empty() ? "" : ", ") + python_repr(Json(c));
-        throw ValueError(at + " must be one of " + listing + ", got " + a.name + "=" + python_repr(value));
+        const std::string hint = did_you_mean(text, a.choices);
+        throw ValueError(at + " must be one of " + listing + ", got " + a.name + "=" + python_repr(value) +
+                         (hint.rfind("did you mean", 0) == 0 ? "; " + hint : ""));
       }
       value = Json(text);
     }

@@ -1,8 +1,12 @@
+// Weight initializers (layers/initializers.h): the Keras classes, each declared by its argument
+// table (keras/src/initializers/*.py), and PyTorch's defaults.
 #include "pitfall/layers/initializers.h"
 
 #include <cmath>
 #include <map>
+#include <mutex>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/layers/layer.h"
 
@@ -20,117 +24,103 @@ void require_floating(DType dtype, const std::string& who) {
   }
 }
 
-class Constant : public Initializer {
+// A built-in initializer: its class's resolved arguments are its config; a `seed` argument makes
+// every call draw with RandomKey{seed, 0} (Keras 3: a seeded initializer object gives the same
+// values on every call), else the key the caller drew from the global generator.
+class BuiltinInitializer : public Initializer {
  public:
-  Constant(std::string class_name, double value) : class_name_(std::move(class_name)), value_(value) {}
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey) const override {
-    return Tensor::full(shape, value_, dtype);
+  BuiltinInitializer(std::string class_name, Arguments arguments)
+      : class_name_(std::move(class_name)), arguments_(std::move(arguments)) {}
+  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
+    const Json* seed = arguments_.values().contains("seed") ? &arguments_.at("seed") : nullptr;
+    return draw(shape, dtype, seed && !seed->is_null() ? RandomKey{static_cast<uint64_t>(seed->as_int()), 0} : key);
   }
   std::string class_name() const override { return class_name_; }
-  Json get_config() const override {
-    Json config = Json::object();
-    if (class_name_ == "Constant") config["value"] = value_;
-    return config;
-  }
+  Json get_config() const override { return arguments_.values(); }
+
+ protected:
+  virtual Tensor draw(const Shape& shape, DType dtype, RandomKey key) const = 0;
+  const Arguments& arguments() const { return arguments_; }
 
  private:
   std::string class_name_;
+  Arguments arguments_;
+};
+
+class Constant : public BuiltinInitializer {
+ public:
+  Constant(std::string class_name, Arguments arguments, double value)
+      : BuiltinInitializer(std::move(class_name), std::move(arguments)), value_(value) {}
+
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey) const override { return Tensor::full(shape, value_, dtype); }
+
+ private:
   double value_;
 };
 
-class RandomNormal : public Initializer {
+class RandomNormal : public BuiltinInitializer {
  public:
-  RandomNormal(double mean, double stddev, bool truncated) : mean_(mean), stddev_(stddev), truncated_(truncated) {}
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
+  RandomNormal(std::string class_name, Arguments arguments, bool truncated)
+      : BuiltinInitializer(std::move(class_name), std::move(arguments)), truncated_(truncated) {}
+
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey key) const override {
     require_floating(dtype, class_name());
-    return truncated_ ? truncated_normal(shape, mean_, stddev_, dtype, key)
-                      : random_normal(shape, mean_, stddev_, dtype, key);
-  }
-  std::string class_name() const override { return truncated_ ? "TruncatedNormal" : "RandomNormal"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["mean"] = mean_;
-    config["stddev"] = stddev_;
-    config["seed"] = Json();
-    return config;
+    const double mean = arguments().number("mean"), stddev = arguments().number("stddev");
+    return truncated_ ? truncated_normal(shape, mean, stddev, dtype, key) : random_normal(shape, mean, stddev, dtype, key);
   }
 
  private:
-  double mean_, stddev_;
   bool truncated_;
 };
 
-class RandomUniform : public Initializer {
+class RandomUniform : public BuiltinInitializer {
  public:
-  RandomUniform(double minval, double maxval) : minval_(minval), maxval_(maxval) {}
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
-    require_floating(dtype, class_name());
-    return random_uniform(shape, minval_, maxval_, dtype, key);
-  }
-  std::string class_name() const override { return "RandomUniform"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["minval"] = minval_;
-    config["maxval"] = maxval_;
-    config["seed"] = Json();
-    return config;
-  }
+  using BuiltinInitializer::BuiltinInitializer;
 
- private:
-  double minval_, maxval_;
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey key) const override {
+    require_floating(dtype, class_name());
+    return random_uniform(shape, arguments().number("minval"), arguments().number("maxval"), dtype, key);
+  }
 };
 
-// keras.initializers.VarianceScaling; GlorotUniform etc. are named presets of it.
-class VarianceScaling : public Initializer {
+// keras.initializers.VarianceScaling; GlorotUniform etc. are presets of it, their own parameters fixed.
+class VarianceScaling : public BuiltinInitializer {
  public:
-  VarianceScaling(double scale, std::string mode, std::string distribution, std::string preset = "")
-      : scale_(scale), mode_(std::move(mode)), distribution_(std::move(distribution)), preset_(std::move(preset)) {
-    if (!(scale_ > 0.0)) {
-      throw ValueError("VarianceScaling: `scale` must be positive, got " + std::to_string(scale_));
-    }
-    if (mode_ != "fan_in" && mode_ != "fan_out" && mode_ != "fan_avg") {
-      throw ValueError("VarianceScaling: `mode` must be one of fan_in, fan_out, fan_avg, got '" + mode_ + "'; " +
-                       did_you_mean(mode_, {"fan_in", "fan_out", "fan_avg"}));
-    }
-    if (distribution_ == "normal") distribution_ = "truncated_normal";  // Keras 2 spelling
-    if (distribution_ != "truncated_normal" && distribution_ != "untruncated_normal" && distribution_ != "uniform") {
-      throw ValueError("VarianceScaling: `distribution` must be one of truncated_normal, untruncated_normal, uniform, "
-                       "got '" + distribution_ + "'; " +
-                       did_you_mean(distribution_, {"truncated_normal", "untruncated_normal", "uniform"}));
-    }
-  }
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
+  struct Parameters {
+    double scale;
+    std::string mode, distribution;
+  };
+  VarianceScaling(std::string class_name, Arguments arguments, Parameters parameters)
+      : BuiltinInitializer(std::move(class_name), std::move(arguments)), p_(std::move(parameters)) {}
+
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey key) const override {
     require_floating(dtype, class_name());
     const auto [fan_in, fan_out] = compute_fans(shape);
-    double n = mode_ == "fan_in" ? fan_in : mode_ == "fan_out" ? fan_out : (fan_in + fan_out) / 2.0;
-    const double scale = scale_ / std::max(1.0, n);
-    if (distribution_ == "truncated_normal") {
+    double n = p_.mode == "fan_in" ? fan_in : p_.mode == "fan_out" ? fan_out : (fan_in + fan_out) / 2.0;
+    const double scale = p_.scale / std::max(1.0, n);
+    if (p_.distribution == "truncated_normal") {
       return truncated_normal(shape, 0.0, std::sqrt(scale) / kTruncatedNormalStd, dtype, key);
     }
-    if (distribution_ == "untruncated_normal") return random_normal(shape, 0.0, std::sqrt(scale), dtype, key);
+    if (p_.distribution == "untruncated_normal") return random_normal(shape, 0.0, std::sqrt(scale), dtype, key);
     const double limit = std::sqrt(3.0 * scale);
     return random_uniform(shape, -limit, limit, dtype, key);
   }
-  std::string class_name() const override { return preset_.empty() ? "VarianceScaling" : preset_; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["seed"] = Json();
-    if (!preset_.empty()) return config;  // GlorotUniform() etc. take only a seed
-    config["scale"] = scale_;
-    config["mode"] = mode_;
-    config["distribution"] = distribution_;
-    return config;
-  }
 
  private:
-  double scale_;
-  std::string mode_, distribution_, preset_;
+  Parameters p_;
 };
 
-class Orthogonal : public Initializer {
+class Orthogonal : public BuiltinInitializer {
  public:
-  explicit Orthogonal(double gain) : gain_(gain) {}
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
+  using BuiltinInitializer::BuiltinInitializer;
+
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey key) const override {
+    const double gain_ = arguments().number("gain");
     require_floating(dtype, class_name());
     if (shape.size() < 2) {
       throw ValueError("Orthogonal: the shape must have at least 2 dimensions, got " + shape_str(shape) +
@@ -166,45 +156,32 @@ class Orthogonal : public Initializer {
     }
     return cast(Tensor::from_vector(q, shape), dtype);
   }
-  std::string class_name() const override { return "Orthogonal"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["gain"] = gain_;
-    config["seed"] = Json();
-    return config;
-  }
-
- private:
-  double gain_;
 };
 
 // U(+-bound) where bound = 1/sqrt(fan_in): torch.nn.Linear/Conv weight and bias defaults. The
 // kernel's fan_in comes from its own shape; a bias's is the kernel's, which the layer supplies (a
-// "TorchBias" made without it stands for "the layer's kernel fan_in" in an argument's default).
-class TorchUniform : public Initializer {
+// "TorchBias" without it stands for "the layer's kernel fan_in" in an argument's default).
+class TorchUniform : public BuiltinInitializer {
  public:
-  TorchUniform(bool bias, std::optional<double> fan_in) : bias_(bias), fan_in_(fan_in) {}
-  Tensor operator()(const Shape& shape, DType dtype, RandomKey key) const override {
+  TorchUniform(std::string class_name, Arguments arguments, bool bias)
+      : BuiltinInitializer(std::move(class_name), std::move(arguments)), bias_(bias) {}
+
+ protected:
+  Tensor draw(const Shape& shape, DType dtype, RandomKey key) const override {
     require_floating(dtype, class_name());
-    if (bias_ && !fan_in_) {
+    const bool given = bias_ && !arguments().is_none("fan_in");
+    if (bias_ && !given) {
       throw ValueError("TorchBias: a bias's bound is 1/sqrt(fan_in) of its layer's kernel, which was not given; "
                        "use it as a layer's bias_initializer under convention='torch', or give config {'fan_in': n}");
     }
     // kaiming_uniform(a=sqrt(5)): gain sqrt(2/(1+5)), bound gain*sqrt(3/fan_in) = 1/sqrt(fan_in).
-    const double fan_in = fan_in_ ? *fan_in_ : compute_fans(shape).first;
+    const double fan_in = given ? arguments().number("fan_in") : compute_fans(shape).first;
     const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
     return random_uniform(shape, -bound, bound, dtype, key);
-  }
-  std::string class_name() const override { return bias_ ? "TorchBias" : "TorchKernel"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    if (fan_in_) config["fan_in"] = *fan_in_;
-    return config;
   }
 
  private:
   bool bias_;
-  std::optional<double> fan_in_;
 };
 
 class FunctionInitializer : public Initializer {
@@ -228,55 +205,6 @@ class FunctionInitializer : public Initializer {
   std::function<Tensor(const Shape&, DType, RandomKey)> fn_;
 };
 
-using Factory = std::function<std::shared_ptr<Initializer>()>;
-
-const std::map<std::string, Factory>& named_initializers() {
-  static const std::map<std::string, Factory> table = {
-      {"zeros", [] { return zeros_initializer(); }},
-      {"ones", [] { return ones_initializer(); }},
-      {"constant", [] { return constant_initializer(0.0); }},
-      {"random_normal", [] { return random_normal_initializer(); }},
-      {"random_uniform", [] { return random_uniform_initializer(); }},
-      {"truncated_normal", [] { return truncated_normal_initializer(); }},
-      {"variance_scaling", [] { return variance_scaling_initializer(1.0, "fan_in", "truncated_normal"); }},
-      {"glorot_uniform", [] { return std::make_shared<VarianceScaling>(1.0, "fan_avg", "uniform", "GlorotUniform"); }},
-      {"glorot_normal",
-       [] { return std::make_shared<VarianceScaling>(1.0, "fan_avg", "truncated_normal", "GlorotNormal"); }},
-      {"he_uniform", [] { return std::make_shared<VarianceScaling>(2.0, "fan_in", "uniform", "HeUniform"); }},
-      {"he_normal", [] { return std::make_shared<VarianceScaling>(2.0, "fan_in", "truncated_normal", "HeNormal"); }},
-      {"lecun_uniform", [] { return std::make_shared<VarianceScaling>(1.0, "fan_in", "uniform", "LecunUniform"); }},
-      {"lecun_normal",
-       [] { return std::make_shared<VarianceScaling>(1.0, "fan_in", "truncated_normal", "LecunNormal"); }},
-      {"orthogonal", [] { return orthogonal_initializer(); }},
-      {"torch_kernel", [] { return torch_kernel_initializer(); }},
-  };
-  return table;
-}
-
-// Keras aliases of the table's names.
-std::string canonical_name(const std::string& name) {
-  static const std::map<std::string, std::string> aliases = {
-      {"zero", "zeros"}, {"one", "ones"}, {"normal", "random_normal"}, {"uniform", "random_uniform"}};
-  bool has_upper = false;
-  for (char c : name) has_upper = has_upper || std::isupper(static_cast<unsigned char>(c));
-  const std::string snake = has_upper ? to_snake_case(name) : name;
-  const auto it = aliases.find(snake);
-  return it == aliases.end() ? snake : it->second;
-}
-
-// Initializers registered by name at run time (custom functions from the Python API).
-std::map<std::string, std::shared_ptr<Initializer>>& custom_initializers() {
-  static std::map<std::string, std::shared_ptr<Initializer>> table;
-  return table;
-}
-
-std::vector<std::string> known_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, factory] : named_initializers()) names.push_back(name);
-  for (const auto& [name, initializer] : custom_initializers()) names.push_back(name);
-  return names;
-}
-
 // Keras's `seed=` argument: every call draws with the same key, so two weights initialized by
 // the same seeded object get the same values (as in Keras 3).
 class Seeded : public Initializer {
@@ -297,6 +225,180 @@ class Seeded : public Initializer {
   uint64_t seed_;
 };
 
+// ---------------------------------------------------------------- the argument tables
+
+// Keras's fan axes of an einsum kernel (VarianceScaling and its presets): accepted at None only.
+std::vector<Argument> fan_axes_arguments() {
+  return {Argument("input_axes", ArgKind::json).allow_none().unsupported()
+              .described("the kernel's input axes for the fans (None: all but the last)"),
+          Argument("output_axes", ArgKind::json).allow_none().unsupported()
+              .described("the kernel's output axes for the fans (None: the last)")};
+}
+
+Argument seed_argument() {
+  return Argument("seed", ArgKind::integer).allow_none().checked(non_negative_integer)
+      .described("a seed: the initializer then gives the same values on every call (None: the global generator)");
+}
+
+ArgumentTable initializer_table(std::string class_name, std::string source, std::string doc,
+                                std::vector<Argument> arguments) {
+  ArgumentTable table;
+  table.family = "initializers";
+  table.class_name = std::move(class_name);
+  table.source = source.empty() ? "" : "keras/src/initializers/" + source;
+  table.doc = std::move(doc);
+  table.arguments = std::move(arguments);
+  return table;
+}
+
+struct InitializerClass {
+  ArgumentTable table;
+  std::function<std::shared_ptr<Initializer>(const Arguments&)> make;
+};
+
+const std::map<std::string, InitializerClass>& initializer_classes() {
+  static const std::map<std::string, InitializerClass> classes = [] {
+    std::map<std::string, InitializerClass> c;
+    const auto constant = [&](const char* name, const char* doc, double value) {
+      c[name] = {initializer_table(name, "constant_initializers.py", doc, {}), [name, value](const Arguments& a) {
+                   return std::make_shared<Constant>(name, a, value);
+                 }};
+    };
+    constant("Zeros", "all zeros", 0.0);
+    constant("Ones", "all ones", 1.0);
+    c["Constant"] = {initializer_table("Constant", "constant_initializers.py", "every value the same",
+                                       {Argument("value", ArgKind::number, 0.0).described("the value")}),
+                     [](const Arguments& a) { return std::make_shared<Constant>("Constant", a, a.number("value")); }};
+    const auto normal = [&](const char* name, bool truncated, const char* doc) {
+      c[name] = {initializer_table(name, "random_initializers.py", doc,
+                                   {Argument("mean", ArgKind::number, 0.0).described("the mean"),
+                                    Argument("stddev", ArgKind::number, 0.05).checked(non_negative_number)
+                                        .described("the standard deviation"),
+                                    seed_argument()}),
+                 [name, truncated](const Arguments& a) { return std::make_shared<RandomNormal>(name, a, truncated); }};
+    };
+    normal("RandomNormal", false, "a normal distribution");
+    normal("TruncatedNormal", true, "a normal distribution, redrawn beyond two standard deviations");
+    c["RandomUniform"] = {initializer_table("RandomUniform", "random_initializers.py", "a uniform distribution",
+                                            {Argument("minval", ArgKind::number, -0.05).described("the lower bound"),
+                                             Argument("maxval", ArgKind::number, 0.05).described("the upper bound"),
+                                             seed_argument()}),
+                          [](const Arguments& a) { return std::make_shared<RandomUniform>("RandomUniform", a); }};
+    c["VarianceScaling"] = {
+        initializer_table(
+            "VarianceScaling", "random_initializers.py", "a distribution scaled to the weight's fans",
+            {Argument("scale", ArgKind::number, 1.0).checked(positive_number).described("the variance scale"),
+             Argument("mode", ArgKind::string, "fan_in").one_of({"fan_in", "fan_out", "fan_avg"})
+                 .described("which fan the scale divides by"),
+             Argument("distribution", ArgKind::string, "truncated_normal")
+                 .normalized([](const Json& v) {  // Keras 2's spelling of truncated_normal
+                   return v.as_string() == "normal" ? Json("truncated_normal") : v;
+                 })
+                 .checked([](const Json& v) -> std::string {
+                   const std::string d = v.as_string();
+                   return d == "truncated_normal" || d == "untruncated_normal" || d == "uniform" || d == "normal"
+                              ? ""
+                              : "one of 'truncated_normal', 'untruncated_normal', 'uniform'";
+                 })
+                 .described("truncated_normal, untruncated_normal or uniform"),
+             seed_argument(), fan_axes_arguments()[0], fan_axes_arguments()[1]}),
+        [](const Arguments& a) {
+          return std::make_shared<VarianceScaling>(
+              "VarianceScaling", a,
+              VarianceScaling::Parameters{a.number("scale"), a.text("mode"), a.text("distribution")});
+        }};
+    const auto preset = [&](const char* name, double scale, const char* mode, const char* distribution,
+                            const char* doc) {
+      c[name] = {initializer_table(name, "random_initializers.py", doc,
+                                   {seed_argument(), fan_axes_arguments()[0], fan_axes_arguments()[1]}),
+                 [=](const Arguments& a) {
+                   return std::make_shared<VarianceScaling>(name, a,
+                                                            VarianceScaling::Parameters{scale, mode, distribution});
+                 }};
+    };
+    preset("GlorotUniform", 1.0, "fan_avg", "uniform", "U(+-sqrt(6 / (fan_in + fan_out)))");
+    preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal", "truncated N(0, 2 / (fan_in + fan_out))");
+    preset("HeUniform", 2.0, "fan_in", "uniform", "U(+-sqrt(6 / fan_in))");
+    preset("HeNormal", 2.0, "fan_in", "truncated_normal", "truncated N(0, 2 / fan_in)");
+    preset("LecunUniform", 1.0, "fan_in", "uniform", "U(+-sqrt(3 / fan_in))");
+    preset("LecunNormal", 1.0, "fan_in", "truncated_normal", "truncated N(0, 1 / fan_in)");
+    c["Orthogonal"] = {initializer_table("Orthogonal", "random_initializers.py", "an orthogonal matrix (QR of a normal draw)",
+                                         {Argument("gain", ArgKind::number, 1.0).described("the matrix's scale"),
+                                          seed_argument()}),
+                       [](const Arguments& a) { return std::make_shared<Orthogonal>("Orthogonal", a); }};
+    c["TorchKernel"] = {initializer_table("TorchKernel", "", "PyTorch's nn.Linear / Conv weight default: "
+                                          "kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))", {}),
+                        [](const Arguments& a) { return std::make_shared<TorchUniform>("TorchKernel", a, false); }};
+    c["TorchBias"] = {initializer_table("TorchBias", "", "PyTorch's bias default: U(+-1/sqrt(fan_in)), fan_in of the "
+                                        "layer's kernel",
+                                        {Argument("fan_in", ArgKind::number).allow_none().checked(positive_number)
+                                             .described("the kernel's fan_in (None: the layer supplies it)")}),
+                      [](const Arguments& a) { return std::make_shared<TorchUniform>("TorchBias", a, true); }};
+    for (auto& [name, cls] : c) {
+      if (cls.table.class_name.rfind("Torch", 0) == 0) {
+        for (auto& argument : cls.table.arguments) argument.pitfall_only();
+      }
+    }
+    return c;
+  }();
+  return classes;
+}
+
+const bool initializer_tables_registered = [] {
+  for (const auto& [name, cls] : initializer_classes()) register_argument_table(&cls.table);
+  return true;
+}();
+
+// Keras's lower-case names and aliases -> the class: "glorot_uniform" -> GlorotUniform, "normal" ->
+// RandomNormal (keras/src/initializers/__init__.py).
+std::string class_for(const std::string& name) {
+  static const std::map<std::string, std::string> aliases = {
+      {"zero", "Zeros"}, {"one", "Ones"}, {"normal", "RandomNormal"}, {"uniform", "RandomUniform"}};
+  const auto alias = aliases.find(name);
+  if (alias != aliases.end()) return alias->second;
+  for (const auto& [class_name, cls] : initializer_classes()) {
+    if (class_name == name || to_snake_case(class_name) == name || to_snake_case(class_name) == to_snake_case(name)) {
+      return class_name;
+    }
+  }
+  return "";
+}
+
+// Initializers registered by name at run time (custom functions from the Python API).
+std::mutex& custom_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, std::shared_ptr<Initializer>>& custom_initializers() {
+  static std::map<std::string, std::shared_ptr<Initializer>> table;
+  return table;
+}
+std::shared_ptr<Initializer> find_custom(const std::string& name) {
+  std::lock_guard<std::mutex> lock(custom_mutex());
+  const auto found = custom_initializers().find(name);
+  return found == custom_initializers().end() ? nullptr : found->second;
+}
+
+std::vector<std::string> known_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, cls] : initializer_classes()) names.push_back(to_snake_case(name));
+  std::lock_guard<std::mutex> lock(custom_mutex());
+  for (const auto& [name, initializer] : custom_initializers()) names.push_back(name);
+  return names;
+}
+
+Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
+  Json out = Json::object();
+  for (const auto& [name, value] : values) {
+    if (value) out[name] = *value;
+  }
+  return out;
+}
+template <class T>
+std::optional<Json> maybe(const std::optional<T>& value) {
+  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
+}
+
 }  // namespace
 
 std::pair<double, double> compute_fans(const Shape& shape) {
@@ -309,48 +411,72 @@ std::pair<double, double> compute_fans(const Shape& shape) {
           static_cast<double>(shape.back()) * receptive_field};
 }
 
-std::shared_ptr<Initializer> zeros_initializer() { return std::make_shared<Constant>("Zeros", 0.0); }
-std::shared_ptr<Initializer> ones_initializer() { return std::make_shared<Constant>("Ones", 1.0); }
-std::shared_ptr<Initializer> constant_initializer(double value) { return std::make_shared<Constant>("Constant", value); }
-std::shared_ptr<Initializer> random_normal_initializer(double mean, double stddev) {
-  return std::make_shared<RandomNormal>(mean, stddev, false);
+std::shared_ptr<Initializer> make_initializer_of_class(const std::string& class_name, const Json& arguments) {
+  const auto found = initializer_classes().find(class_name);
+  if (found == initializer_classes().end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, cls] : initializer_classes()) names.push_back(name);
+    throw ValueError("unknown initializer class '" + class_name + "'; " + did_you_mean(class_name, names));
+  }
+  return found->second.make(parse_arguments(found->second.table, arguments));
 }
-std::shared_ptr<Initializer> random_uniform_initializer(double minval, double maxval) {
-  return std::make_shared<RandomUniform>(minval, maxval);
+
+std::shared_ptr<Initializer> zeros_initializer() { return make_initializer_of_class("Zeros"); }
+std::shared_ptr<Initializer> ones_initializer() { return make_initializer_of_class("Ones"); }
+std::shared_ptr<Initializer> constant_initializer(std::optional<double> value) {
+  return make_initializer_of_class("Constant", given({{"value", maybe(value)}}));
 }
-std::shared_ptr<Initializer> truncated_normal_initializer(double mean, double stddev) {
-  return std::make_shared<RandomNormal>(mean, stddev, true);
+std::shared_ptr<Initializer> random_normal_initializer(std::optional<double> mean, std::optional<double> stddev) {
+  return make_initializer_of_class("RandomNormal", given({{"mean", maybe(mean)}, {"stddev", maybe(stddev)}}));
 }
-std::shared_ptr<Initializer> variance_scaling_initializer(double scale, const std::string& mode,
-                                                          const std::string& distribution) {
-  return std::make_shared<VarianceScaling>(scale, mode, distribution);
+std::shared_ptr<Initializer> random_uniform_initializer(std::optional<double> minval, std::optional<double> maxval) {
+  return make_initializer_of_class("RandomUniform", given({{"minval", maybe(minval)}, {"maxval", maybe(maxval)}}));
 }
-std::shared_ptr<Initializer> orthogonal_initializer(double gain) { return std::make_shared<Orthogonal>(gain); }
-std::shared_ptr<Initializer> torch_kernel_initializer() { return std::make_shared<TorchUniform>(false, std::nullopt); }
-std::shared_ptr<Initializer> torch_bias_initializer(double fan_in) { return std::make_shared<TorchUniform>(true, fan_in); }
+std::shared_ptr<Initializer> truncated_normal_initializer(std::optional<double> mean, std::optional<double> stddev) {
+  return make_initializer_of_class("TruncatedNormal", given({{"mean", maybe(mean)}, {"stddev", maybe(stddev)}}));
+}
+std::shared_ptr<Initializer> variance_scaling_initializer(std::optional<double> scale, std::optional<std::string> mode,
+                                                          std::optional<std::string> distribution) {
+  return make_initializer_of_class(
+      "VarianceScaling",
+      given({{"scale", maybe(scale)}, {"mode", maybe(mode)}, {"distribution", maybe(distribution)}}));
+}
+std::shared_ptr<Initializer> orthogonal_initializer(std::optional<double> gain) {
+  return make_initializer_of_class("Orthogonal", given({{"gain", maybe(gain)}}));
+}
+std::shared_ptr<Initializer> torch_kernel_initializer() { return make_initializer_of_class("TorchKernel"); }
+std::shared_ptr<Initializer> torch_bias_initializer(double fan_in) {
+  return make_initializer_of_class("TorchBias", Json(Json::Object{{"fan_in", fan_in}}));
+}
 std::shared_ptr<Initializer> function_initializer(std::string name,
                                                   std::function<Tensor(const Shape&, DType, RandomKey)> fn) {
   return std::make_shared<FunctionInitializer>(std::move(name), std::move(fn));
 }
 
 std::shared_ptr<Initializer> seeded_initializer(std::shared_ptr<Initializer> base, uint64_t seed) {
+  // A built-in class takes the seed as its own argument; other initializers are wrapped.
+  if (dynamic_cast<const BuiltinInitializer*>(base.get())) {
+    Json config = base->get_config();
+    if (config.contains("seed")) {
+      config["seed"] = static_cast<int64_t>(seed);
+      return make_initializer_of_class(base->class_name(), config);
+    }
+  }
   return std::make_shared<Seeded>(std::move(base), seed);
 }
 
 void register_initializer(const std::string& name, std::shared_ptr<Initializer> initializer) {
+  std::lock_guard<std::mutex> lock(custom_mutex());
   custom_initializers()[name] = std::move(initializer);
 }
 
 std::shared_ptr<Initializer> get_initializer(const std::string& name) {
-  if (const auto custom = custom_initializers().find(name); custom != custom_initializers().end()) {
-    return custom->second;
+  if (auto custom = find_custom(name)) return custom;
+  const std::string class_name = class_for(name);
+  if (class_name.empty()) {
+    throw ValueError("unknown initializer '" + name + "'; " + did_you_mean(to_snake_case(name), known_names()));
   }
-  const auto& table = named_initializers();
-  const auto it = table.find(canonical_name(name));
-  if (it == table.end()) {
-    throw ValueError("unknown initializer '" + name + "'; " + did_you_mean(canonical_name(name), known_names()));
-  }
-  return it->second();
+  return make_initializer_of_class(class_name);
 }
 
 std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
@@ -360,35 +486,17 @@ std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
     throw ValueError("initializer_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
                      config.dump());
   }
-  const std::string class_name = config.at("class_name").as_string();
-  const Json args = config.get("config", Json::object());
-  if (args.is_object() && !args.get("seed", Json()).is_null()) {
-    Json unseeded = config;
-    unseeded["config"]["seed"] = Json();
-    return seeded_initializer(initializer_from_config(unseeded), static_cast<uint64_t>(args.at("seed").as_int()));
+  const std::string name = config.at("class_name").as_string();
+  const Json arguments = config.get("config", Json::object());
+  if (auto custom = find_custom(name)) {
+    const Json seed = arguments.is_object() ? arguments.get("seed", Json()) : Json();
+    return seed.is_null() ? custom : seeded_initializer(custom, static_cast<uint64_t>(seed.as_int()));
   }
-  const std::string name = canonical_name(class_name);
-  if (name == "constant") return constant_initializer(args.get("value", 0.0).as_double());
-  if (name == "random_normal") {
-    return random_normal_initializer(args.get("mean", 0.0).as_double(), args.get("stddev", 0.05).as_double());
+  const std::string class_name = class_for(name);
+  if (class_name.empty()) {
+    throw ValueError("unknown initializer class '" + name + "'; " + did_you_mean(to_snake_case(name), known_names()));
   }
-  if (name == "truncated_normal") {
-    return truncated_normal_initializer(args.get("mean", 0.0).as_double(), args.get("stddev", 0.05).as_double());
-  }
-  if (name == "random_uniform") {
-    return random_uniform_initializer(args.get("minval", -0.05).as_double(), args.get("maxval", 0.05).as_double());
-  }
-  if (name == "variance_scaling") {
-    return variance_scaling_initializer(args.get("scale", 1.0).as_double(),
-                                        args.get("mode", "fan_in").as_string(),
-                                        args.get("distribution", "truncated_normal").as_string());
-  }
-  if (name == "orthogonal") return orthogonal_initializer(args.get("gain", 1.0).as_double());
-  if (name == "torch_bias") {
-    if (args.get("fan_in", Json()).is_null()) return std::make_shared<TorchUniform>(true, std::nullopt);
-    return torch_bias_initializer(args.at("fan_in").as_double());
-  }
-  return get_initializer(class_name);
+  return make_initializer_of_class(class_name, arguments);
 }
 
 Json initializer_to_config(const Initializer& initializer) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "pitfall/core/json.h"
@@ -24,18 +25,26 @@ class Initializer {
 // Fans as Keras computes them (kernel shapes as above; 1-D: fan_in = fan_out = size).
 std::pair<double, double> compute_fans(const Shape& shape);
 
-// Factories (Keras names and defaults).
+// The built-in classes by name (Zeros, RandomNormal, GlorotUniform, ..., TorchKernel, TorchBias),
+// from Keras-named arguments (a JSON object) checked against the class's argument table (family
+// "initializers"); unset ones take the table's defaults. Unknown names raise with "did you mean".
+std::shared_ptr<Initializer> make_initializer_of_class(const std::string& class_name,
+                                                       const Json& arguments = Json::object());
+// Typed shortcuts (Keras names); an argument left unset takes the table's default.
 std::shared_ptr<Initializer> zeros_initializer();
 std::shared_ptr<Initializer> ones_initializer();
-std::shared_ptr<Initializer> constant_initializer(double value);
-std::shared_ptr<Initializer> random_normal_initializer(double mean = 0.0, double stddev = 0.05);
-std::shared_ptr<Initializer> random_uniform_initializer(double minval = -0.05, double maxval = 0.05);
-std::shared_ptr<Initializer> truncated_normal_initializer(double mean = 0.0, double stddev = 0.05);
+std::shared_ptr<Initializer> constant_initializer(std::optional<double> value = {});
+std::shared_ptr<Initializer> random_normal_initializer(std::optional<double> mean = {}, std::optional<double> stddev = {});
+std::shared_ptr<Initializer> random_uniform_initializer(std::optional<double> minval = {},
+                                                        std::optional<double> maxval = {});
+std::shared_ptr<Initializer> truncated_normal_initializer(std::optional<double> mean = {},
+                                                          std::optional<double> stddev = {});
 // VarianceScaling: scale, mode fan_in|fan_out|fan_avg, distribution truncated_normal|untruncated_normal|uniform.
 // truncated_normal divides the stddev by 0.87962566103423978 (the std of a unit normal cut at 2).
-std::shared_ptr<Initializer> variance_scaling_initializer(double scale, const std::string& mode,
-                                                          const std::string& distribution);
-std::shared_ptr<Initializer> orthogonal_initializer(double gain = 1.0);
+std::shared_ptr<Initializer> variance_scaling_initializer(std::optional<double> scale = {},
+                                                          std::optional<std::string> mode = {},
+                                                          std::optional<std::string> distribution = {});
+std::shared_ptr<Initializer> orthogonal_initializer(std::optional<double> gain = {});
 // PyTorch's nn.Linear / nn.Conv weight default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)).
 std::shared_ptr<Initializer> torch_kernel_initializer();
 // PyTorch's bias default: U(+-1/sqrt(fan_in)) where fan_in is the kernel's (passed in).
@@ -44,7 +53,8 @@ std::shared_ptr<Initializer> torch_bias_initializer(double fan_in);
 std::shared_ptr<Initializer> function_initializer(
     std::string name, std::function<Tensor(const Shape&, DType, RandomKey)> fn);
 
-// Keras's `seed=`: every call draws with RandomKey{seed, 0}; the config records the seed.
+// Keras's `seed=`: every call draws with RandomKey{seed, 0}; the config records the seed (a built-in
+// class takes it as its own argument).
 std::shared_ptr<Initializer> seeded_initializer(std::shared_ptr<Initializer> base, uint64_t seed);
 // Makes `name` resolvable by get_initializer / initializer_from_config (custom objects, e.g. a
 // Python function passed as kernel_initializer). A later registration under the same name replaces it.

@@ -1,5 +1,7 @@
 #include "pitfall/layers/regularizers.h"
 
+#include <map>
+
 #include "pitfall/core/ops.h"
 #include "pitfall/layers/layer.h"
 
@@ -20,75 +22,104 @@ Tensor Regularizer::operator()(const Tensor& weight) const {
   return penalty.defined() ? penalty : Tensor::zeros({}, weight.dtype());
 }
 
-std::string Regularizer::class_name() const {
-  if (l1_ != 0.0 && l2_ != 0.0) return "L1L2";
-  if (l1_ != 0.0) return "L1";
-  if (l2_ != 0.0) return "L2";
-  return "L1L2";
-}
-
-Json Regularizer::get_config() const {
-  Json config = Json::object();
-  const std::string name = class_name();
-  if (name == "L1") {
-    config["l1"] = l1_;
-  } else if (name == "L2") {
-    config["l2"] = l2_;
-  } else {
-    config["l1"] = l1_;
-    config["l2"] = l2_;
-  }
-  return config;
-}
-
 namespace {
-void check_factor(const char* which, double value) {
-  if (!(value >= 0.0)) {
-    throw ValueError(std::string("regularizer: `") + which + "` must be a non-negative number, got " +
-                     std::to_string(value));
-  }
+
+ArgumentTable regularizer_table(std::string class_name, std::string doc, std::vector<Argument> arguments) {
+  ArgumentTable table;
+  table.family = "regularizers";
+  table.class_name = std::move(class_name);
+  table.source = "keras/src/regularizers/regularizers.py";
+  table.doc = std::move(doc);
+  table.arguments = std::move(arguments);
+  return table;
 }
+
+Argument factor(const char* name, double default_value, const char* doc) {
+  return Argument(name, ArgKind::number, default_value).checked(non_negative_number).described(doc);
+}
+
+const std::map<std::string, ArgumentTable>& regularizer_tables() {
+  static const std::map<std::string, ArgumentTable> tables = {
+      {"L1", regularizer_table("L1", "adds l1 * sum(|w|) to the loss", {factor("l1", 0.01, "the L1 factor")})},
+      {"L2", regularizer_table("L2", "adds l2 * sum(w^2) to the loss (no 1/2 factor)", {factor("l2", 0.01, "the L2 factor")})},
+      {"L1L2", regularizer_table("L1L2",
+                                 "adds l1 * sum(|w|) + l2 * sum(w^2); its factors default to 0, so the name 'l1_l2' "
+                                 "alone penalizes nothing (Keras 3)",
+                                 {factor("l1", 0.0, "the L1 factor"), factor("l2", 0.0, "the L2 factor")})},
+  };
+  return tables;
+}
+
+const bool regularizer_tables_registered = [] {
+  for (const auto& [name, table] : regularizer_tables()) register_argument_table(&table);
+  return true;
+}();
+
+std::vector<std::string> known_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, table] : regularizer_tables()) {
+    names.push_back(name);
+    names.push_back(to_snake_case(name));
+  }
+  return names;
+}
+
+// "L1", "l1", "L1L2", "l1_l2" -> the class name; "" when unknown.
+std::string class_for(const std::string& name) {
+  for (const auto& [class_name, table] : regularizer_tables()) {
+    if (name == class_name || name == to_snake_case(class_name)) return class_name;
+  }
+  return "";
+}
+
 }  // namespace
 
-std::shared_ptr<Regularizer> l1_regularizer(double l1) {
-  check_factor("l1", l1);
-  return std::make_shared<Regularizer>(l1, 0.0);
+Regularizer::Regularizer(std::string class_name, Arguments arguments)
+    : class_name_(std::move(class_name)), arguments_(std::move(arguments)) {
+  if (arguments_.values().contains("l1")) l1_ = arguments_.number("l1");
+  if (arguments_.values().contains("l2")) l2_ = arguments_.number("l2");
 }
 
-std::shared_ptr<Regularizer> l2_regularizer(double l2) {
-  check_factor("l2", l2);
-  return std::make_shared<Regularizer>(0.0, l2);
+std::shared_ptr<Regularizer> make_regularizer(const std::string& class_name, const Json& arguments) {
+  const auto found = regularizer_tables().find(class_name);
+  if (found == regularizer_tables().end()) {
+    throw ValueError("unknown regularizer class '" + class_name + "'; " + did_you_mean(class_name, known_names()));
+  }
+  return std::make_shared<Regularizer>(class_name, parse_arguments(found->second, arguments));
 }
 
-std::shared_ptr<Regularizer> l1_l2_regularizer(double l1, double l2) {
-  check_factor("l1", l1);
-  check_factor("l2", l2);
-  return std::make_shared<Regularizer>(l1, l2);
+std::shared_ptr<Regularizer> l1_regularizer(std::optional<double> l1) {
+  return make_regularizer("L1", l1 ? Json(Json::Object{{"l1", *l1}}) : Json::object());
+}
+
+std::shared_ptr<Regularizer> l2_regularizer(std::optional<double> l2) {
+  return make_regularizer("L2", l2 ? Json(Json::Object{{"l2", *l2}}) : Json::object());
+}
+
+std::shared_ptr<Regularizer> l1_l2_regularizer(std::optional<double> l1, std::optional<double> l2) {
+  Json given = Json::object();
+  if (l1) given["l1"] = *l1;
+  if (l2) given["l2"] = *l2;
+  return make_regularizer("L1L2", given);
 }
 
 std::shared_ptr<Regularizer> regularizer_from_config(const Json& config) {
   if (config.is_null()) return nullptr;
-  static const std::vector<std::string> known = {"l1", "l2", "l1_l2", "L1", "L2", "L1L2"};
   if (config.is_string()) {
-    const std::string& name = config.as_string();
-    if (name == "l1" || name == "L1") return l1_regularizer();
-    if (name == "l2" || name == "L2") return l2_regularizer();
-    if (name == "l1_l2" || name == "L1L2") return l1_l2_regularizer();
-    throw ValueError("unknown regularizer '" + name + "'; " + did_you_mean(name, known));
+    const std::string class_name = class_for(config.as_string());
+    if (class_name.empty()) {
+      throw ValueError("unknown regularizer '" + config.as_string() + "'; " + did_you_mean(config.as_string(), known_names()));
+    }
+    return make_regularizer(class_name);
   }
   if (!config.is_object() || !config.contains("class_name")) {
     throw ValueError("regularizer_from_config: expected a name, null or {\"class_name\": ..., \"config\": {...}}, got " +
                      config.dump());
   }
   const std::string name = config.at("class_name").as_string();
-  const Json args = config.get("config", Json::object());
-  if (name == "L1" || name == "l1") return l1_regularizer(args.get("l1", 0.01).as_double());
-  if (name == "L2" || name == "l2") return l2_regularizer(args.get("l2", 0.01).as_double());
-  if (name == "L1L2" || name == "l1_l2") {
-    // Keras's L1L2 class defaults both factors to 0 (only the l1_l2 function uses 0.01).
-    return l1_l2_regularizer(args.get("l1", 0.0).as_double(), args.get("l2", 0.0).as_double());
-  }
-  throw ValueError("unknown regularizer class '" + name + "'; " + did_you_mean(name, known));
+  const std::string class_name = class_for(name);
+  if (class_name.empty()) throw ValueError("unknown regularizer class '" + name + "'; " + did_you_mean(name, known_names()));
+  return make_regularizer(class_name, config.get("config", Json::object()));
 }
 
 Json regularizer_to_config(const std::shared_ptr<Regularizer>& regularizer) {

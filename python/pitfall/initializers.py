@@ -4,61 +4,41 @@ Every class takes Keras's arguments, including ``seed=``: a seeded initializer d
 on every call (Keras 3), an unseeded one draws from the global generator (pf.utils.set_random_seed).
 Custom initializers are functions ``fn(shape, dtype=None)`` returning an array or tensor.
 """
+from . import _arguments
 from . import _pitfall as _C
 
 Initializer = _C.Initializer
 
 
-def _make(class_name, **config):
-    return _C.initializer_from_config({"class_name": class_name, "config": config})
+class _InitializerClass(type):
+    """Makes ``pf.initializers.HeNormal(seed=1)`` build the engine's initializer (arguments bound
+    against its table in layers/initializers.cpp), ``isinstance(init, pf.initializers.HeNormal)``
+    check its class and ``from_config`` rebuild one, as with Keras classes."""
+
+    def __call__(cls, *args, **kwargs):
+        config, _ = _arguments.bind(_arguments.table("initializers", cls.__name__), args, kwargs)
+        return _C.initializer_from_config({"class_name": cls.__name__, "config": config})
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Initializer) and instance.class_name == cls.__name__
+
+    def from_config(cls, config):
+        return _C.initializer_from_config({"class_name": cls.__name__, "config": config})
 
 
-def Zeros():
-    return _make("Zeros")
+def _class(name):
+    cls = _InitializerClass(name, (), {"__module__": __name__})
+    return _arguments.install(cls, "initializers")
 
 
-def Ones():
-    return _make("Ones")
-
-
-def Constant(value=0.0):
-    return _make("Constant", value=float(value))
-
-
-def RandomNormal(mean=0.0, stddev=0.05, seed=None):
-    return _make("RandomNormal", mean=mean, stddev=stddev, seed=seed)
-
-
-def RandomUniform(minval=-0.05, maxval=0.05, seed=None):
-    return _make("RandomUniform", minval=minval, maxval=maxval, seed=seed)
-
-
-def TruncatedNormal(mean=0.0, stddev=0.05, seed=None):
-    return _make("TruncatedNormal", mean=mean, stddev=stddev, seed=seed)
-
-
-def VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
-    return _make("VarianceScaling", scale=scale, mode=mode, distribution=distribution, seed=seed)
-
-
-def Orthogonal(gain=1.0, seed=None):
-    return _make("Orthogonal", gain=gain, seed=seed)
-
-
-def _preset(class_name):
-    def make(seed=None):
-        return _make(class_name, seed=seed)
-    make.__name__ = class_name
-    make.__doc__ = f"keras.initializers.{class_name}(seed=None)"
-    return make
-
-
-GlorotUniform = _preset("GlorotUniform")
-GlorotNormal = _preset("GlorotNormal")
-HeUniform = _preset("HeUniform")
-HeNormal = _preset("HeNormal")
-LecunUniform = _preset("LecunUniform")
-LecunNormal = _preset("LecunNormal")
+Zeros, Ones, Constant = _class("Zeros"), _class("Ones"), _class("Constant")
+RandomNormal, RandomUniform, TruncatedNormal = _class("RandomNormal"), _class("RandomUniform"), _class("TruncatedNormal")
+VarianceScaling, Orthogonal = _class("VarianceScaling"), _class("Orthogonal")
+GlorotUniform, GlorotNormal = _class("GlorotUniform"), _class("GlorotNormal")
+HeUniform, HeNormal = _class("HeUniform"), _class("HeNormal")
+LecunUniform, LecunNormal = _class("LecunUniform"), _class("LecunNormal")
+# PyTorch's defaults (pitfall's): nn.Linear / Conv weight, and a bias bounded by its kernel's fan_in.
+TorchKernel, TorchBias = _class("TorchKernel"), _class("TorchBias")
 zeros, ones, constant = Zeros, Ones, Constant
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal

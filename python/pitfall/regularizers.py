@@ -1,26 +1,33 @@
-"""pitfall.regularizers: L1, L2 and L1L2 weight penalties (Keras semantics: no 1/2 factor)."""
+"""pitfall.regularizers: L1, L2 and L1L2 weight penalties (Keras semantics: no 1/2 factor).
+
+Each class takes Keras's arguments (its table, layers/regularizers.cpp). As in Keras 3, ``l1_l2`` is
+the L1L2 class, whose factors default to 0: the name 'l1_l2' alone penalizes nothing.
+"""
+from . import _arguments
 from . import _pitfall as _C
 
 Regularizer = _C.Regularizer
 
 
-def L1(l1=0.01):
-    return _C.regularizer_from_config({"class_name": "L1", "config": {"l1": float(l1)}})
+class _RegularizerClass(type):
+    def __call__(cls, *args, **kwargs):
+        config, _ = _arguments.bind(_arguments.table("regularizers", cls.__name__), args, kwargs)
+        return _C.regularizer_from_config({"class_name": cls.__name__, "config": config})
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Regularizer) and instance.class_name == cls.__name__
+
+    def from_config(cls, config):
+        return _C.regularizer_from_config({"class_name": cls.__name__, "config": config})
 
 
-def L2(l2=0.01):
-    return _C.regularizer_from_config({"class_name": "L2", "config": {"l2": float(l2)}})
+def _class(name):
+    cls = _RegularizerClass(name, (), {"__module__": __name__})
+    return _arguments.install(cls, "regularizers")
 
 
-def L1L2(l1=0.0, l2=0.0):
-    return _C.regularizer_from_config({"class_name": "L1L2", "config": {"l1": float(l1), "l2": float(l2)}})
-
-
-def l1_l2(l1=0.01, l2=0.01):
-    return L1L2(l1, l2)
-
-
-l1, l2 = L1, L2
+L1, L2, L1L2 = _class("L1"), _class("L2"), _class("L1L2")
+l1, l2, l1_l2 = L1, L2, L1L2
 
 
 def get(identifier):
