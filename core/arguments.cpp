@@ -342,6 +342,14 @@ Arguments parse_arguments(const ArgumentTable& table, const Json& given,
   return out;
 }
 
+Json given_arguments(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
+  Json out = Json::object();
+  for (const auto& [name, value] : values) {
+    if (value) out[name] = *value;
+  }
+  return out;
+}
+
 void register_argument_table(const ArgumentTable* table) {
   TableRegistry& r = table_registry();
   std::lock_guard<std::mutex> lock(r.mutex);

@@ -14,7 +14,9 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,6 +158,15 @@ class Arguments {
 // every from_convention argument not given. `objects` holds the values of object arguments.
 Arguments parse_arguments(const ArgumentTable& table, const Json& given,
                           const std::map<std::string, std::shared_ptr<void>>& objects = {});
+
+// The arguments a typed C++ shortcut was given, as parse_arguments takes them: only the optionals
+// that hold a value, so the others take the table's default.
+//   make_loss("Huber", given_arguments({{"delta", given_value(delta)}}))
+Json given_arguments(std::initializer_list<std::pair<const char*, std::optional<Json>>> values);
+template <class T>
+std::optional<Json> given_value(const std::optional<T>& value) {
+  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
+}
 
 // ---- the registry of tables
 void register_argument_table(const ArgumentTable* table);

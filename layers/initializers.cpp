@@ -387,17 +387,6 @@ std::vector<std::string> known_names() {
   return names;
 }
 
-Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
-  Json out = Json::object();
-  for (const auto& [name, value] : values) {
-    if (value) out[name] = *value;
-  }
-  return out;
-}
-template <class T>
-std::optional<Json> maybe(const std::optional<T>& value) {
-  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
-}
 
 }  // namespace
 
@@ -424,25 +413,25 @@ std::shared_ptr<Initializer> make_initializer_of_class(const std::string& class_
 std::shared_ptr<Initializer> zeros_initializer() { return make_initializer_of_class("Zeros"); }
 std::shared_ptr<Initializer> ones_initializer() { return make_initializer_of_class("Ones"); }
 std::shared_ptr<Initializer> constant_initializer(std::optional<double> value) {
-  return make_initializer_of_class("Constant", given({{"value", maybe(value)}}));
+  return make_initializer_of_class("Constant", given_arguments({{"value", given_value(value)}}));
 }
 std::shared_ptr<Initializer> random_normal_initializer(std::optional<double> mean, std::optional<double> stddev) {
-  return make_initializer_of_class("RandomNormal", given({{"mean", maybe(mean)}, {"stddev", maybe(stddev)}}));
+  return make_initializer_of_class("RandomNormal", given_arguments({{"mean", given_value(mean)}, {"stddev", given_value(stddev)}}));
 }
 std::shared_ptr<Initializer> random_uniform_initializer(std::optional<double> minval, std::optional<double> maxval) {
-  return make_initializer_of_class("RandomUniform", given({{"minval", maybe(minval)}, {"maxval", maybe(maxval)}}));
+  return make_initializer_of_class("RandomUniform", given_arguments({{"minval", given_value(minval)}, {"maxval", given_value(maxval)}}));
 }
 std::shared_ptr<Initializer> truncated_normal_initializer(std::optional<double> mean, std::optional<double> stddev) {
-  return make_initializer_of_class("TruncatedNormal", given({{"mean", maybe(mean)}, {"stddev", maybe(stddev)}}));
+  return make_initializer_of_class("TruncatedNormal", given_arguments({{"mean", given_value(mean)}, {"stddev", given_value(stddev)}}));
 }
 std::shared_ptr<Initializer> variance_scaling_initializer(std::optional<double> scale, std::optional<std::string> mode,
                                                           std::optional<std::string> distribution) {
   return make_initializer_of_class(
       "VarianceScaling",
-      given({{"scale", maybe(scale)}, {"mode", maybe(mode)}, {"distribution", maybe(distribution)}}));
+      given_arguments({{"scale", given_value(scale)}, {"mode", given_value(mode)}, {"distribution", given_value(distribution)}}));
 }
 std::shared_ptr<Initializer> orthogonal_initializer(std::optional<double> gain) {
-  return make_initializer_of_class("Orthogonal", given({{"gain", maybe(gain)}}));
+  return make_initializer_of_class("Orthogonal", given_arguments({{"gain", given_value(gain)}}));
 }
 std::shared_ptr<Initializer> torch_kernel_initializer() { return make_initializer_of_class("TorchKernel"); }
 std::shared_ptr<Initializer> torch_bias_initializer(double fan_in) {

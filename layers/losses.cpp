@@ -455,36 +455,23 @@ std::shared_ptr<Loss> make_loss(const std::string& class_name, const Json& argum
   return found->second.make(parse_arguments(found->second.table, arguments));
 }
 
-namespace {
-Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
-  Json out = Json::object();
-  for (const auto& [name, value] : values) {
-    if (value) out[name] = *value;
-  }
-  return out;
-}
-template <class T>
-std::optional<Json> maybe(const std::optional<T>& value) {
-  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
-}
-}  // namespace
 
 std::shared_ptr<Loss> mean_squared_error_loss() { return make_loss("MeanSquaredError"); }
 std::shared_ptr<Loss> mean_absolute_error_loss() { return make_loss("MeanAbsoluteError"); }
-std::shared_ptr<Loss> huber_loss(std::optional<double> delta) { return make_loss("Huber", given({{"delta", maybe(delta)}})); }
+std::shared_ptr<Loss> huber_loss(std::optional<double> delta) { return make_loss("Huber", given_arguments({{"delta", given_value(delta)}})); }
 std::shared_ptr<Loss> binary_crossentropy_loss(std::optional<bool> from_logits, std::optional<double> label_smoothing) {
   return make_loss("BinaryCrossentropy",
-                   given({{"from_logits", maybe(from_logits)}, {"label_smoothing", maybe(label_smoothing)}}));
+                   given_arguments({{"from_logits", given_value(from_logits)}, {"label_smoothing", given_value(label_smoothing)}}));
 }
 std::shared_ptr<Loss> categorical_crossentropy_loss(std::optional<bool> from_logits,
                                                     std::optional<double> label_smoothing,
                                                     std::optional<int64_t> axis) {
-  return make_loss("CategoricalCrossentropy", given({{"from_logits", maybe(from_logits)},
-                                                     {"label_smoothing", maybe(label_smoothing)},
-                                                     {"axis", maybe(axis)}}));
+  return make_loss("CategoricalCrossentropy", given_arguments({{"from_logits", given_value(from_logits)},
+                                                     {"label_smoothing", given_value(label_smoothing)},
+                                                     {"axis", given_value(axis)}}));
 }
 std::shared_ptr<Loss> sparse_categorical_crossentropy_loss(std::optional<bool> from_logits) {
-  return make_loss("SparseCategoricalCrossentropy", given({{"from_logits", maybe(from_logits)}}));
+  return make_loss("SparseCategoricalCrossentropy", given_arguments({{"from_logits", given_value(from_logits)}}));
 }
 
 // ---------------------------------------------------------------- lookup

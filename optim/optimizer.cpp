@@ -555,36 +555,22 @@ std::shared_ptr<Optimizer> optimizer_from_config(const std::string& class_name, 
 
 std::shared_ptr<Optimizer> get_optimizer(const std::string& name) { return make_optimizer(name); }
 
-namespace {
-// The arguments given, as the table takes them.
-Json given(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
-  Json out = Json::object();
-  for (const auto& [name, value] : values) {
-    if (value) out[name] = *value;
-  }
-  return out;
-}
-template <class T>
-std::optional<Json> maybe(const std::optional<T>& value) {
-  return value ? std::optional<Json>(Json(*value)) : std::nullopt;
-}
-}  // namespace
 
 std::shared_ptr<Optimizer> sgd_optimizer(std::optional<double> learning_rate, std::optional<double> momentum,
                                          std::optional<bool> nesterov) {
-  return make_optimizer("SGD", given({{"learning_rate", maybe(learning_rate)},
-                                      {"momentum", maybe(momentum)},
-                                      {"nesterov", maybe(nesterov)}}));
+  return make_optimizer("SGD", given_arguments({{"learning_rate", given_value(learning_rate)},
+                                      {"momentum", given_value(momentum)},
+                                      {"nesterov", given_value(nesterov)}}));
 }
 
 std::shared_ptr<Optimizer> adam_optimizer(std::optional<double> learning_rate, std::optional<double> beta_1,
                                           std::optional<double> beta_2, std::optional<double> epsilon,
                                           std::optional<bool> amsgrad) {
-  return make_optimizer("Adam", given({{"learning_rate", maybe(learning_rate)},
-                                       {"beta_1", maybe(beta_1)},
-                                       {"beta_2", maybe(beta_2)},
-                                       {"epsilon", maybe(epsilon)},
-                                       {"amsgrad", maybe(amsgrad)}}));
+  return make_optimizer("Adam", given_arguments({{"learning_rate", given_value(learning_rate)},
+                                       {"beta_1", given_value(beta_1)},
+                                       {"beta_2", given_value(beta_2)},
+                                       {"epsilon", given_value(epsilon)},
+                                       {"amsgrad", given_value(amsgrad)}}));
 }
 
 }  // namespace pitfall

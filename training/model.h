@@ -54,9 +54,13 @@ class Callback {
   // stops training (stop_training, the epoch ends normally) instead of raising the error, prefixed
   // with the step (report.message). The default (false) lets it propagate.
   virtual bool on_numeric_error(const NumericReport&) { return false; }
+  // A built-in callback's arguments, resolved, by their Keras names (its argument table,
+  // training/callback_arguments.h); functions are not in it. Empty for a user's own callback.
+  const Json& config() const { return config_; }
 
  protected:
   Model* model_ = nullptr;
+  Json config_ = Json::object();
 };
 
 struct FitOptions {

@@ -148,6 +148,13 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, std::string monitor, int 
     warn("ModelCheckpoint mode '" + mode_ + "' is unknown, fallback to auto mode.");
     mode_ = "auto";
   }
+  config_ = callback_config(
+      "ModelCheckpoint",
+      Json::Object{{"filepath", filepath_}, {"monitor", monitor_}, {"verbose", verbose_},
+                   {"save_best_only", save_best_only_}, {"save_weights_only", save_weights_only_}, {"mode", mode_},
+                   {"save_freq", std::holds_alternative<int64_t>(save_freq) ? Json(std::get<int64_t>(save_freq))
+                                                                           : Json(std::get<std::string>(save_freq))},
+                   {"initial_value_threshold", initial_value_threshold ? Json(*initial_value_threshold) : Json()}});
   if (const auto* every = std::get_if<int64_t>(&save_freq)) {
     if (*every <= 0) {
       throw ValueError("ModelCheckpoint: save_freq must be 'epoch' or a positive number of batches, got " +

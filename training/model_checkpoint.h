@@ -22,6 +22,7 @@
 #include <string>
 #include <variant>
 
+#include "pitfall/training/callback_arguments.h"
 #include "pitfall/training/model.h"
 
 namespace pitfall {
@@ -32,9 +33,14 @@ class ModelCheckpoint : public Callback {
   using SaveFreq = std::variant<std::string, int64_t>;
 
   // `out`: where verbose=1 messages go (std::cout when null).
-  explicit ModelCheckpoint(std::string filepath, std::string monitor = "val_loss", int verbose = 0,
-                           bool save_best_only = false, bool save_weights_only = false, std::string mode = "auto",
-                           SaveFreq save_freq = std::string("epoch"),
+  // The defaults are the argument table's (training/callback_arguments.cpp).
+  explicit ModelCheckpoint(std::string filepath,
+                           std::string monitor = callback_default("ModelCheckpoint", "monitor").as_string(),
+                           int verbose = static_cast<int>(callback_default("ModelCheckpoint", "verbose").as_int()),
+                           bool save_best_only = callback_default("ModelCheckpoint", "save_best_only").as_bool(),
+                           bool save_weights_only = callback_default("ModelCheckpoint", "save_weights_only").as_bool(),
+                           std::string mode = callback_default("ModelCheckpoint", "mode").as_string(),
+                           SaveFreq save_freq = callback_default("ModelCheckpoint", "save_freq").as_string(),
                            std::optional<double> initial_value_threshold = std::nullopt, std::ostream* out = nullptr);
 
   void on_epoch_begin(int epoch, const Logs& logs) override;

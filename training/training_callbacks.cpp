@@ -77,6 +77,13 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions options, std::ostream* out)
     warn("EarlyStopping mode " + options_.mode + " is unknown, fallback to auto mode.");
     options_.mode = "auto";
   }
+  config_ = callback_config(
+      "EarlyStopping",
+      Json::Object{{"monitor", options_.monitor}, {"min_delta", options_.min_delta}, {"patience", options_.patience},
+                   {"verbose", options_.verbose}, {"mode", options_.mode},
+                   {"baseline", options_.baseline ? Json(*options_.baseline) : Json()},
+                   {"restore_best_weights", options_.restore_best_weights},
+                   {"start_from_epoch", options_.start_from_epoch}});
 }
 
 void EarlyStopping::set_monitor_direction() {
@@ -179,6 +186,11 @@ ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options, std::ostr
                      python_float_repr(options_.factor) + "; use a factor in (0, 1), e.g. 0.1 or 0.5");
   }
   reset();
+  config_ = callback_config(
+      "ReduceLROnPlateau",
+      Json::Object{{"monitor", options_.monitor}, {"factor", options_.factor}, {"patience", options_.patience},
+                   {"verbose", options_.verbose}, {"mode", options_.mode}, {"min_delta", options_.min_delta},
+                   {"cooldown", options_.cooldown}, {"min_lr", options_.min_lr}});
 }
 
 void ReduceLROnPlateau::reset() {
@@ -241,6 +253,8 @@ void ReduceLROnPlateau::on_epoch_end_with_logs(int epoch, Logs& logs) {
 LearningRateScheduler::LearningRateScheduler(EpochLearningRateFunction schedule, int verbose, std::ostream* out)
     : schedule_(std::move(schedule)), verbose_(verbose), out_(out) {
   if (!schedule_) throw ValueError("LearningRateScheduler: schedule is empty; give a function (epoch, lr) -> lr");
+  config_ = callback_config("LearningRateScheduler", Json::Object{{"verbose", verbose_}},
+                            {{"schedule", std::make_shared<EpochLearningRateFunction>(schedule_)}});
 }
 
 void LearningRateScheduler::on_epoch_begin(int epoch, const Logs&) {
@@ -267,7 +281,9 @@ void LearningRateScheduler::on_epoch_end_with_logs(int, Logs& logs) {
 
 // ---------------------------------------------------------------- TerminateOnNaN
 
-TerminateOnNaN::TerminateOnNaN(bool raise_error, std::ostream* out) : raise_error_(raise_error), out_(out) {}
+TerminateOnNaN::TerminateOnNaN(bool raise_error, std::ostream* out) : raise_error_(raise_error), out_(out) {
+  config_ = callback_config("TerminateOnNaN", Json::Object{{"raise_error", raise_error_}});
+}
 
 void TerminateOnNaN::on_train_batch_end(int64_t batch, const Logs& logs) {
   const auto found = logs.find("loss");
@@ -282,7 +298,9 @@ void TerminateOnNaN::on_train_batch_end(int64_t batch, const Logs& logs) {
 
 // ---------------------------------------------------------------- CheckNumerics
 
-CheckNumerics::CheckNumerics(bool raise_error, std::ostream* out) : raise_error_(raise_error), out_(out) {}
+CheckNumerics::CheckNumerics(bool raise_error, std::ostream* out) : raise_error_(raise_error), out_(out) {
+  config_ = callback_config("CheckNumerics", Json::Object{{"raise_error", raise_error_}});
+}
 
 void CheckNumerics::on_train_begin(const Logs&) {
   Model& model = model_of(model_, "CheckNumerics");
@@ -313,6 +331,8 @@ bool CheckNumerics::on_numeric_error(const NumericReport& report) {
 CSVLogger::CSVLogger(std::string filename, std::string separator, bool append)
     : filename_(std::move(filename)), separator_(std::move(separator)), append_(append) {
   if (separator_.empty()) throw ValueError("CSVLogger('" + filename_ + "'): separator is empty; use e.g. \",\"");
+  config_ = callback_config("CSVLogger",
+                            Json::Object{{"filename", filename_}, {"separator", separator_}, {"append", append_}});
 }
 
 CSVLogger::~CSVLogger() {
@@ -384,7 +404,9 @@ void CSVLogger::on_train_end(const Logs&) {
 
 // ---------------------------------------------------------------- LambdaCallback
 
-LambdaCallback::LambdaCallback(LambdaCallbackHooks hooks) : hooks_(std::move(hooks)) {}
+LambdaCallback::LambdaCallback(LambdaCallbackHooks hooks) : hooks_(std::move(hooks)) {
+  config_ = callback_config("LambdaCallback", Json::object());
+}
 
 void LambdaCallback::on_epoch_begin(int epoch, const Logs& logs) {
   if (hooks_.on_epoch_begin) hooks_.on_epoch_begin(epoch, logs);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pitfall/training/callback_arguments.h"
 #include "pitfall/training/model.h"
 
 namespace pitfall {
@@ -20,23 +21,23 @@ namespace pitfall {
 // ---------------------------------------------------------------- EarlyStopping
 
 struct EarlyStoppingOptions {
-  std::string monitor = "val_loss";
+  std::string monitor = callback_default("EarlyStopping", "monitor").as_string();
   // An improvement must beat the best value by more than |min_delta|.
-  double min_delta = 0.0;
+  double min_delta = callback_default("EarlyStopping", "min_delta").as_double();
   // Epochs without improvement after which training stops.
-  int patience = 0;
-  int verbose = 0;
+  int patience = static_cast<int>(callback_default("EarlyStopping", "patience").as_int());
+  int verbose = static_cast<int>(callback_default("EarlyStopping", "verbose").as_int());
   // "min", "max", or "auto": "loss"/"val_loss" are minimised, a compiled metric goes the way its
   // kind says (accuracy, precision, recall, auc up; mean_squared_error, mean_absolute_error down),
   // anything else raises ValueError at the first epoch end. Unknown modes warn and use "auto".
-  std::string mode = "auto";
-  // When set, `wait` is reset only by epochs that also beat the baseline.
+  std::string mode = callback_default("EarlyStopping", "mode").as_string();
+  // When set, `wait` is reset only by epochs that also beat the baseline (Keras: None).
   std::optional<double> baseline = std::nullopt;
   // Restore the weights of the best epoch at the end of training, whether or not training was
   // stopped early (Keras 3).
-  bool restore_best_weights = false;
+  bool restore_best_weights = callback_default("EarlyStopping", "restore_best_weights").as_bool();
   // Epochs (counted from 0) ignored before monitoring starts.
-  int start_from_epoch = 0;
+  int start_from_epoch = static_cast<int>(callback_default("EarlyStopping", "start_from_epoch").as_int());
 };
 
 class EarlyStopping : public Callback {
@@ -73,19 +74,19 @@ class EarlyStopping : public Callback {
 // ---------------------------------------------------------------- ReduceLROnPlateau
 
 struct ReduceLROnPlateauOptions {
-  std::string monitor = "val_loss";
+  std::string monitor = callback_default("ReduceLROnPlateau", "monitor").as_string();
   // new_lr = lr * factor; must be < 1.
-  double factor = 0.1;
-  int patience = 10;
-  int verbose = 0;
+  double factor = callback_default("ReduceLROnPlateau", "factor").as_double();
+  int patience = static_cast<int>(callback_default("ReduceLROnPlateau", "patience").as_int());
+  int verbose = static_cast<int>(callback_default("ReduceLROnPlateau", "verbose").as_int());
   // "min", "max", or "auto": maximise when the monitor's name contains "acc", else minimise.
-  std::string mode = "auto";
+  std::string mode = callback_default("ReduceLROnPlateau", "mode").as_string();
   // Improvement threshold: min mode needs current < best - min_delta.
-  double min_delta = 1e-4;
+  double min_delta = callback_default("ReduceLROnPlateau", "min_delta").as_double();
   // Epochs after a reduction during which `wait` is held at 0.
-  int cooldown = 0;
+  int cooldown = static_cast<int>(callback_default("ReduceLROnPlateau", "cooldown").as_int());
   // Lower bound on the learning rate; no reduction once lr <= min_lr (compared in float32, as Keras).
-  double min_lr = 0.0;
+  double min_lr = callback_default("ReduceLROnPlateau", "min_lr").as_double();
 };
 
 // Sets logs["learning_rate"] at every epoch end (visible to History and the callbacks after it).
@@ -121,7 +122,9 @@ using EpochLearningRateFunction = std::function<double(int epoch, double learnin
 // at every epoch end.
 class LearningRateScheduler : public Callback {
  public:
-  explicit LearningRateScheduler(EpochLearningRateFunction schedule, int verbose = 0, std::ostream* out = nullptr);
+  explicit LearningRateScheduler(EpochLearningRateFunction schedule,
+                                 int verbose = static_cast<int>(callback_default("LearningRateScheduler", "verbose").as_int()),
+                                 std::ostream* out = nullptr);
   void on_epoch_begin(int epoch, const Logs& logs) override;
   void on_epoch_end_with_logs(int epoch, Logs& logs) override;
 
@@ -139,7 +142,8 @@ class LearningRateScheduler : public Callback {
 // it throws RuntimeError instead, so on_train_end does not run.
 class TerminateOnNaN : public Callback {
  public:
-  explicit TerminateOnNaN(bool raise_error = false, std::ostream* out = nullptr);
+  explicit TerminateOnNaN(bool raise_error = callback_default("TerminateOnNaN", "raise_error").as_bool(),
+                          std::ostream* out = nullptr);
   void on_train_batch_end(int64_t batch, const Logs& logs) override;
 
  private:
@@ -160,7 +164,8 @@ class TerminateOnNaN : public Callback {
 // TerminateOnNaN only sees the loss become NaN, steps after the cause; this names the cause.
 class CheckNumerics : public Callback {
  public:
-  explicit CheckNumerics(bool raise_error = true, std::ostream* out = nullptr);
+  explicit CheckNumerics(bool raise_error = callback_default("CheckNumerics", "raise_error").as_bool(),
+                         std::ostream* out = nullptr);
   void on_train_begin(const Logs& logs) override;
   void on_train_end(const Logs& logs) override;
   bool on_numeric_error(const NumericReport& report) override;
@@ -187,7 +192,9 @@ class CheckNumerics : public Callback {
 // to an existing file and the header is written only when the file is empty or new.
 class CSVLogger : public Callback {
  public:
-  explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false);
+  explicit CSVLogger(std::string filename,
+                     std::string separator = callback_default("CSVLogger", "separator").as_string(),
+                     bool append = callback_default("CSVLogger", "append").as_bool());
   ~CSVLogger() override;
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;

@@ -1,9 +1,12 @@
-// The built-in Keras callbacks (C++ classes, training/training_callbacks.h) with Keras's arguments.
-// Python functions given to LambdaCallback / LearningRateScheduler are called with the GIL taken.
+// The built-in Keras callbacks (C++ classes, training/training_callbacks.h) with Keras's arguments,
+// bound through their argument tables. Python functions given to LambdaCallback /
+// LearningRateScheduler are called with the GIL taken.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "python_layer.h"
+#include "pitfall/training/callback_arguments.h"
 
 namespace pitfall_python {
 
@@ -12,58 +15,99 @@ namespace {
 template <class T>
 using CallbackClass = py::class_<T, pitfall::Callback, std::shared_ptr<T>>;
 
-std::optional<double> optional_double(const py::object& value) {
-  if (value.is_none()) return std::nullopt;
-  return value.cast<double>();
+// A Python function as the C++ function type its argument holds (its table's object_type).
+std::shared_ptr<void> callback_object(const std::string& where, const pitfall::Argument& argument,
+                                      const py::object& value) {
+  if (!PyCallable_Check(value.ptr())) {
+    throw py::type_error(where + ": argument '" + argument.name + "' must be a function " + argument.doc + ", got " +
+                         py::repr(value).cast<std::string>());
+  }
+  const std::string& type = argument.object_type;
+  if (type == "epoch_schedule") {
+    // Keras 3 (keras/src/callbacks/learning_rate_scheduler.py) calls schedule(epoch, lr) and, on
+    // TypeError, the older schedule(epoch); the result must be a float.
+    // The function is released with the GIL taken, wherever the last copy goes.
+    const std::shared_ptr<py::object> schedule(new py::object(value), [](py::object* f) {
+      py::gil_scoped_acquire gil;
+      delete f;
+    });
+    return std::make_shared<pitfall::EpochLearningRateFunction>([schedule](int epoch, double lr) {
+      py::gil_scoped_acquire gil;
+      py::object result;
+      try {
+        result = (*schedule)(epoch, lr);
+      } catch (py::error_already_set& e) {
+        if (!e.matches(PyExc_TypeError)) throw;
+        result = (*schedule)(epoch);
+      }
+      if (py::isinstance<py::bool_>(result) || !(py::isinstance<py::float_>(result) || py::isinstance<py::int_>(result) ||
+                                                 py::hasattr(result, "__float__"))) {
+        throw pitfall::ValueError("LearningRateScheduler: the output of the `schedule` function should be a float. Got: " +
+                                  py::repr(result).cast<std::string>());
+      }
+      return result.cast<double>();
+    });
+  }
+  if (type == "epoch_hook") {
+    return std::make_shared<std::function<void(int, const pitfall::Logs&)>>(
+        value.cast<std::function<void(int, const pitfall::Logs&)>>());
+  }
+  if (type == "logs_hook") {
+    return std::make_shared<std::function<void(const pitfall::Logs&)>>(value.cast<std::function<void(const pitfall::Logs&)>>());
+  }
+  if (type == "batch_hook") {
+    return std::make_shared<std::function<void(int64_t, const pitfall::Logs&)>>(
+        value.cast<std::function<void(int64_t, const pitfall::Logs&)>>());
+  }
+  throw pitfall::RuntimeError(where + ": no conversion for object argument '" + argument.name + "' (" + type + ")");
+}
+
+// A built-in callback class, constructed from its Keras arguments through its argument table
+// (training/callback_arguments.cpp); pitfall.callbacks installs its signature and help text. The
+// functions it was given stay on the instance, so that get_config() returns them and
+// from_config(config) rebuilds the callback.
+template <class T>
+CallbackClass<T> bind_builtin(py::module_& m, const char* class_name) {
+  CallbackClass<T> cls(m, class_name);
+  cls.def(
+      "__init__",
+      [class_name](py::detail::value_and_holder& v_h, py::args args, py::kwargs kwargs) {
+        const py::module_ arguments = py::module_::import("pitfall._arguments");
+        const pitfall::ArgumentTable* table = pitfall::find_argument_table("callbacks", class_name);
+        const py::tuple bound = arguments.attr("bind")(arguments.attr("table")("callbacks", class_name), args, kwargs);
+        const py::dict given_objects = bound[1];
+        std::map<std::string, std::shared_ptr<void>> objects;
+        for (const auto& [key, value] : given_objects) {
+          const std::string name = key.template cast<std::string>();
+          objects[name] = callback_object(class_name, *table->find(name), py::reinterpret_borrow<py::object>(value));
+        }
+        auto callback = std::dynamic_pointer_cast<T>(pitfall::make_callback(class_name, to_json(bound[0], class_name), objects));
+        if (!callback) throw pitfall::RuntimeError(std::string(class_name) + ": the registry built another class");
+        py::detail::initimpl::construct<CallbackClass<T>>(v_h, std::move(callback), false);
+        python_instance(v_h).attr("_functions") = given_objects;
+      },
+      py::detail::is_new_style_constructor());
+  cls.def("get_config", [](const py::object& self) {
+    py::dict config = to_python(self.template cast<const T&>().config());
+    if (py::hasattr(self, "_functions")) {
+      for (const auto& [key, value] : self.attr("_functions").cast<py::dict>()) config[key] = value;
+    }
+    return config;
+  });
+  cls.def_static("from_config", [class_name](const py::dict& config) {
+    return py::module_::import("pitfall").attr("callbacks").attr(class_name)(**config);
+  });
+  return cls;
 }
 
 }  // namespace
 
 void bind_callbacks(py::module_& m) {
-  CallbackClass<pitfall::EarlyStopping>(m, "EarlyStopping")
-      .def(py::init([](std::string monitor, double min_delta, int patience, int verbose, std::string mode,
-                       const py::object& baseline, bool restore_best_weights, int start_from_epoch) {
-             pitfall::EarlyStoppingOptions o;
-             o.monitor = std::move(monitor);
-             o.min_delta = min_delta;
-             o.patience = patience;
-             o.verbose = verbose;
-             o.mode = std::move(mode);
-             o.baseline = optional_double(baseline);
-             o.restore_best_weights = restore_best_weights;
-             o.start_from_epoch = start_from_epoch;
-             return std::make_shared<pitfall::EarlyStopping>(o);
-           }),
-           py::arg("monitor") = "val_loss", py::arg("min_delta") = 0.0, py::arg("patience") = 0,
-           py::arg("verbose") = 0, py::arg("mode") = "auto", py::arg("baseline") = py::none(),
-           py::arg("restore_best_weights") = false, py::arg("start_from_epoch") = 0);
-  CallbackClass<pitfall::ReduceLROnPlateau>(m, "ReduceLROnPlateau")
-      .def(py::init([](std::string monitor, double factor, int patience, int verbose, std::string mode, double min_delta,
-                       int cooldown, double min_lr) {
-             pitfall::ReduceLROnPlateauOptions o;
-             o.monitor = std::move(monitor);
-             o.factor = factor;
-             o.patience = patience;
-             o.verbose = verbose;
-             o.mode = std::move(mode);
-             o.min_delta = min_delta;
-             o.cooldown = cooldown;
-             o.min_lr = min_lr;
-             return std::make_shared<pitfall::ReduceLROnPlateau>(o);
-           }),
-           py::arg("monitor") = "val_loss", py::arg("factor") = 0.1, py::arg("patience") = 10, py::arg("verbose") = 0,
-           py::arg("mode") = "auto", py::arg("min_delta") = 1e-4, py::arg("cooldown") = 0, py::arg("min_lr") = 0.0);
-  CallbackClass<pitfall::LearningRateScheduler>(m, "LearningRateScheduler")
-      .def(py::init([](pitfall::EpochLearningRateFunction schedule, int verbose) {
-             return std::make_shared<pitfall::LearningRateScheduler>(std::move(schedule), verbose);
-           }),
-           py::arg("schedule"), py::arg("verbose") = 0);
-  CallbackClass<pitfall::TerminateOnNaN>(m, "TerminateOnNaN")
-      .def(py::init([](bool raise_error) { return std::make_shared<pitfall::TerminateOnNaN>(raise_error); }),
-           py::arg("raise_error") = false);
-  CallbackClass<pitfall::CheckNumerics>(m, "CheckNumerics")
-      .def(py::init([](bool raise_error) { return std::make_shared<pitfall::CheckNumerics>(raise_error); }),
-           py::arg("raise_error") = true)
+  bind_builtin<pitfall::EarlyStopping>(m, "EarlyStopping");
+  bind_builtin<pitfall::ReduceLROnPlateau>(m, "ReduceLROnPlateau");
+  bind_builtin<pitfall::LearningRateScheduler>(m, "LearningRateScheduler");
+  bind_builtin<pitfall::TerminateOnNaN>(m, "TerminateOnNaN");
+  bind_builtin<pitfall::CheckNumerics>(m, "CheckNumerics")
       .def_property_readonly("raise_error", &pitfall::CheckNumerics::raise_error)
       // dict(step, epoch, batch, phase, layer, op, message, cause, line) or None when training stayed finite.
       .def_property_readonly("report", [](const pitfall::CheckNumerics& self) -> py::object {
@@ -81,46 +125,9 @@ void bind_callbacks(py::module_& m) {
         out["line"] = r.str();
         return out;
       });
-  CallbackClass<pitfall::CSVLogger>(m, "CSVLogger")
-      .def(py::init([](std::string filename, std::string separator, bool append) {
-             return std::make_shared<pitfall::CSVLogger>(std::move(filename), std::move(separator), append);
-           }),
-           py::arg("filename"), py::arg("separator") = ",", py::arg("append") = false);
-  CallbackClass<pitfall::ModelCheckpoint>(m, "ModelCheckpoint")
-      .def(py::init([](std::string filepath, std::string monitor, int verbose, bool save_best_only, bool save_weights_only,
-                       std::string mode, const py::object& save_freq, const py::object& initial_value_threshold) {
-             pitfall::ModelCheckpoint::SaveFreq freq = std::string("epoch");
-             if (py::isinstance<py::int_>(save_freq)) {
-               freq = save_freq.cast<int64_t>();
-             } else {
-               freq = save_freq.cast<std::string>();
-             }
-             return std::make_shared<pitfall::ModelCheckpoint>(std::move(filepath), std::move(monitor), verbose,
-                                                               save_best_only, save_weights_only, std::move(mode), freq,
-                                                               optional_double(initial_value_threshold));
-           }),
-           py::arg("filepath"), py::arg("monitor") = "val_loss", py::arg("verbose") = 0,
-           py::arg("save_best_only") = false, py::arg("save_weights_only") = false, py::arg("mode") = "auto",
-           py::arg("save_freq") = "epoch", py::arg("initial_value_threshold") = py::none());
-  CallbackClass<pitfall::LambdaCallback>(m, "LambdaCallback")
-      .def(py::init([](std::function<void(int, const pitfall::Logs&)> on_epoch_begin,
-                       std::function<void(int, const pitfall::Logs&)> on_epoch_end,
-                       std::function<void(const pitfall::Logs&)> on_train_begin,
-                       std::function<void(const pitfall::Logs&)> on_train_end,
-                       std::function<void(int64_t, const pitfall::Logs&)> on_train_batch_begin,
-                       std::function<void(int64_t, const pitfall::Logs&)> on_train_batch_end) {
-             pitfall::LambdaCallbackHooks hooks;
-             hooks.on_epoch_begin = std::move(on_epoch_begin);
-             hooks.on_epoch_end = std::move(on_epoch_end);
-             hooks.on_train_begin = std::move(on_train_begin);
-             hooks.on_train_end = std::move(on_train_end);
-             hooks.on_train_batch_begin = std::move(on_train_batch_begin);
-             hooks.on_train_batch_end = std::move(on_train_batch_end);
-             return std::make_shared<pitfall::LambdaCallback>(std::move(hooks));
-           }),
-           py::arg("on_epoch_begin") = nullptr, py::arg("on_epoch_end") = nullptr, py::arg("on_train_begin") = nullptr,
-           py::arg("on_train_end") = nullptr, py::arg("on_train_batch_begin") = nullptr,
-           py::arg("on_train_batch_end") = nullptr);
+  bind_builtin<pitfall::CSVLogger>(m, "CSVLogger");
+  bind_builtin<pitfall::ModelCheckpoint>(m, "ModelCheckpoint");
+  bind_builtin<pitfall::LambdaCallback>(m, "LambdaCallback");
 }
 
 }  // namespace pitfall_python

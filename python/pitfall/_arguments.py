@@ -13,6 +13,7 @@ one-line doc. This module reads those tables and derives the Python side from th
 """
 import difflib
 import inspect
+import os
 
 import numpy as np
 
@@ -94,7 +95,9 @@ def install(cls, family, class_name=None, intro=None):
 # ---------------------------------------------------------------- binding
 
 def _plain(value):
-    """Tuples as lists, NumPy scalars and arrays as Python values, recursively."""
+    """Tuples as lists, NumPy scalars and arrays as Python values, paths as strings, recursively."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

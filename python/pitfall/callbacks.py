@@ -2,6 +2,7 @@
 them ``self.model`` is the model being trained (set ``self.model.stop_training = True`` to stop).
 """
 from . import _pitfall as _C
+from . import _arguments
 
 Callback = _C.Callback
 EarlyStopping = _C.EarlyStopping
@@ -12,6 +13,11 @@ CheckNumerics = _C.CheckNumerics
 CSVLogger = _C.CSVLogger
 LambdaCallback = _C.LambdaCallback
 ModelCheckpoint = _C.ModelCheckpoint
+
+# Signatures and help text from the argument tables (training/callback_arguments.cpp).
+for _cls in (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, CheckNumerics, CSVLogger,
+             LambdaCallback, ModelCheckpoint):
+    _arguments.install(_cls, "callbacks")
 
 
 class History:

@@ -185,6 +185,8 @@ TEST_CASE("initializers: configs round-trip") {
     CHECK(pitfall::testing::bitwise_equal((*init)({6, 5}, DType::float32, kKey), (*back)({6, 5}, DType::float32, kKey)));
   }
   CHECK(initializer_from_config(Json("lecun_uniform"))->class_name() == "LecunUniform");
+  // Keras 3's GlorotUniform.get_config (keras/src/initializers/random_initializers.py): seed and the
+  // fan axes, which pitfall takes at their default (None) only.
   CHECK(initializer_to_config(*get_initializer("glorot_uniform")).dump() ==
-        R"({"class_name":"GlorotUniform","config":{"seed":null}})");
+        R"({"class_name":"GlorotUniform","config":{"input_axes":null,"output_axes":null,"seed":null}})");
 }

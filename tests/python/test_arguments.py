@@ -25,6 +25,7 @@ FAMILIES = {
     "metrics": pf.metrics,
     "initializers": pf.initializers,
     "regularizers": pf.regularizers,
+    "callbacks": pf.callbacks,
 }
 
 # "family/Class" -> keywords that build one (required arguments and a few non-defaults, so that the
@@ -92,7 +93,28 @@ CASES = {
     "regularizers/L1": dict(l1=0.1),
     "regularizers/L2": dict(),
     "regularizers/L1L2": dict(l1=0.01, l2=0.02),
+    "callbacks/EarlyStopping": dict(monitor="val_accuracy", patience=3, baseline=0.5, restore_best_weights=True),
+    "callbacks/ReduceLROnPlateau": dict(factor=0.5, patience=2, min_lr=1e-5),
+    "callbacks/LearningRateScheduler": lambda: dict(schedule=_halving, verbose=1),
+    "callbacks/TerminateOnNaN": dict(raise_error=True),
+    "callbacks/CheckNumerics": dict(raise_error=False),
+    "callbacks/CSVLogger": dict(filename="log.csv", separator=";", append=True),
+    "callbacks/LambdaCallback": lambda: dict(on_epoch_end=_epoch_hook, on_batch_end=_batch_hook),
+    "callbacks/ModelCheckpoint": dict(filepath="ckpt-{epoch:02d}.pitfall", save_best_only=True, save_freq=10,
+                                      initial_value_threshold=1.5),
 }
+
+
+def _halving(epoch, lr):
+    return lr / 2
+
+
+def _epoch_hook(epoch, logs):
+    pass
+
+
+def _batch_hook(batch, logs):
+    pass
 
 
 def keywords(name):
