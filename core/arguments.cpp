@@ -31,7 +31,7 @@ std::string kind_check(const Argument& a, const Json& value) {
       return !value.is_bool() && is_int(value) ? "" : "an integer";
     case ArgKind::number:
       if (value.is_bool() || !value.is_number()) return "a number";
-      return std::isfinite(value.as_double()) ? "" : "finite";
+      return std::isfinite(value.as_double()) ? "" : "a finite number";
     case ArgKind::string:
       return value.is_string() ? "" : "a string";
     case ArgKind::ints: {
@@ -71,7 +71,7 @@ std::string kind_check(const Argument& a, const Json& value) {
     case ArgKind::schedule:
       if (value.is_object() && value.contains("class_name")) return "";
       if (value.is_bool() || !value.is_number()) return "a number or a learning-rate schedule";
-      return std::isfinite(value.as_double()) ? "" : "finite";
+      return std::isfinite(value.as_double()) ? "" : "a finite number";
     case ArgKind::json:
     case ArgKind::object:
       return "";
@@ -296,8 +296,11 @@ Arguments parse_arguments(const ArgumentTable& table, const Json& given,
     if (value.is_null()) {
       const bool default_is_null = a.convention_key.empty() ? a.default_value.is_null()
                                                             : convention_default(a.convention_key, out.convention_).is_null();
-      if (!a.nullable && !default_is_null && a.kind != ArgKind::object) {
-        throw ValueError(at + " cannot be None; pass " + arg_kind_name(a.kind) + (a.doc.empty() ? "" : " (" + a.doc + ")"));
+      if (!a.nullable && (a.required || !default_is_null) && a.kind != ArgKind::object) {
+        const std::string kind = arg_kind_name(a.kind);
+        const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
+        throw ValueError(at + " cannot be None; pass " + (vowel ? "an " : "a ") + kind +
+                         (a.doc.empty() ? "" : " (" + a.doc + ")"));
       }
       out.values_[a.name] = a.normalize ? a.normalize(value) : value;  // normalizers take None too
       continue;

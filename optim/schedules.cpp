@@ -1,4 +1,6 @@
 // The Keras learning-rate schedules (keras.optimizers.schedules), evaluated in double precision.
+// Each class's arguments live once, in its argument table (family "schedules"): names, order, Keras
+// defaults and kinds; the classes check the values' ranges with messages that say why.
 #include "pitfall/optim/schedules.h"
 
 #include <algorithm>
@@ -6,6 +8,7 @@
 #include <numbers>
 #include <set>
 
+#include "pitfall/core/arguments.h"
 #include "pitfall/core/error.h"
 #include "pitfall/core/warnings.h"
 
@@ -20,13 +23,6 @@ std::string show(double value) {
 }
 std::string show(int64_t value) { return std::to_string(value); }
 
-void require_finite(const char* schedule, const char* argument, double value) {
-  if (!std::isfinite(value)) {
-    throw ValueError(std::string(schedule) + ": argument '" + argument + "' must be a finite number, got " +
-                     show(value) + "; pass a finite float");
-  }
-}
-
 void require_positive_steps(const char* schedule, const char* argument, int64_t value) {
   if (value <= 0) {
     throw ValueError(std::string(schedule) + ": argument '" + argument + "' must be > 0 (a number of optimizer steps), got " +
@@ -40,7 +36,17 @@ void require_step(const std::string& schedule, int64_t step) {
   }
 }
 
-// ---- ExponentialDecay and InverseTimeDecay share their arguments and the staircase exponent.
+// The arguments a schedule was made with, resolved: its class name and get_config come from them.
+class TableSchedule : public LearningRateSchedule {
+ public:
+  explicit TableSchedule(Arguments arguments) : arguments_(std::move(arguments)) {}
+  std::string class_name() const override { return arguments_.table().class_name; }
+  Json get_config() const override { return arguments_.values(); }
+
+ protected:
+  const std::string& where() const { return arguments_.table().class_name; }
+  Arguments arguments_;
+};
 
 // step / decay_steps, floored with staircase (Keras: cast to float, divide, floor).
 double decay_progress(int64_t step, int64_t decay_steps, bool staircase) {
@@ -48,54 +54,38 @@ double decay_progress(int64_t step, int64_t decay_steps, bool staircase) {
   return staircase ? std::floor(p) : p;
 }
 
-// ExponentialDecay and InverseTimeDecay: the same arguments and config, a different formula.
-class RateDecay : public LearningRateSchedule {
+// ---- ExponentialDecay and InverseTimeDecay: the same arguments, a different formula.
+class RateDecay : public TableSchedule {
  public:
-  RateDecay(const char* class_name, double initial, int64_t decay_steps, double decay_rate, bool staircase,
-            std::string name, const char* why_rate_must_be_non_negative)
-      : class_name_(class_name),
-        initial_(initial),
-        decay_steps_(decay_steps),
-        decay_rate_(decay_rate),
-        staircase_(staircase),
-        name_(std::move(name)) {
-    require_finite(class_name, "initial_learning_rate", initial);
-    require_positive_steps(class_name, "decay_steps", decay_steps);
-    require_finite(class_name, "decay_rate", decay_rate);
-    if (decay_rate < 0) {
-      throw ValueError(std::string(class_name) + ": argument 'decay_rate' must be >= 0, got " + show(decay_rate) +
-                       "; " + why_rate_must_be_non_negative);
+  RateDecay(Arguments arguments, const char* why_rate_must_be_non_negative)
+      : TableSchedule(std::move(arguments)),
+        initial_(arguments_.number("initial_learning_rate")),
+        decay_steps_(arguments_.integer("decay_steps")),
+        decay_rate_(arguments_.number("decay_rate")),
+        staircase_(arguments_.flag("staircase")) {
+    require_positive_steps(where().c_str(), "decay_steps", decay_steps_);
+    if (decay_rate_ < 0) {
+      throw ValueError(where() + ": argument 'decay_rate' must be >= 0, got " + show(decay_rate_) + "; " +
+                       why_rate_must_be_non_negative);
     }
-  }
-  std::string class_name() const override { return class_name_; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["initial_learning_rate"] = initial_;
-    config["decay_steps"] = decay_steps_;
-    config["decay_rate"] = decay_rate_;
-    config["staircase"] = staircase_;
-    config["name"] = name_;
-    return config;
   }
 
  protected:
   double progress(int64_t step) const {
-    require_step(class_name_, step);
+    require_step(where(), step);
     return decay_progress(step, decay_steps_, staircase_);
   }
 
-  std::string class_name_;
   double initial_;
   int64_t decay_steps_;
   double decay_rate_;
   bool staircase_;
-  std::string name_;
 };
 
 class ExponentialDecay : public RateDecay {
  public:
-  ExponentialDecay(double initial, int64_t decay_steps, double decay_rate, bool staircase, std::string name)
-      : RateDecay("ExponentialDecay", initial, decay_steps, decay_rate, staircase, std::move(name),
+  explicit ExponentialDecay(Arguments arguments)
+      : RateDecay(std::move(arguments),
                   // A negative base makes decay_rate ** (step / decay_steps) NaN at every fractional exponent.
                   "it is the factor applied every decay_steps steps (e.g. 0.96); a negative base makes "
                   "decay_rate ** (step / decay_steps) NaN") {}
@@ -104,9 +94,8 @@ class ExponentialDecay : public RateDecay {
 
 class InverseTimeDecay : public RateDecay {
  public:
-  InverseTimeDecay(double initial, int64_t decay_steps, double decay_rate, bool staircase, std::string name)
-      : RateDecay("InverseTimeDecay", initial, decay_steps, decay_rate, staircase, std::move(name),
-                  "a negative rate makes the denominator 1 + decay_rate * step / decay_steps reach 0") {}
+  explicit InverseTimeDecay(Arguments arguments)
+      : RateDecay(std::move(arguments), "a negative rate makes the denominator 1 + decay_rate * step / decay_steps reach 0") {}
   double operator()(int64_t step) const override { return initial_ / (1.0 + decay_rate_ * progress(step)); }
 };
 
@@ -121,10 +110,18 @@ std::string show_list(const std::vector<double>& values) {
   return out + "]";
 }
 
-class PiecewiseConstantDecay : public LearningRateSchedule {
+std::vector<double> numbers(const Json& list) {
+  std::vector<double> out;
+  for (const Json& item : list.as_array()) out.push_back(item.as_double());
+  return out;
+}
+
+class PiecewiseConstantDecay : public TableSchedule {
  public:
-  PiecewiseConstantDecay(std::vector<int64_t> boundaries, std::vector<double> values, std::string name)
-      : boundaries_(std::move(boundaries)), values_(std::move(values)), name_(std::move(name)) {
+  explicit PiecewiseConstantDecay(Arguments arguments)
+      : TableSchedule(std::move(arguments)),
+        boundaries_(arguments_.ints("boundaries")),
+        values_(numbers(arguments_.at("values"))) {
     if (boundaries_.empty()) {
       throw ValueError("PiecewiseConstantDecay: argument 'boundaries' is empty; give at least one step boundary "
                        "(e.g. boundaries=[1000], values=[0.1, 0.01]), or pass a float learning rate for a constant one");
@@ -156,45 +153,76 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
     const auto it = std::lower_bound(boundaries_.begin(), boundaries_.end(), step);
     return values_[static_cast<size_t>(it - boundaries_.begin())];
   }
-  std::string class_name() const override { return "PiecewiseConstantDecay"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["boundaries"] = Json::from_vector(boundaries_);
-    config["values"] = Json::from_vector(values_);
-    config["name"] = name_;
-    return config;
-  }
 
  private:
   std::vector<int64_t> boundaries_;
   std::vector<double> values_;
-  std::string name_;
+};
+
+// ---- PolynomialDecay
+
+// Keras PolynomialDecay: (initial - end) * (1 - p) ** power + end with p = min(step, decay_steps) /
+// decay_steps; with cycle, decay_steps grows to the first multiple of itself at or above step (1x
+// at step 0), so the decay restarts from the top.
+class PolynomialDecay : public TableSchedule {
+ public:
+  explicit PolynomialDecay(Arguments arguments)
+      : TableSchedule(std::move(arguments)),
+        initial_(arguments_.number("initial_learning_rate")),
+        decay_steps_(arguments_.integer("decay_steps")),
+        end_(arguments_.number("end_learning_rate")),
+        power_(arguments_.number("power")),
+        cycle_(arguments_.flag("cycle")) {
+    require_positive_steps("PolynomialDecay", "decay_steps", decay_steps_);
+  }
+  double operator()(int64_t step) const override {
+    require_step("PolynomialDecay", step);
+    double s = static_cast<double>(step);
+    double decay_steps = static_cast<double>(decay_steps_);
+    if (cycle_) {
+      decay_steps *= step == 0 ? 1.0 : std::ceil(s / static_cast<double>(decay_steps_));
+    } else {
+      s = std::min(s, decay_steps);
+    }
+    return (initial_ - end_) * std::pow(1.0 - s / decay_steps, power_) + end_;
+  }
+
+ private:
+  double initial_;
+  int64_t decay_steps_;
+  double end_, power_;
+  bool cycle_;
 };
 
 // ---- CosineDecay
 
-class CosineDecay : public LearningRateSchedule {
+void require_fraction(const char* schedule, double alpha) {
+  if (alpha < 0 || alpha > 1) {
+    throw ValueError(std::string(schedule) + ": argument 'alpha' must be in [0, 1] (the final rate as a fraction of the "
+                     "starting one), got " + show(alpha));
+  }
+}
+
+double half_cosine(double fraction) { return 0.5 * (1.0 + std::cos(std::numbers::pi * fraction)); }
+
+class CosineDecay : public TableSchedule {
  public:
-  CosineDecay(double initial, int64_t decay_steps, double alpha, double warmup_target, int64_t warmup_steps, std::string name)
-      : initial_(initial), decay_steps_(decay_steps), alpha_(alpha), warmup_target_(warmup_target),
-        warmup_steps_(warmup_steps), name_(std::move(name)) {
-    require_finite("CosineDecay", "initial_learning_rate", initial);
-    require_positive_steps("CosineDecay", "decay_steps", decay_steps);
-    require_finite("CosineDecay", "alpha", alpha);
-    if (alpha < 0 || alpha > 1) {
-      throw ValueError("CosineDecay: argument 'alpha' must be in [0, 1] (the final rate as a fraction of the "
-                       "starting one), got " + show(alpha));
+  explicit CosineDecay(Arguments arguments)
+      : TableSchedule(std::move(arguments)),
+        initial_(arguments_.number("initial_learning_rate")),
+        decay_steps_(arguments_.integer("decay_steps")),
+        alpha_(arguments_.number("alpha")),
+        warmup_target_(arguments_.is_none("warmup_target") ? std::numeric_limits<double>::quiet_NaN()
+                                                           : arguments_.number("warmup_target")),
+        warmup_steps_(arguments_.integer("warmup_steps")) {
+    require_positive_steps("CosineDecay", "decay_steps", decay_steps_);
+    require_fraction("CosineDecay", alpha_);
+    if (warmup_steps_ < 0) {
+      throw ValueError("CosineDecay: argument 'warmup_steps' must be >= 0, got " + show(warmup_steps_));
     }
-    if (std::isinf(warmup_target)) {
-      throw ValueError("CosineDecay: argument 'warmup_target' must be a finite number or None (no warmup), got " +
-                       show(warmup_target));
-    }
-    if (warmup_steps < 0) {
-      throw ValueError("CosineDecay: argument 'warmup_steps' must be >= 0, got " + show(warmup_steps));
-    }
-    if (!has_warmup() && warmup_steps > 0) {
+    if (!has_warmup() && warmup_steps_ > 0) {
       // Keras ignores warmup_steps without a warmup_target; say so rather than silently skip the warmup.
-      warn("CosineDecay: warmup_steps=" + show(warmup_steps) + " has no effect without warmup_target; the decay starts "
+      warn("CosineDecay: warmup_steps=" + show(warmup_steps_) + " has no effect without warmup_target; the decay starts "
            "at step 0 from initial_learning_rate. Pass warmup_target=<peak rate> to warm up");
     }
   }
@@ -210,134 +238,249 @@ class CosineDecay : public LearningRateSchedule {
     }
     return decayed(clamped - warmup_steps, warmup_target_);
   }
-  std::string class_name() const override { return "CosineDecay"; }
-  Json get_config() const override {
-    Json config = Json::object();
-    config["initial_learning_rate"] = initial_;
-    config["decay_steps"] = decay_steps_;
-    config["alpha"] = alpha_;
-    config["name"] = name_;
-    config["warmup_target"] = has_warmup() ? Json(warmup_target_) : Json();
-    config["warmup_steps"] = warmup_steps_;
-    return config;
-  }
 
  private:
   bool has_warmup() const { return !std::isnan(warmup_target_); }
   double decayed(double step, double from) const {
-    const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * (step / static_cast<double>(decay_steps_))));
-    return from * ((1.0 - alpha_) * cosine + alpha_);
+    return from * ((1.0 - alpha_) * half_cosine(step / static_cast<double>(decay_steps_)) + alpha_);
   }
 
   double initial_;
   int64_t decay_steps_;
   double alpha_, warmup_target_;
   int64_t warmup_steps_;
-  std::string name_;
 };
 
-std::string or_default(std::string name, const char* fallback) { return name.empty() ? fallback : name; }
+// ---- CosineDecayRestarts (SGDR, Loshchilov & Hutter)
 
-// ---- from_config
-
-const std::vector<std::string>& implemented_schedules() {
-  static const std::vector<std::string> names = {"ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
-                                                 "InverseTimeDecay"};
-  return names;
-}
-
-// A schedule's config, checked: every key known, the required ones present, the types right.
-class ConfigReader {
+// Keras CosineDecayRestarts: the cosine restarts after first_decay_steps steps, each period t_mul
+// times the previous one and each restart's peak m_mul times the previous one's; every period
+// decays to alpha * initial_learning_rate.
+class CosineDecayRestarts : public TableSchedule {
  public:
-  ConfigReader(std::string schedule, const Json& config, std::vector<std::string> accepted)
-      : schedule_(std::move(schedule)), config_(config) {
-    if (!config.is_object()) {
-      throw ValueError("schedule_from_config: the config of " + schedule_ + " must be an object of its arguments, got " +
-                       config.dump());
+  explicit CosineDecayRestarts(Arguments arguments)
+      : TableSchedule(std::move(arguments)),
+        initial_(arguments_.number("initial_learning_rate")),
+        first_decay_steps_(arguments_.integer("first_decay_steps")),
+        t_mul_(arguments_.number("t_mul")),
+        m_mul_(arguments_.number("m_mul")),
+        alpha_(arguments_.number("alpha")) {
+    require_positive_steps("CosineDecayRestarts", "first_decay_steps", first_decay_steps_);
+    if (t_mul_ <= 0) {
+      throw ValueError("CosineDecayRestarts: argument 't_mul' must be > 0 (each period's length as a multiple of the "
+                       "previous one), got " + show(t_mul_));
     }
-    for (const auto& [key, value] : config.as_object()) {
-      if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
-        throw ValueError("schedule_from_config: " + schedule_ + " has no argument '" + key + "'; " +
-                         did_you_mean(key, accepted));
-      }
+    require_fraction("CosineDecayRestarts", alpha_);
+  }
+  double operator()(int64_t step) const override {
+    require_step("CosineDecayRestarts", step);
+    double fraction = static_cast<double>(step) / static_cast<double>(first_decay_steps_);
+    double restart = 0.0;
+    if (t_mul_ == 1.0) {
+      restart = std::floor(fraction);
+      fraction -= restart;
+    } else {
+      // Periods 1, t, t^2, ...: restart i begins at (1 - t^i) / (1 - t) periods of the first length.
+      // Keras takes i = floor(log(1 - fraction * (1 - t)) / log(t)); at a step where a period
+      // begins the quotient can round to just below the integer, so i is settled on the periods'
+      // starts themselves.
+      const auto start = [this](double i) { return (1.0 - std::pow(t_mul_, i)) / (1.0 - t_mul_); };
+      restart = std::floor(std::log(1.0 - fraction * (1.0 - t_mul_)) / std::log(t_mul_));
+      if (start(restart + 1) <= fraction) restart += 1;
+      if (restart > 0 && start(restart) > fraction) restart -= 1;
+      fraction = (fraction - start(restart)) / std::pow(t_mul_, restart);
     }
-  }
-  const Json& required(const std::string& key) const {
-    if (!config_.contains(key) || config_.at(key).is_null()) {
-      throw ValueError("schedule_from_config: " + schedule_ + " config is missing the required argument '" + key +
-                       "' in " + config_.dump());
-    }
-    return config_.at(key);
-  }
-  double number(const std::string& key) const { return convert(key, [](const Json& v) { return v.as_double(); }); }
-  double number(const std::string& key, double fallback) const {
-    return present(key) ? number(key) : fallback;
-  }
-  int64_t integer(const std::string& key) const { return convert(key, [](const Json& v) { return v.as_int(); }); }
-  int64_t integer(const std::string& key, int64_t fallback) const { return present(key) ? integer(key) : fallback; }
-  bool boolean(const std::string& key, bool fallback) const {
-    return present(key) ? convert(key, [](const Json& v) { return v.as_bool(); }) : fallback;
-  }
-  std::string name() const {
-    return present("name") ? convert("name", [](const Json& v) { return v.as_string(); }) : std::string();
-  }
-  bool present(const std::string& key) const { return config_.contains(key) && !config_.at(key).is_null(); }
-  template <class T>
-  std::vector<T> list(const std::string& key) const {
-    const Json& value = required(key);
-    return convert(key, [&](const Json&) {
-      std::vector<T> out;
-      for (const Json& item : value.as_array()) {
-        if constexpr (std::is_same_v<T, int64_t>) {
-          out.push_back(item.as_int());
-        } else {
-          out.push_back(item.as_double());
-        }
-      }
-      return out;
-    });
+    const double cosine = std::pow(m_mul_, restart) * half_cosine(fraction);
+    return initial_ * ((1.0 - alpha_) * cosine + alpha_);
   }
 
  private:
-  template <class Fn>
-  auto convert(const std::string& key, Fn fn) const -> decltype(fn(Json())) {
-    const Json& value = required(key);
-    try {
-      return fn(value);
-    } catch (const ValueError& e) {
-      throw ValueError("schedule_from_config: " + schedule_ + " argument '" + key + "' = " + value.dump() + ": " +
-                       e.message());
-    }
-  }
-
-  std::string schedule_;
-  const Json& config_;
+  double initial_;
+  int64_t first_decay_steps_;
+  double t_mul_, m_mul_, alpha_;
 };
+
+// ---- the argument tables
+
+Argument rate(const char* name, const char* doc) {
+  return Argument(name, ArgKind::number).make_required().described(doc);
+}
+Argument steps(const char* name, const char* doc) {
+  return Argument(name, ArgKind::integer).make_required().described(doc);
+}
+Argument name_argument(const char* default_name) {
+  return Argument("name", ArgKind::string, default_name).described("the schedule's name");
+}
+std::string list_of(const Json& value, bool integers) {
+  const char* what = integers ? "a list of integers" : "a list of numbers";
+  if (!value.is_array()) return what;
+  for (const Json& item : value.as_array()) {
+    if (item.is_bool() || !item.is_number()) return what;
+    if (integers && (!std::isfinite(item.as_double()) || std::floor(item.as_double()) != item.as_double())) return what;
+  }
+  return "";
+}
+
+using Make = std::function<std::shared_ptr<LearningRateSchedule>(Arguments)>;
+struct ScheduleClass {
+  ArgumentTable table;
+  Make make;
+};
+
+template <class T>
+ScheduleClass schedule_class(std::string class_name, std::string doc, std::vector<Argument> arguments) {
+  ArgumentTable table;
+  table.family = "schedules";
+  table.class_name = std::move(class_name);
+  table.source = "keras/src/optimizers/schedules/learning_rate_schedule.py";
+  table.doc = std::move(doc);
+  table.arguments = std::move(arguments);
+  return {std::move(table), [](Arguments a) { return std::make_shared<T>(std::move(a)); }};
+}
+
+const std::map<std::string, ScheduleClass>& schedule_classes() {
+  static const std::map<std::string, ScheduleClass> classes = [] {
+    std::map<std::string, ScheduleClass> c;
+    const Argument initial = rate("initial_learning_rate", "the learning rate at step 0");
+    const Argument staircase =
+        Argument("staircase", ArgKind::boolean, false).described("decay in whole steps of decay_steps");
+    c["ExponentialDecay"] = schedule_class<ExponentialDecay>(
+        "ExponentialDecay", "initial_learning_rate * decay_rate ** (step / decay_steps)",
+        {initial, steps("decay_steps", "steps per factor of decay_rate"),
+         rate("decay_rate", "the factor applied every decay_steps steps"), staircase, name_argument("ExponentialDecay")});
+    c["InverseTimeDecay"] = schedule_class<InverseTimeDecay>(
+        "InverseTimeDecay", "initial_learning_rate / (1 + decay_rate * step / decay_steps)",
+        {initial, steps("decay_steps", "steps per unit of decay"), rate("decay_rate", "how fast the rate decays"),
+         staircase, name_argument("InverseTimeDecay")});
+    c["PiecewiseConstantDecay"] = schedule_class<PiecewiseConstantDecay>(
+        "PiecewiseConstantDecay", "values[i] while boundaries[i-1] < step <= boundaries[i]",
+        {Argument("boundaries", ArgKind::json).make_required()
+             .checked([](const Json& v) { return list_of(v, true); })
+             .normalized([](const Json& v) { return Json::from_vector(v.as_int_vector()); })
+             .described("the steps where the rate changes, increasing"),
+         Argument("values", ArgKind::json).make_required()
+             .checked([](const Json& v) { return list_of(v, false); })
+             .described("the rate of each interval, one more than boundaries"),
+         name_argument("PiecewiseConstant")});
+    c["PolynomialDecay"] = schedule_class<PolynomialDecay>(
+        "PolynomialDecay", "(initial - end) * (1 - step / decay_steps) ** power + end",
+        {initial, steps("decay_steps", "steps to reach end_learning_rate"),
+         Argument("end_learning_rate", ArgKind::number, 0.0001).described("the rate after decay_steps"),
+         Argument("power", ArgKind::number, 1.0).described("the polynomial's power (1: linear)"),
+         Argument("cycle", ArgKind::boolean, false).described("restart the decay after every decay_steps steps"),
+         name_argument("PolynomialDecay")});
+    c["CosineDecay"] = schedule_class<CosineDecay>(
+        "CosineDecay", "cosine decay from initial_learning_rate to alpha times it, with an optional linear warmup",
+        {initial, steps("decay_steps", "steps the cosine decay lasts"),
+         Argument("alpha", ArgKind::number, 0.0).described("the final rate as a fraction of the decay's starting rate"),
+         name_argument("CosineDecay"),
+         Argument("warmup_target", ArgKind::number).allow_none().described("the rate the warmup reaches (None: no warmup)"),
+         Argument("warmup_steps", ArgKind::integer, 0).described("steps the warmup lasts")});
+    c["CosineDecayRestarts"] = schedule_class<CosineDecayRestarts>(
+        "CosineDecayRestarts", "cosine decay with warm restarts (SGDR)",
+        {initial, steps("first_decay_steps", "steps of the first period"),
+         Argument("t_mul", ArgKind::number, 2.0).described("each period's length as a multiple of the previous one"),
+         Argument("m_mul", ArgKind::number, 1.0).described("each restart's peak as a multiple of the previous one"),
+         Argument("alpha", ArgKind::number, 0.0).described("the final rate of a period as a fraction of its peak"),
+         name_argument("SGDRDecay")});
+    return c;
+  }();
+  return classes;
+}
+
+const bool schedule_tables_registered = [] {
+  for (const auto& [name, c] : schedule_classes()) register_argument_table(&c.table);
+  return true;
+}();
+
+const ScheduleClass& schedule_class_named(const std::string& class_name) {
+  const auto found = schedule_classes().find(class_name);
+  if (found == schedule_classes().end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, c] : schedule_classes()) names.push_back(name);
+    throw ValueError("unknown learning-rate schedule '" + class_name + "'; " + did_you_mean(class_name, names));
+  }
+  return found->second;
+}
+
+std::optional<Json> given_name(const std::string& name) {
+  return name.empty() ? std::nullopt : std::optional<Json>(Json(name));
+}
 
 }  // namespace
 
+std::shared_ptr<LearningRateSchedule> make_schedule(const std::string& class_name, const Json& arguments) {
+  const ScheduleClass& c = schedule_class_named(class_name);
+  return c.make(parse_arguments(c.table, arguments));
+}
+
 std::shared_ptr<LearningRateSchedule> exponential_decay(double initial_learning_rate, int64_t decay_steps,
-                                                        double decay_rate, bool staircase, std::string name) {
-  return std::make_shared<ExponentialDecay>(initial_learning_rate, decay_steps, decay_rate, staircase,
-                                            or_default(std::move(name), "ExponentialDecay"));
+                                                        double decay_rate, std::optional<bool> staircase,
+                                                        std::string name) {
+  return make_schedule("ExponentialDecay",
+                       given_arguments({{"initial_learning_rate", Json(initial_learning_rate)},
+                                        {"decay_steps", Json(decay_steps)},
+                                        {"decay_rate", Json(decay_rate)},
+                                        {"staircase", given_value(staircase)},
+                                        {"name", given_name(name)}}));
 }
 
 std::shared_ptr<LearningRateSchedule> piecewise_constant_decay(std::vector<int64_t> boundaries, std::vector<double> values,
                                                                std::string name) {
-  return std::make_shared<PiecewiseConstantDecay>(std::move(boundaries), std::move(values),
-                                                  or_default(std::move(name), "PiecewiseConstant"));
+  return make_schedule("PiecewiseConstantDecay",
+                       given_arguments({{"boundaries", Json::from_vector(boundaries)},
+                                        {"values", Json::from_vector(values)},
+                                        {"name", given_name(name)}}));
 }
 
-std::shared_ptr<LearningRateSchedule> cosine_decay(double initial_learning_rate, int64_t decay_steps, double alpha,
-                                                   double warmup_target, int64_t warmup_steps, std::string name) {
-  return std::make_shared<CosineDecay>(initial_learning_rate, decay_steps, alpha, warmup_target, warmup_steps,
-                                       or_default(std::move(name), "CosineDecay"));
+std::shared_ptr<LearningRateSchedule> polynomial_decay(double initial_learning_rate, int64_t decay_steps,
+                                                       std::optional<double> end_learning_rate,
+                                                       std::optional<double> power, std::optional<bool> cycle,
+                                                       std::string name) {
+  return make_schedule("PolynomialDecay",
+                       given_arguments({{"initial_learning_rate", Json(initial_learning_rate)},
+                                        {"decay_steps", Json(decay_steps)},
+                                        {"end_learning_rate", given_value(end_learning_rate)},
+                                        {"power", given_value(power)},
+                                        {"cycle", given_value(cycle)},
+                                        {"name", given_name(name)}}));
+}
+
+std::shared_ptr<LearningRateSchedule> cosine_decay(double initial_learning_rate, int64_t decay_steps,
+                                                   std::optional<double> alpha, std::optional<double> warmup_target,
+                                                   std::optional<int64_t> warmup_steps, std::string name) {
+  // NaN for warmup_target means None (no warmup), as the header says.
+  if (warmup_target && std::isnan(*warmup_target)) warmup_target.reset();
+  return make_schedule("CosineDecay",
+                       given_arguments({{"initial_learning_rate", Json(initial_learning_rate)},
+                                        {"decay_steps", Json(decay_steps)},
+                                        {"alpha", given_value(alpha)},
+                                        {"warmup_target", given_value(warmup_target)},
+                                        {"warmup_steps", given_value(warmup_steps)},
+                                        {"name", given_name(name)}}));
+}
+
+std::shared_ptr<LearningRateSchedule> cosine_decay_restarts(double initial_learning_rate, int64_t first_decay_steps,
+                                                            std::optional<double> t_mul, std::optional<double> m_mul,
+                                                            std::optional<double> alpha, std::string name) {
+  return make_schedule("CosineDecayRestarts",
+                       given_arguments({{"initial_learning_rate", Json(initial_learning_rate)},
+                                        {"first_decay_steps", Json(first_decay_steps)},
+                                        {"t_mul", given_value(t_mul)},
+                                        {"m_mul", given_value(m_mul)},
+                                        {"alpha", given_value(alpha)},
+                                        {"name", given_name(name)}}));
 }
 
 std::shared_ptr<LearningRateSchedule> inverse_time_decay(double initial_learning_rate, int64_t decay_steps,
-                                                         double decay_rate, bool staircase, std::string name) {
-  return std::make_shared<InverseTimeDecay>(initial_learning_rate, decay_steps, decay_rate, staircase,
-                                            or_default(std::move(name), "InverseTimeDecay"));
+                                                         double decay_rate, std::optional<bool> staircase,
+                                                         std::string name) {
+  return make_schedule("InverseTimeDecay",
+                       given_arguments({{"initial_learning_rate", Json(initial_learning_rate)},
+                                        {"decay_steps", Json(decay_steps)},
+                                        {"decay_rate", Json(decay_rate)},
+                                        {"staircase", given_value(staircase)},
+                                        {"name", given_name(name)}}));
 }
 
 std::shared_ptr<LearningRateSchedule> schedule_from_config(const Json& entry) {
@@ -354,30 +497,11 @@ std::shared_ptr<LearningRateSchedule> schedule_from_config(const Json& entry) {
   }
   const std::string class_name = entry.at("class_name").as_string();
   const Json config = entry.get("config", Json::object());
-  if (class_name == "ExponentialDecay" || class_name == "InverseTimeDecay") {
-    const ConfigReader args(class_name, config, {"initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name"});
-    const auto make = class_name == "ExponentialDecay" ? exponential_decay : inverse_time_decay;
-    return make(args.number("initial_learning_rate"), args.integer("decay_steps"), args.number("decay_rate"),
-                args.boolean("staircase", false), args.name());
+  if (!config.is_object()) {
+    throw ValueError("schedule_from_config: the config of " + class_name + " must be an object of its arguments, got " +
+                     config.dump());
   }
-  if (class_name == "PiecewiseConstantDecay") {
-    const ConfigReader args(class_name, config, {"boundaries", "values", "name"});
-    return piecewise_constant_decay(args.list<int64_t>("boundaries"), args.list<double>("values"), args.name());
-  }
-  if (class_name == "CosineDecay") {
-    const ConfigReader args(class_name, config,
-                            {"initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target", "warmup_steps"});
-    return cosine_decay(args.number("initial_learning_rate"), args.integer("decay_steps"), args.number("alpha", 0.0),
-                        args.number("warmup_target", std::numeric_limits<double>::quiet_NaN()),
-                        args.integer("warmup_steps", 0), args.name());
-  }
-  if (class_name == "PolynomialDecay" || class_name == "CosineDecayRestarts") {
-    throw NotImplementedError("schedule_from_config: the Keras schedule " + class_name +
-                              " is not implemented in pitfall yet; available: ExponentialDecay, PiecewiseConstantDecay, "
-                              "CosineDecay, InverseTimeDecay");
-  }
-  throw ValueError("schedule_from_config: unknown learning-rate schedule '" + class_name + "'; " +
-                   did_you_mean(class_name, implemented_schedules()));
+  return make_schedule(class_name, config);
 }
 
 Json schedule_to_config(const LearningRateSchedule& schedule) {

@@ -432,8 +432,11 @@ void bind_layers(py::module_& m) {
       .def("_track", &Layer::track)
       .def_property_readonly("_tracked_layers", &Layer::tracked_layers)
       .def("_set_seed", &Layer::set_seed)
-      .def("__repr__", [](const Layer& l) { return "<" + l.class_name() + " name=" + l.name() + ", built=" +
-                                                   (l.built() ? "True" : "False") + ">"; });
+      .def("__repr__", [](const py::object& self) {
+        if (!cpp_object_constructed(self)) return not_constructed_repr(self);
+        const Layer& l = self.cast<const Layer&>();
+        return "<" + l.class_name() + " name=" + l.name() + ", built=" + (l.built() ? "True" : "False") + ">";
+      });
 
   // ---- built-in layers
   bind_builtin<pitfall::InputLayer>(m, "InputLayer");

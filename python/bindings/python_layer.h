@@ -62,6 +62,19 @@ auto translate_python_errors(Fn&& fn) -> decltype(fn()) {
 inline py::object python_instance(const py::detail::value_and_holder& v_h) {
   return py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(v_h.inst));
 }
+// Whether `self`'s C++ object exists: false while (or after) a Python __init__ that failed before
+// calling the base __init__. Methods that may run on such an object (__repr__, which tracebacks
+// and debuggers call) check it instead of reading an object that is not there.
+inline bool cpp_object_constructed(const py::handle& self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self.ptr());
+  const py::detail::value_and_holder v_h = inst->get_value_and_holder(nullptr, false);
+  return v_h && v_h.holder_constructed();
+}
+inline std::string not_constructed_repr(const py::handle& self) {
+  return "<" + self.get_type().attr("__name__").cast<std::string>() +
+         " (not constructed: its __init__ did not reach the base class's __init__)>";
+}
+
 inline std::string python_class_name(const py::detail::value_and_holder& v_h) {
   return python_instance(v_h).get_type().attr("__name__").cast<std::string>();
 }

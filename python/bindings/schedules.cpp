@@ -126,9 +126,6 @@ void construct(py::detail::value_and_holder& v_h, std::shared_ptr<const Learning
   py::detail::initimpl::construct<ScheduleClass>(v_h, std::shared_ptr<LearningRateSchedule>(schedule), true);
 }
 
-double nan_if_none(const py::object& value) {
-  return value.is_none() ? std::numeric_limits<double>::quiet_NaN() : value.cast<double>();
-}
 
 }  // namespace
 
@@ -170,7 +167,9 @@ far) and, to make it serializable, get_config(). Any optimizer accepts it as lea
            })
       .def_property_readonly("class_name", &LearningRateSchedule::class_name)
       .def("_config_entry", [](const LearningRateSchedule& s) { return to_python(pitfall::schedule_to_config(s)); })
-      .def("__repr__", [](const LearningRateSchedule& s) {
+      .def("__repr__", [](const py::object& self) {
+        if (!cpp_object_constructed(self)) return not_constructed_repr(self);
+        const LearningRateSchedule& s = self.cast<const LearningRateSchedule&>();
         const auto* python = dynamic_cast<const PythonSchedule*>(&s);
         if (python && !python->builtin()) return "<LearningRateSchedule " + s.class_name() + ">";
         const Json config = python ? python->builtin()->get_config() : s.get_config();
@@ -180,20 +179,9 @@ far) and, to make it serializable, get_config(). Any optimizer accepts it as lea
       [](const py::object& type, const py::dict& config) { return type(**config); }, py::arg("cls"), py::arg("config"),
       "Instantiates the schedule from the output of its get_config(): cls(**config)."));
 
-  m.def("exponential_decay", &pitfall::exponential_decay, py::arg("initial_learning_rate"), py::arg("decay_steps"),
-        py::arg("decay_rate"), py::arg("staircase") = false, py::arg("name") = "");
-  m.def("piecewise_constant_decay", &pitfall::piecewise_constant_decay, py::arg("boundaries"), py::arg("values"),
-        py::arg("name") = "");
-  m.def(
-      "cosine_decay",
-      [](double initial, int64_t decay_steps, double alpha, const py::object& warmup_target, int64_t warmup_steps,
-         const std::string& name) {
-        return pitfall::cosine_decay(initial, decay_steps, alpha, nan_if_none(warmup_target), warmup_steps, name);
-      },
-      py::arg("initial_learning_rate"), py::arg("decay_steps"), py::arg("alpha") = 0.0,
-      py::arg("warmup_target") = py::none(), py::arg("warmup_steps") = 0, py::arg("name") = "");
-  m.def("inverse_time_decay", &pitfall::inverse_time_decay, py::arg("initial_learning_rate"), py::arg("decay_steps"),
-        py::arg("decay_rate"), py::arg("staircase") = false, py::arg("name") = "");
+  m.def("make_schedule", [](const std::string& class_name, const py::dict& config) {
+    return pitfall::make_schedule(class_name, to_json(config, class_name));
+  }, py::arg("class_name"), py::arg("config"));
   m.def("schedule_from_config", [](const py::object& entry) {
     return pitfall::schedule_from_config(to_json(entry, "schedule_from_config"));
   }, py::arg("entry"));

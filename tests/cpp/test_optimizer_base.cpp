@@ -237,9 +237,9 @@ TEST_CASE("optimizer base: a non-finite argument's message names the argument") 
     CAPTURE(name);
     for (const double bad : {kNaN, kInf, -kInf}) {
       const std::string msg = message_of([&] { make_optimizer(name, object({{"learning_rate", bad}})); });
-      CHECK(contains(msg, name + ": argument 'learning_rate' must be finite"));
+      CHECK(contains(msg, name + ": argument 'learning_rate' must be a finite number"));
       CHECK(contains(message_of([&] { make_optimizer(name, object({{"clipnorm", bad}})); }),
-                     "argument 'clipnorm' must be finite"));
+                     "argument 'clipnorm' must be a finite number"));
     }
     // The same for a learning rate set later.
     auto optimizer = make_optimizer(name);

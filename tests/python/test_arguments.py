@@ -26,6 +26,7 @@ FAMILIES = {
     "initializers": pf.initializers,
     "regularizers": pf.regularizers,
     "callbacks": pf.callbacks,
+    "schedules": pf.optimizers.schedules,
 }
 
 # "family/Class" -> keywords that build one (required arguments and a few non-defaults, so that the
@@ -93,6 +94,12 @@ CASES = {
     "regularizers/L1": dict(l1=0.1),
     "regularizers/L2": dict(),
     "regularizers/L1L2": dict(l1=0.01, l2=0.02),
+    "schedules/ExponentialDecay": dict(initial_learning_rate=0.1, decay_steps=100, decay_rate=0.96, staircase=True),
+    "schedules/PiecewiseConstantDecay": dict(boundaries=[10, 20], values=[0.3, 0.2, 0.1], name="steps"),
+    "schedules/PolynomialDecay": dict(initial_learning_rate=0.1, decay_steps=50, power=0.5, cycle=True),
+    "schedules/InverseTimeDecay": dict(initial_learning_rate=0.5, decay_steps=3, decay_rate=0.5),
+    "schedules/CosineDecay": dict(initial_learning_rate=0.0, decay_steps=50, warmup_target=0.2, warmup_steps=5),
+    "schedules/CosineDecayRestarts": dict(initial_learning_rate=0.3, first_decay_steps=5, m_mul=0.9),
     "callbacks/EarlyStopping": dict(monitor="val_accuracy", patience=3, baseline=0.5, restore_best_weights=True),
     "callbacks/ReduceLROnPlateau": dict(factor=0.5, patience=2, min_lr=1e-5),
     "callbacks/LearningRateScheduler": lambda: dict(schedule=_halving, verbose=1),

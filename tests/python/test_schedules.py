@@ -102,6 +102,56 @@ def test_cosine_decay_keras_positional_order():
     assert schedule(2) == pytest.approx(0.5)
 
 
+def _torch_rates(make_scheduler, lr0, steps):
+    """The learning rates a torch.optim.lr_scheduler gives at steps 0..steps-1 (PyTorch's own code)."""
+    torch = pytest.importorskip("torch")
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=lr0)
+    scheduler = make_scheduler(torch.optim.lr_scheduler, optimizer)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+@pytest.mark.parametrize("power", [1.0, 0.5, 2.0])
+def test_polynomial_decay_matches_torch_polynomial_lr(power):
+    # torch's PolynomialLR is Keras's PolynomialDecay with end_learning_rate=0 and cycle=False.
+    want = _torch_rates(lambda s, o: s.PolynomialLR(o, total_iters=20, power=power), 0.4, 40)
+    schedule = schedules.PolynomialDecay(0.4, 20, end_learning_rate=0.0, power=power)
+    for step, rate in enumerate(want):
+        for got in both_paths(schedule, step):
+            assert got == pytest.approx(rate, rel=1e-9, abs=1e-12), f"step {step}"
+
+
+def test_polynomial_decay_cycle_restarts_from_the_top():
+    schedule = schedules.PolynomialDecay(1.0, 10, end_learning_rate=0.0, cycle=True)
+    # Step 15: the horizon is 20 (the first multiple of 10 at or above 15), p = 0.75.
+    assert schedule(15) == pytest.approx(0.25)
+    assert schedule(10) == pytest.approx(0.0) and schedule(11) == pytest.approx(1 - 11 / 20)
+    assert schedules.PolynomialDecay(1.0, 10)(15) == pytest.approx(0.0001)  # no cycle: held at the end
+
+
+@pytest.mark.parametrize("t_mul,alpha", [(1, 0.0), (2, 0.0), (2, 0.1), (3, 0.25)])
+def test_cosine_decay_restarts_matches_torch_warm_restarts(t_mul, alpha):
+    # torch's CosineAnnealingWarmRestarts(T_0, T_mult, eta_min) is Keras's CosineDecayRestarts with
+    # m_mul=1 and alpha = eta_min / initial_learning_rate.
+    lr0 = 0.2
+    want = _torch_rates(lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=t_mul, eta_min=alpha * lr0), lr0, 150)
+    schedule = schedules.CosineDecayRestarts(lr0, 7, t_mul=float(t_mul), m_mul=1.0, alpha=alpha)
+    for step, rate in enumerate(want):
+        for got in both_paths(schedule, step):
+            assert got == pytest.approx(rate, rel=1e-9, abs=1e-12), f"step {step}"
+
+
+def test_cosine_decay_restarts_m_mul_lowers_each_restart():
+    schedule = schedules.CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5)
+    assert [schedule(s) for s in (0, 10, 20, 30)] == pytest.approx([1.0, 0.5, 0.25, 0.125])
+    assert schedule(5) == pytest.approx(0.5)  # half way down the first period
+
+
 # ---------------------------------------------------------------- objects, configs, serialization
 
 ALL = [
@@ -109,6 +159,8 @@ ALL = [
     lambda: schedules.PiecewiseConstantDecay([5, 9], [0.3, 0.2, 0.1], name="steps"),
     lambda: schedules.CosineDecay(0.0, 50, warmup_target=0.2, warmup_steps=5),
     lambda: schedules.InverseTimeDecay(0.5, 3, 0.5),
+    lambda: schedules.PolynomialDecay(0.5, 30, end_learning_rate=0.01, power=2.0, cycle=True),
+    lambda: schedules.CosineDecayRestarts(0.3, 5, t_mul=1.5, m_mul=0.9, alpha=0.1),
 ]
 
 
@@ -165,8 +217,16 @@ def test_deserialize_reads_keras_output_and_names_unknown_classes():
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'ExponentialDecai'; did you mean "
                                          "'ExponentialDecay'"):
         schedules.deserialize({"class_name": "ExponentialDecai", "config": {}})
-    with pytest.raises(NotImplementedError, match="PolynomialDecay is not implemented"):
-        schedules.deserialize({"class_name": "PolynomialDecay", "config": {}})
+    # Keras's serialize() output of every other class reads too.
+    poly = schedules.deserialize({"module": "keras.optimizers.schedules", "class_name": "PolynomialDecay",
+                                  "config": {"initial_learning_rate": 0.1, "decay_steps": 100, "end_learning_rate": 0.0001,
+                                             "power": 1.0, "cycle": False, "name": "PolynomialDecay"},
+                                  "registered_name": None})
+    assert poly(50) == pytest.approx((0.1 - 0.0001) * 0.5 + 0.0001)
+    sgdr = schedules.deserialize({"class_name": "CosineDecayRestarts",
+                                  "config": {"initial_learning_rate": 0.1, "first_decay_steps": 10, "t_mul": 2.0,
+                                             "m_mul": 1.0, "alpha": 0.0, "name": "SGDRDecay"}})
+    assert sgdr(10) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="did you mean 'CosineDecay'"):
         _pitfall.schedule_from_config({"class_name": "CosineDecai", "config": {}})
     with pytest.raises(TypeError, match="cannot interpret 0.1"):
@@ -188,18 +248,20 @@ def test_unknown_keyword_says_did_you_mean():
 
 
 def test_argument_types_are_checked():
-    with pytest.raises(TypeError, match="ExponentialDecay: argument 'decay_steps' must be an integer number of steps, "
-                                        "got '10' \\(str\\)"):
+    # The argument tables' kinds (core/arguments.h): ValueError naming the schedule, the argument and
+    # the value, as for every other class.
+    with pytest.raises(ValueError, match="ExponentialDecay: argument 'decay_steps' must be an integer, got '10'"):
         schedules.ExponentialDecay(0.1, "10", 0.5)
-    with pytest.raises(ValueError, match="argument 'decay_steps' must be a whole number of steps, got 2.5"):
+    with pytest.raises(ValueError, match="argument 'decay_steps' must be an integer, got 2.5"):
         schedules.CosineDecay(0.1, 2.5)
-    with pytest.raises(TypeError, match="argument 'staircase' must be True or False, got 'yes'"):
+    assert schedules.CosineDecay(0.1, 1000.0).decay_steps == 1000  # Keras accepts a whole float
+    with pytest.raises(ValueError, match="argument 'staircase' must be True or False, got 'yes'"):
         schedules.InverseTimeDecay(0.1, 10, 0.5, staircase="yes")
-    with pytest.raises(TypeError, match="argument 'initial_learning_rate' must be a float, got None"):
+    with pytest.raises(ValueError, match="argument 'initial_learning_rate' cannot be None; pass a float \\(the learning rate at step 0\\)"):
         schedules.CosineDecay(None, 10)
-    with pytest.raises(TypeError, match="argument 'values\\[1\\]' must be a float"):
+    with pytest.raises(ValueError, match="argument 'values' must be a list of numbers, got values=\\[1.0, 'x'\\]"):
         schedules.PiecewiseConstantDecay([1], [1.0, "x"])
-    with pytest.raises(TypeError, match="argument 'boundaries' must be a list"):
+    with pytest.raises(ValueError, match="argument 'boundaries' must be a list of integers, got boundaries=5"):
         schedules.PiecewiseConstantDecay(5, [1.0, 2.0])
 
 
