@@ -345,6 +345,21 @@ Arguments parse_arguments(const ArgumentTable& table, const Json& given,
   return out;
 }
 
+ArgumentTable argument_table(std::string family, std::string class_name, std::string source, std::string doc,
+                             std::vector<Argument> arguments) {
+  ArgumentTable table;
+  table.family = std::move(family);
+  table.class_name = std::move(class_name);
+  table.source = std::move(source);
+  table.doc = std::move(doc);
+  table.arguments = std::move(arguments);
+  return table;
+}
+
+void throw_unknown_class(const std::string& what, const std::string& name, const std::vector<std::string>& names) {
+  throw ValueError("unknown " + what + " '" + name + "'; " + did_you_mean(name, names));
+}
+
 Json given_arguments(std::initializer_list<std::pair<const char*, std::optional<Json>>> values) {
   Json out = Json::object();
   for (const auto& [name, value] : values) {

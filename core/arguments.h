@@ -168,8 +168,55 @@ std::optional<Json> given_value(const std::optional<T>& value) {
   return value ? std::optional<Json>(Json(*value)) : std::nullopt;
 }
 
+// ---- a family's classes
+// Each class of a family (losses, metrics, initializers, callbacks, schedules, ...): its table and
+// the function that builds one from its parsed arguments. A family keeps them in a function-local
+// static ArgumentClasses (the registry keeps pointers to the tables) and registers the tables once.
+ArgumentTable argument_table(std::string family, std::string class_name, std::string source, std::string doc,
+                             std::vector<Argument> arguments);
+
+template <class T>
+struct ArgumentClass {
+  ArgumentTable table;
+  std::function<std::shared_ptr<T>(const Arguments&)> make;
+};
+template <class T>
+using ArgumentClasses = std::map<std::string, ArgumentClass<T>>;
+
+template <class T>
+bool register_argument_classes(const ArgumentClasses<T>& classes);
+
+// Raises ValueError "unknown <what> '<name>'; did you mean ..." listing `names`.
+[[noreturn]] void throw_unknown_class(const std::string& what, const std::string& name,
+                                      const std::vector<std::string>& names);
+
+// The class named `class_name`, or the ValueError of throw_unknown_class.
+template <class T>
+const ArgumentClass<T>& find_argument_class(const ArgumentClasses<T>& classes, const std::string& class_name,
+                                            const std::string& what) {
+  const auto found = classes.find(class_name);
+  if (found != classes.end()) return found->second;
+  std::vector<std::string> names;
+  for (const auto& [name, c] : classes) names.push_back(name);
+  throw_unknown_class(what, class_name, names);
+}
+
+// Parses `arguments` against the class's table and builds one.
+template <class T>
+std::shared_ptr<T> make_argument_class(const ArgumentClasses<T>& classes, const std::string& class_name,
+                                       const std::string& what, const Json& arguments,
+                                       const std::map<std::string, std::shared_ptr<void>>& objects = {}) {
+  const ArgumentClass<T>& c = find_argument_class(classes, class_name, what);
+  return c.make(parse_arguments(c.table, arguments, objects));
+}
+
 // ---- the registry of tables
 void register_argument_table(const ArgumentTable* table);
+template <class T>
+bool register_argument_classes(const ArgumentClasses<T>& classes) {
+  for (const auto& [name, c] : classes) register_argument_table(&c.table);
+  return true;
+}
 // By family and class name; null when none.
 const ArgumentTable* find_argument_table(const std::string& family, const std::string& class_name);
 // Every registered table, by family then class name.

@@ -240,25 +240,15 @@ Argument seed_argument() {
       .described("a seed: the initializer then gives the same values on every call (None: the global generator)");
 }
 
-ArgumentTable initializer_table(std::string class_name, std::string source, std::string doc,
+ArgumentTable initializer_table(std::string class_name, const std::string& source, std::string doc,
                                 std::vector<Argument> arguments) {
-  ArgumentTable table;
-  table.family = "initializers";
-  table.class_name = std::move(class_name);
-  table.source = source.empty() ? "" : "keras/src/initializers/" + source;
-  table.doc = std::move(doc);
-  table.arguments = std::move(arguments);
-  return table;
+  return argument_table("initializers", std::move(class_name), source.empty() ? "" : "keras/src/initializers/" + source,
+                        std::move(doc), std::move(arguments));
 }
 
-struct InitializerClass {
-  ArgumentTable table;
-  std::function<std::shared_ptr<Initializer>(const Arguments&)> make;
-};
-
-const std::map<std::string, InitializerClass>& initializer_classes() {
-  static const std::map<std::string, InitializerClass> classes = [] {
-    std::map<std::string, InitializerClass> c;
+const ArgumentClasses<Initializer>& initializer_classes() {
+  static const ArgumentClasses<Initializer> classes = [] {
+    ArgumentClasses<Initializer> c;
     const auto constant = [&](const char* name, const char* doc, double value) {
       c[name] = {initializer_table(name, "constant_initializers.py", doc, {}), [name, value](const Arguments& a) {
                    return std::make_shared<Constant>(name, a, value);
@@ -344,10 +334,7 @@ const std::map<std::string, InitializerClass>& initializer_classes() {
   return classes;
 }
 
-const bool initializer_tables_registered = [] {
-  for (const auto& [name, cls] : initializer_classes()) register_argument_table(&cls.table);
-  return true;
-}();
+const bool initializer_tables_registered = register_argument_classes(initializer_classes());
 
 // Keras's lower-case names and aliases -> the class: "glorot_uniform" -> GlorotUniform, "normal" ->
 // RandomNormal (keras/src/initializers/__init__.py).
@@ -401,13 +388,7 @@ std::pair<double, double> compute_fans(const Shape& shape) {
 }
 
 std::shared_ptr<Initializer> make_initializer_of_class(const std::string& class_name, const Json& arguments) {
-  const auto found = initializer_classes().find(class_name);
-  if (found == initializer_classes().end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, cls] : initializer_classes()) names.push_back(name);
-    throw ValueError("unknown initializer class '" + class_name + "'; " + did_you_mean(class_name, names));
-  }
-  return found->second.make(parse_arguments(found->second.table, arguments));
+  return make_argument_class(initializer_classes(), class_name, "initializer class", arguments);
 }
 
 std::shared_ptr<Initializer> zeros_initializer() { return make_initializer_of_class("Zeros"); }

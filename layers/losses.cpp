@@ -355,12 +355,8 @@ namespace {
 
 // A loss table: the loss's own arguments, then Keras's reduction, name and dtype.
 ArgumentTable loss_table(std::string class_name, std::string doc, std::string name, std::vector<Argument> own) {
-  ArgumentTable table;
-  table.family = "losses";
-  table.class_name = std::move(class_name);
-  table.source = "keras/src/losses/losses.py";
-  table.doc = std::move(doc);
-  table.arguments = std::move(own);
+  ArgumentTable table = argument_table("losses", std::move(class_name), "keras/src/losses/losses.py", std::move(doc),
+                                       std::move(own));
   table.arguments.push_back(
       Argument("reduction", ArgKind::string, "sum_over_batch_size")
           .allow_none()
@@ -396,19 +392,16 @@ Argument last_axis_only(const char* doc) {
   }).described(doc);
 }
 
-struct LossClass {
-  ArgumentTable table;
-  std::function<std::shared_ptr<Loss>(const Arguments&)> make;
-};
+using LossClass = ArgumentClass<Loss>;
 
 template <class T>
 LossClass loss_class(ArgumentTable table) {
   return {std::move(table), [](const Arguments& arguments) { return std::make_shared<T>(arguments); }};
 }
 
-const std::map<std::string, LossClass>& loss_classes() {
-  static const std::map<std::string, LossClass> classes = [] {
-    std::map<std::string, LossClass> c;
+const ArgumentClasses<Loss>& loss_classes() {
+  static const ArgumentClasses<Loss> classes = [] {
+    ArgumentClasses<Loss> c;
     c["MeanSquaredError"] = loss_class<MeanSquaredError>(
         loss_table("MeanSquaredError", "mean of the squared errors over the last axis", "mean_squared_error", {}));
     c["MeanAbsoluteError"] = loss_class<MeanAbsoluteError>(
@@ -438,21 +431,12 @@ const std::map<std::string, LossClass>& loss_classes() {
   return classes;
 }
 
-const bool loss_tables_registered = [] {
-  for (const auto& [name, c] : loss_classes()) register_argument_table(&c.table);
-  return true;
-}();
+const bool loss_tables_registered = register_argument_classes(loss_classes());
 
 }  // namespace
 
 std::shared_ptr<Loss> make_loss(const std::string& class_name, const Json& arguments) {
-  const auto found = loss_classes().find(class_name);
-  if (found == loss_classes().end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, c] : loss_classes()) names.push_back(name);
-    throw ValueError("unknown loss class '" + class_name + "'; " + did_you_mean(class_name, names));
-  }
-  return found->second.make(parse_arguments(found->second.table, arguments));
+  return make_argument_class(loss_classes(), class_name, "loss class", arguments);
 }
 
 

@@ -395,20 +395,13 @@ std::vector<Argument> confusion_arguments(const std::string& fallback_name) {
           name_argument(Json(), fallback_name), dtype_argument()};
 }
 
-ArgumentTable metric_table(std::string class_name, std::string source, std::string doc, std::vector<Argument> arguments) {
-  ArgumentTable table;
-  table.family = "metrics";
-  table.class_name = std::move(class_name);
-  table.source = "keras/src/metrics/" + source;
-  table.doc = std::move(doc);
-  table.arguments = std::move(arguments);
-  return table;
+ArgumentTable metric_table(std::string class_name, const std::string& source, std::string doc,
+                           std::vector<Argument> arguments) {
+  return argument_table("metrics", std::move(class_name), "keras/src/metrics/" + source, std::move(doc),
+                        std::move(arguments));
 }
 
-struct MetricClass {
-  ArgumentTable table;
-  std::function<std::shared_ptr<Metric>(const Arguments&)> make;
-};
+using MetricClass = ArgumentClass<Metric>;
 
 MetricClass wrapper(ArgumentTable table,
                     std::function<MeanMetricWrapper::ValueFn(const Arguments&, const std::string& name)> fn) {
@@ -420,9 +413,9 @@ MetricClass wrapper(ArgumentTable table,
 
 double threshold_of(const Arguments& a) { return a.is_none("thresholds") ? 0.5 : a.number("thresholds"); }
 
-const std::map<std::string, MetricClass>& metric_classes() {
-  static const std::map<std::string, MetricClass> classes = [] {
-    std::map<std::string, MetricClass> c;
+const ArgumentClasses<Metric>& metric_classes() {
+  static const ArgumentClasses<Metric> classes = [] {
+    ArgumentClasses<Metric> c;
     c["Accuracy"] = wrapper(metric_table("Accuracy", "accuracy_metrics.py", "how often predictions equal labels exactly",
                                          {name_argument("accuracy", "accuracy"), dtype_argument()}),
                             [](const Arguments&, const std::string& name) { return accuracy_fn(name); });
@@ -504,23 +497,14 @@ const std::map<std::string, MetricClass>& metric_classes() {
   return classes;
 }
 
-const bool metric_tables_registered = [] {
-  for (const auto& [name, c] : metric_classes()) register_argument_table(&c.table);
-  return true;
-}();
+const bool metric_tables_registered = register_argument_classes(metric_classes());
 
 Json given_name(const std::string& name) { return Json(Json::Object{{"name", name}}); }
 
 }  // namespace
 
 std::shared_ptr<Metric> make_metric(const std::string& class_name, const Json& arguments) {
-  const auto found = metric_classes().find(class_name);
-  if (found == metric_classes().end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, c] : metric_classes()) names.push_back(name);
-    throw ValueError("unknown metric class '" + class_name + "'; " + did_you_mean(class_name, names));
-  }
-  return found->second.make(parse_arguments(found->second.table, arguments));
+  return make_argument_class(metric_classes(), class_name, "metric class", arguments);
 }
 
 std::shared_ptr<Metric> metric_from_config(const Json& class_and_config) {

@@ -25,13 +25,8 @@ Tensor Regularizer::operator()(const Tensor& weight) const {
 namespace {
 
 ArgumentTable regularizer_table(std::string class_name, std::string doc, std::vector<Argument> arguments) {
-  ArgumentTable table;
-  table.family = "regularizers";
-  table.class_name = std::move(class_name);
-  table.source = "keras/src/regularizers/regularizers.py";
-  table.doc = std::move(doc);
-  table.arguments = std::move(arguments);
-  return table;
+  return argument_table("regularizers", std::move(class_name), "keras/src/regularizers/regularizers.py", std::move(doc),
+                        std::move(arguments));
 }
 
 Argument factor(const char* name, double default_value, const char* doc) {
@@ -89,18 +84,15 @@ std::shared_ptr<Regularizer> make_regularizer(const std::string& class_name, con
 }
 
 std::shared_ptr<Regularizer> l1_regularizer(std::optional<double> l1) {
-  return make_regularizer("L1", l1 ? Json(Json::Object{{"l1", *l1}}) : Json::object());
+  return make_regularizer("L1", given_arguments({{"l1", given_value(l1)}}));
 }
 
 std::shared_ptr<Regularizer> l2_regularizer(std::optional<double> l2) {
-  return make_regularizer("L2", l2 ? Json(Json::Object{{"l2", *l2}}) : Json::object());
+  return make_regularizer("L2", given_arguments({{"l2", given_value(l2)}}));
 }
 
 std::shared_ptr<Regularizer> l1_l2_regularizer(std::optional<double> l1, std::optional<double> l2) {
-  Json given = Json::object();
-  if (l1) given["l1"] = *l1;
-  if (l2) given["l2"] = *l2;
-  return make_regularizer("L1L2", given);
+  return make_regularizer("L1L2", given_arguments({{"l1", given_value(l1)}, {"l2", given_value(l2)}}));
 }
 
 std::shared_ptr<Regularizer> regularizer_from_config(const Json& config) {

@@ -321,26 +321,17 @@ std::string list_of(const Json& value, bool integers) {
   return "";
 }
 
-using Make = std::function<std::shared_ptr<LearningRateSchedule>(Arguments)>;
-struct ScheduleClass {
-  ArgumentTable table;
-  Make make;
-};
-
 template <class T>
-ScheduleClass schedule_class(std::string class_name, std::string doc, std::vector<Argument> arguments) {
-  ArgumentTable table;
-  table.family = "schedules";
-  table.class_name = std::move(class_name);
-  table.source = "keras/src/optimizers/schedules/learning_rate_schedule.py";
-  table.doc = std::move(doc);
-  table.arguments = std::move(arguments);
-  return {std::move(table), [](Arguments a) { return std::make_shared<T>(std::move(a)); }};
+ArgumentClass<LearningRateSchedule> schedule_class(std::string class_name, std::string doc,
+                                                   std::vector<Argument> arguments) {
+  return {argument_table("schedules", std::move(class_name), "keras/src/optimizers/schedules/learning_rate_schedule.py",
+                         std::move(doc), std::move(arguments)),
+          [](const Arguments& a) { return std::make_shared<T>(a); }};
 }
 
-const std::map<std::string, ScheduleClass>& schedule_classes() {
-  static const std::map<std::string, ScheduleClass> classes = [] {
-    std::map<std::string, ScheduleClass> c;
+const ArgumentClasses<LearningRateSchedule>& schedule_classes() {
+  static const ArgumentClasses<LearningRateSchedule> classes = [] {
+    ArgumentClasses<LearningRateSchedule> c;
     const Argument initial = rate("initial_learning_rate", "the learning rate at step 0");
     const Argument staircase =
         Argument("staircase", ArgKind::boolean, false).described("decay in whole steps of decay_steps");
@@ -388,20 +379,7 @@ const std::map<std::string, ScheduleClass>& schedule_classes() {
   return classes;
 }
 
-const bool schedule_tables_registered = [] {
-  for (const auto& [name, c] : schedule_classes()) register_argument_table(&c.table);
-  return true;
-}();
-
-const ScheduleClass& schedule_class_named(const std::string& class_name) {
-  const auto found = schedule_classes().find(class_name);
-  if (found == schedule_classes().end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, c] : schedule_classes()) names.push_back(name);
-    throw ValueError("unknown learning-rate schedule '" + class_name + "'; " + did_you_mean(class_name, names));
-  }
-  return found->second;
-}
+const bool schedule_tables_registered = register_argument_classes(schedule_classes());
 
 std::optional<Json> given_name(const std::string& name) {
   return name.empty() ? std::nullopt : std::optional<Json>(Json(name));
@@ -410,8 +388,7 @@ std::optional<Json> given_name(const std::string& name) {
 }  // namespace
 
 std::shared_ptr<LearningRateSchedule> make_schedule(const std::string& class_name, const Json& arguments) {
-  const ScheduleClass& c = schedule_class_named(class_name);
-  return c.make(parse_arguments(c.table, arguments));
+  return make_argument_class(schedule_classes(), class_name, "learning-rate schedule", arguments);
 }
 
 std::shared_ptr<LearningRateSchedule> exponential_decay(double initial_learning_rate, int64_t decay_steps,

@@ -8,15 +8,10 @@ namespace pitfall {
 
 namespace {
 
-ArgumentTable callback_table(std::string class_name, std::string source, std::string doc,
+ArgumentTable callback_table(std::string class_name, const std::string& source, std::string doc,
                              std::vector<Argument> arguments) {
-  ArgumentTable table;
-  table.family = "callbacks";
-  table.class_name = std::move(class_name);
-  table.source = source.empty() ? "" : "keras/src/callbacks/" + source;
-  table.doc = std::move(doc);
-  table.arguments = std::move(arguments);
-  return table;
+  return argument_table("callbacks", std::move(class_name), source.empty() ? "" : "keras/src/callbacks/" + source,
+                        std::move(doc), std::move(arguments));
 }
 
 Argument monitor_argument() {
@@ -42,12 +37,6 @@ Argument batch_alias(const char* name, const char* same_as) {
   return a;
 }
 
-using Make = std::function<std::shared_ptr<Callback>(const Arguments&)>;
-struct CallbackClass {
-  ArgumentTable table;
-  Make make;
-};
-
 template <class F>
 std::shared_ptr<F> object_of(const Arguments& arguments, const std::string& name) {
   return std::static_pointer_cast<F>(arguments.object(name));
@@ -57,9 +46,9 @@ std::optional<double> optional_number(const Arguments& a, const std::string& nam
   return a.is_none(name) ? std::nullopt : std::optional<double>(a.number(name));
 }
 
-const std::map<std::string, CallbackClass>& callback_classes() {
-  static const std::map<std::string, CallbackClass> classes = [] {
-    std::map<std::string, CallbackClass> c;
+const ArgumentClasses<Callback>& callback_classes() {
+  static const ArgumentClasses<Callback> classes = [] {
+    ArgumentClasses<Callback> c;
     c["EarlyStopping"] = {
         callback_table(
             "EarlyStopping", "early_stopping.py", "stops training when the monitored quantity stops improving",
@@ -216,19 +205,10 @@ const std::map<std::string, CallbackClass>& callback_classes() {
   return classes;
 }
 
-const bool callback_tables_registered = [] {
-  for (const auto& [name, c] : callback_classes()) register_argument_table(&c.table);
-  return true;
-}();
+const bool callback_tables_registered = register_argument_classes(callback_classes());
 
-const CallbackClass& callback_class(const std::string& class_name) {
-  const auto found = callback_classes().find(class_name);
-  if (found == callback_classes().end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, c] : callback_classes()) names.push_back(name);
-    throw ValueError("unknown callback class '" + class_name + "'; " + did_you_mean(class_name, names));
-  }
-  return found->second;
+const ArgumentClass<Callback>& callback_class(const std::string& class_name) {
+  return find_argument_class(callback_classes(), class_name, "callback class");
 }
 
 }  // namespace
@@ -246,8 +226,7 @@ Json callback_config(const std::string& class_name, const Json& arguments,
 
 std::shared_ptr<Callback> make_callback(const std::string& class_name, const Json& arguments,
                                         const std::map<std::string, std::shared_ptr<void>>& objects) {
-  const CallbackClass& c = callback_class(class_name);
-  return c.make(parse_arguments(c.table, arguments, objects));
+  return make_argument_class(callback_classes(), class_name, "callback class", arguments, objects);
 }
 
 }  // namespace pitfall

@@ -123,13 +123,13 @@ py::object unflatten(const data::Structure& s, const std::vector<Tensor>& compon
     case data::Structure::Kind::list: {
       py::list items;
       for (const auto& c : s.children()) items.append(unflatten(c, components, next));
-      if (s.kind() == data::Structure::Kind::list) return std::move(items);
+      if (s.kind() == data::Structure::Kind::list) return items;
       return py::tuple(items);
     }
     case data::Structure::Kind::dict: {
       py::dict d;
       for (size_t i = 0; i < s.children().size(); ++i) d[py::str(s.keys()[i])] = unflatten(s.children()[i], components, next);
-      return std::move(d);
+      return d;
     }
   }
   return py::none();

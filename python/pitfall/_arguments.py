@@ -92,6 +92,32 @@ def install(cls, family, class_name=None, intro=None):
     return cls
 
 
+# ---------------------------------------------------------------- classes of a family
+
+class FamilyClass(type):
+    """The metaclass of a Keras class whose objects the engine builds from a config (a loss, metric,
+    initializer or regularizer): calling the class binds the arguments against its table and builds
+    the engine's object, ``isinstance(obj, cls)`` checks the object's class name, and
+    ``cls.from_config(config)`` rebuilds one, as with Keras classes."""
+
+    def __call__(cls, *args, **kwargs):
+        config, _ = bind(table(cls._family, cls.__name__), args, kwargs)
+        return cls.from_config(config)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, cls._base) and instance.class_name == cls.__name__
+
+    def from_config(cls, config):
+        return cls._build({"class_name": cls.__name__, "config": config})
+
+
+def family_classes(family, base, build, module, names):
+    """The classes `names` of `family` (FamilyClass), each with its table's signature and help;
+    `build` makes the engine's object from {"class_name", "config"}, `base` is its Python type."""
+    attributes = {"__module__": module, "_family": family, "_base": base, "_build": staticmethod(build)}
+    return [install(FamilyClass(name, (), dict(attributes)), family) for name in names]
+
+
 # ---------------------------------------------------------------- binding
 
 def _plain(value):

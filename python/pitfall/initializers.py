@@ -10,35 +10,14 @@ from . import _pitfall as _C
 Initializer = _C.Initializer
 
 
-class _InitializerClass(type):
-    """Makes ``pf.initializers.HeNormal(seed=1)`` build the engine's initializer (arguments bound
-    against its table in layers/initializers.cpp), ``isinstance(init, pf.initializers.HeNormal)``
-    check its class and ``from_config`` rebuild one, as with Keras classes."""
-
-    def __call__(cls, *args, **kwargs):
-        config, _ = _arguments.bind(_arguments.table("initializers", cls.__name__), args, kwargs)
-        return _C.initializer_from_config({"class_name": cls.__name__, "config": config})
-
-    def __instancecheck__(cls, instance):
-        return isinstance(instance, Initializer) and instance.class_name == cls.__name__
-
-    def from_config(cls, config):
-        return _C.initializer_from_config({"class_name": cls.__name__, "config": config})
-
-
-def _class(name):
-    cls = _InitializerClass(name, (), {"__module__": __name__})
-    return _arguments.install(cls, "initializers")
-
-
-Zeros, Ones, Constant = _class("Zeros"), _class("Ones"), _class("Constant")
-RandomNormal, RandomUniform, TruncatedNormal = _class("RandomNormal"), _class("RandomUniform"), _class("TruncatedNormal")
-VarianceScaling, Orthogonal = _class("VarianceScaling"), _class("Orthogonal")
-GlorotUniform, GlorotNormal = _class("GlorotUniform"), _class("GlorotNormal")
-HeUniform, HeNormal = _class("HeUniform"), _class("HeNormal")
-LecunUniform, LecunNormal = _class("LecunUniform"), _class("LecunNormal")
-# PyTorch's defaults (pitfall's): nn.Linear / Conv weight, and a bias bounded by its kernel's fan_in.
-TorchKernel, TorchBias = _class("TorchKernel"), _class("TorchBias")
+# Keras's initializer classes and PyTorch's defaults (pitfall's: nn.Linear / Conv weight, and a bias
+# bounded by its kernel's fan_in), each from its argument table (layers/initializers.cpp).
+(Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, Orthogonal, GlorotUniform,
+ GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, TorchKernel, TorchBias) = _arguments.family_classes(
+    "initializers", Initializer, _C.initializer_from_config, __name__,
+    ["Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Orthogonal",
+     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "TorchKernel",
+     "TorchBias"])
 zeros, ones, constant = Zeros, Ones, Constant
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal

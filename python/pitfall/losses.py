@@ -12,49 +12,12 @@ from . import _arguments
 Loss = _C.Loss
 
 
-class _LossClass(type):
-    """Makes ``pf.losses.BinaryCrossentropy(...)`` build the engine's loss (arguments bound against its
-    table in layers/losses.cpp), ``isinstance(loss, pf.losses.BinaryCrossentropy)`` check its class
-    and ``from_config`` rebuild one, as with Keras classes."""
-
-    def __call__(cls, *args, **kwargs):
-        config, _ = _arguments.bind(_arguments.table("losses", cls.__name__), args, kwargs)
-        return _C.loss_from_config({"class_name": cls.__name__, "config": config})
-
-    def __instancecheck__(cls, instance):
-        return isinstance(instance, Loss) and instance.class_name == cls.__name__
-
-    def from_config(cls, config):
-        return _C.loss_from_config({"class_name": cls.__name__, "config": config})
-
-
-class MeanSquaredError(metaclass=_LossClass):
-    pass
-
-
-class MeanAbsoluteError(metaclass=_LossClass):
-    pass
-
-
-class Huber(metaclass=_LossClass):
-    pass
-
-
-class BinaryCrossentropy(metaclass=_LossClass):
-    pass
-
-
-class CategoricalCrossentropy(metaclass=_LossClass):
-    pass
-
-
-class SparseCategoricalCrossentropy(metaclass=_LossClass):
-    pass
-
-
-for _cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
-             SparseCategoricalCrossentropy):
-    _arguments.install(_cls, "losses")
+# Keras's loss classes, each from its argument table (layers/losses.cpp).
+(MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
+ SparseCategoricalCrossentropy) = _arguments.family_classes(
+    "losses", Loss, _C.loss_from_config, __name__,
+    ["MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy", "CategoricalCrossentropy",
+     "SparseCategoricalCrossentropy"])
 
 
 def _function(class_name, doc):

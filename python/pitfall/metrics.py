@@ -11,68 +11,12 @@ from . import _pitfall as _C
 Metric = _C.Metric
 
 
-class _MetricClass(type):
-    """Makes ``pf.metrics.AUC(...)`` build the engine's metric, ``isinstance(m, pf.metrics.AUC)`` check
-    its class and ``from_config`` rebuild one, as with Keras classes."""
-
-    def __call__(cls, *args, **kwargs):
-        config, _ = _arguments.bind(_arguments.table("metrics", cls.__name__), args, kwargs)
-        return _C.metric_from_config({"class_name": cls.__name__, "config": config})
-
-    def __instancecheck__(cls, instance):
-        return isinstance(instance, Metric) and instance.class_name == cls.__name__
-
-    def from_config(cls, config):
-        return _C.metric_from_config({"class_name": cls.__name__, "config": config})
-
-
-class Accuracy(metaclass=_MetricClass):
-    pass
-
-
-class BinaryAccuracy(metaclass=_MetricClass):
-    pass
-
-
-class CategoricalAccuracy(metaclass=_MetricClass):
-    pass
-
-
-class SparseCategoricalAccuracy(metaclass=_MetricClass):
-    pass
-
-
-class TopKCategoricalAccuracy(metaclass=_MetricClass):
-    pass
-
-
-class MeanSquaredError(metaclass=_MetricClass):
-    pass
-
-
-class MeanAbsoluteError(metaclass=_MetricClass):
-    pass
-
-
-class Precision(metaclass=_MetricClass):
-    pass
-
-
-class Recall(metaclass=_MetricClass):
-    pass
-
-
-class AUC(metaclass=_MetricClass):
-    pass
-
-
-class Mean(metaclass=_MetricClass):
-    pass
-
-
-for _cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-             MeanSquaredError, MeanAbsoluteError, Precision, Recall, AUC, Mean):
-    _arguments.install(_cls, "metrics")
+# Keras's metric classes, each from its argument table (layers/metrics.cpp).
+(Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy, MeanSquaredError,
+ MeanAbsoluteError, Precision, Recall, AUC, Mean) = _arguments.family_classes(
+    "metrics", Metric, _C.metric_from_config, __name__,
+    ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+     "MeanSquaredError", "MeanAbsoluteError", "Precision", "Recall", "AUC", "Mean"])
 
 
 def get(identifier):

@@ -9,24 +9,8 @@ from . import _pitfall as _C
 Regularizer = _C.Regularizer
 
 
-class _RegularizerClass(type):
-    def __call__(cls, *args, **kwargs):
-        config, _ = _arguments.bind(_arguments.table("regularizers", cls.__name__), args, kwargs)
-        return _C.regularizer_from_config({"class_name": cls.__name__, "config": config})
-
-    def __instancecheck__(cls, instance):
-        return isinstance(instance, Regularizer) and instance.class_name == cls.__name__
-
-    def from_config(cls, config):
-        return _C.regularizer_from_config({"class_name": cls.__name__, "config": config})
-
-
-def _class(name):
-    cls = _RegularizerClass(name, (), {"__module__": __name__})
-    return _arguments.install(cls, "regularizers")
-
-
-L1, L2, L1L2 = _class("L1"), _class("L2"), _class("L1L2")
+L1, L2, L1L2 = _arguments.family_classes("regularizers", Regularizer, _C.regularizer_from_config, __name__,
+                                         ["L1", "L2", "L1L2"])
 l1, l2, l1_l2 = L1, L2, L1L2
 
 

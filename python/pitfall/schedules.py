@@ -55,28 +55,14 @@ class _Builtin(LearningRateSchedule):
             _arguments.install(cls, "schedules", cls._CLASS)
 
 
-class ExponentialDecay(_Builtin):
-    _CLASS = "ExponentialDecay"
+def _builtin(name):
+    return type(name, (_Builtin,), {"_CLASS": name, "__module__": __name__})
 
 
-class PiecewiseConstantDecay(_Builtin):
-    _CLASS = "PiecewiseConstantDecay"
-
-
-class PolynomialDecay(_Builtin):
-    _CLASS = "PolynomialDecay"
-
-
-class InverseTimeDecay(_Builtin):
-    _CLASS = "InverseTimeDecay"
-
-
-class CosineDecay(_Builtin):
-    _CLASS = "CosineDecay"
-
-
-class CosineDecayRestarts(_Builtin):
-    _CLASS = "CosineDecayRestarts"
+ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay = (
+    _builtin("ExponentialDecay"), _builtin("PiecewiseConstantDecay"), _builtin("PolynomialDecay"))
+InverseTimeDecay, CosineDecay, CosineDecayRestarts = (
+    _builtin("InverseTimeDecay"), _builtin("CosineDecay"), _builtin("CosineDecayRestarts"))
 
 
 _BUILTIN = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay,
