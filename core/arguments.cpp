@@ -409,4 +409,11 @@ std::string python_repr(const Json& value) {
   return out + "}";
 }
 
+ClassAndConfig class_and_config(const Json& entry, const std::string& where, const std::string& expected) {
+  if (!entry.is_object() || !entry.contains("class_name") || !entry.at("class_name").is_string()) {
+    throw ValueError(where + ": expected " + expected + ", got " + entry.dump());
+  }
+  return {entry.at("class_name").as_string(), entry.get("config", Json::object())};
+}
+
 }  // namespace pitfall

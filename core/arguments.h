@@ -225,4 +225,40 @@ std::vector<const ArgumentTable*> argument_tables();
 // A value as Python's repr writes it, for messages: None, True, 'text', 1e-07, [3, 3].
 std::string python_repr(const Json& value);
 
+// A {"class_name": ..., "config": {...}} entry as get_config / serialize write it: its class name and
+// its config ({} when absent). Anything else raises ValueError "<where>: expected <expected>, got <value>".
+struct ClassAndConfig {
+  std::string class_name;
+  Json config;
+};
+inline constexpr const char* kNameOrClassAndConfig = "a name or {\"class_name\": ..., \"config\": {...}}";
+ClassAndConfig class_and_config(const Json& entry, const std::string& where,
+                                const std::string& expected = kNameOrClassAndConfig);
+
+// What a built-in object of a family made from its argument table (a loss, a metric) shares with
+// one that has no table (a Python function's wrapper): its class name, its name, and its config
+// (the resolved arguments; for one without a table, its name and the `fixed` entries).
+class ConfiguredObject {
+ public:
+  ConfiguredObject(std::string class_name, std::string name)
+      : class_name_(std::move(class_name)), name_(std::move(name)), arguments_(Arguments::none()) {}
+  ConfiguredObject(std::string class_name, Arguments arguments)
+      : class_name_(std::move(class_name)), name_(arguments.text("name")), arguments_(std::move(arguments)) {}
+  const std::string& class_name() const { return class_name_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  Json config_with(const Json& fixed) const {
+    if (!arguments_.empty()) return arguments_.values();
+    Json config = Json::object();
+    config["name"] = name_;
+    for (const auto& [key, value] : fixed.as_object()) config[key] = value;
+    return config;
+  }
+
+ private:
+  std::string class_name_, name_;
+  Arguments arguments_;
+};
+
 }  // namespace pitfall

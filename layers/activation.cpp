@@ -3,7 +3,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& activation_arguments() {
+static const ArgumentTable& activation_arguments() {
   static const ArgumentTable table = layer_table(
       "Activation", "keras/src/layers/activations/activation.py", "Applies an activation function to an output.",
       {activation_argument("activation", Json(), "activation function, by name").make_required()});

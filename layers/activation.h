@@ -8,8 +8,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& activation_arguments();
-
 class Activation : public Layer {
  public:
   Activation(const Arguments& arguments, const LayerOptions& options = {});

@@ -8,7 +8,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& batch_normalization_arguments() {
+static const ArgumentTable& batch_normalization_arguments() {
   static const ArgumentTable table = layer_table(
       "BatchNormalization", "keras/src/layers/normalization/batch_normalization.py",
       "Normalizes with the batch's statistics in training and the moving statistics in inference.",

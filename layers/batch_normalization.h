@@ -47,8 +47,6 @@ struct BatchNormalizationOptions {
   bool cumulative_average = false;
 };
 
-const ArgumentTable& batch_normalization_arguments();
-
 class BatchNormalization : public Layer {
  public:
   BatchNormalization(const Arguments& arguments, const LayerOptions& options = {});

@@ -7,7 +7,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& conv2d_arguments() {
+static const ArgumentTable& conv2d_arguments() {
   static const ArgumentTable table = layer_table(
       "Conv2D", "keras/src/layers/convolutional/conv2d.py",
       "2D convolution over NHWC images: activation(conv2d(inputs, kernel) + bias).",

@@ -16,7 +16,7 @@
 namespace pitfall {
 
 // The C++ spelling of the arguments: anything left unset (empty) takes the table's default
-// (conv2d_arguments(): Keras's values, the initializers from the conventions table).
+// (the table in conv2d.cpp: Keras's values, the initializers from the conventions table).
 struct Conv2DOptions {
   std::vector<int64_t> strides;        // one value = both axes
   std::optional<std::string> padding;  // "valid" or "same" (any case)
@@ -30,8 +30,6 @@ struct Conv2DOptions {
   std::shared_ptr<Regularizer> bias_regularizer;
   std::optional<Convention> convention;
 };
-
-const ArgumentTable& conv2d_arguments();
 
 class Conv2D : public Layer {
  public:

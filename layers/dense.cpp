@@ -4,7 +4,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& dense_arguments() {
+static const ArgumentTable& dense_arguments() {
   static const ArgumentTable table = layer_table(
       "Dense", "keras/src/layers/core/dense.py",
       "Just your regular densely-connected NN layer: activation(inputs @ kernel + bias) on the last axis.",

@@ -13,7 +13,7 @@
 namespace pitfall {
 
 // The C++ spelling of the arguments: anything left unset takes the table's default
-// (dense_arguments(): Keras's values, the initializers from the conventions table).
+// (the table in dense.cpp: Keras's values, the initializers from the conventions table).
 struct DenseOptions {
   std::optional<std::string> activation;
   std::optional<bool> use_bias;
@@ -23,8 +23,6 @@ struct DenseOptions {
   std::shared_ptr<Regularizer> bias_regularizer;
   std::optional<Convention> convention;
 };
-
-const ArgumentTable& dense_arguments();
 
 class Dense : public Layer {
  public:

@@ -7,7 +7,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& dropout_arguments() {
+static const ArgumentTable& dropout_arguments() {
   static const ArgumentTable table = layer_table(
       "Dropout", "keras/src/layers/regularization/dropout.py",
       "Randomly sets inputs to 0 with frequency `rate` in training, scaling the rest by 1 / (1 - rate).",

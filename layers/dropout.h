@@ -8,8 +8,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& dropout_arguments();
-
 class Dropout : public Layer {
  public:
   Dropout(const Arguments& arguments, const LayerOptions& options = {});

@@ -26,7 +26,7 @@ std::string position_str(const Shape& shape, int64_t flat) {
 
 }  // namespace
 
-const ArgumentTable& embedding_arguments() {
+static const ArgumentTable& embedding_arguments() {
   static const ArgumentTable table = layer_table(
       "Embedding", "keras/src/layers/core/embedding.py",
       "Turns non-negative integer indices into rows of an (input_dim, output_dim) table.",

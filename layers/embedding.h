@@ -24,8 +24,6 @@ struct EmbeddingOptions {
   std::optional<Convention> convention;
 };
 
-const ArgumentTable& embedding_arguments();
-
 class Embedding : public Layer {
  public:
   Embedding(const Arguments& arguments, const LayerOptions& options = {});

@@ -4,7 +4,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& flatten_arguments() {
+static const ArgumentTable& flatten_arguments() {
   static const ArgumentTable table =
       layer_table("Flatten", "keras/src/layers/reshaping/flatten.py",
                   "Flattens the input, keeping the batch axis: (batch, d1, d2, ...) -> (batch, d1*d2*...).",

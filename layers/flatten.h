@@ -5,8 +5,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& flatten_arguments();
-
 class Flatten : public Layer {
  public:
   Flatten(const Arguments& arguments, const LayerOptions& options = {});

@@ -452,12 +452,9 @@ std::shared_ptr<Initializer> get_initializer(const std::string& name) {
 std::shared_ptr<Initializer> initializer_from_config(const Json& config) {
   if (config.is_null()) return nullptr;  // "use the layer's default", as regularizer_from_config
   if (config.is_string()) return get_initializer(config.as_string());
-  if (!config.is_object() || !config.contains("class_name")) {
-    throw ValueError("initializer_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
-                     config.dump());
-  }
-  const std::string name = config.at("class_name").as_string();
-  const Json arguments = config.get("config", Json::object());
+  const ClassAndConfig entry = class_and_config(config, "initializer_from_config");
+  const std::string& name = entry.class_name;
+  const Json& arguments = entry.config;
   if (auto custom = find_custom(name)) {
     const Json seed = arguments.is_object() ? arguments.get("seed", Json()) : Json();
     return seed.is_null() ? custom : seeded_initializer(custom, static_cast<uint64_t>(seed.as_int()));

@@ -48,7 +48,7 @@ InputSpec input_spec(const Arguments& arguments) {
 
 }  // namespace
 
-const ArgumentTable& input_layer_arguments() {
+static const ArgumentTable& input_layer_arguments() {
   static const ArgumentTable table = [] {
     ArgumentTable t = layer_table(
         "InputLayer", "keras/src/layers/core/input_layer.py", "The entry of a functional model: passes its input through.",

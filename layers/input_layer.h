@@ -9,8 +9,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& input_layer_arguments();
-
 class InputLayer : public Layer {
  public:
   // shape / batch_size / batch_shape / dtype / name as Keras's InputLayer takes them; get_config

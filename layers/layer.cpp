@@ -127,12 +127,9 @@ std::vector<std::string> registered_layer_classes() {
   return names;
 }
 
-std::shared_ptr<Layer> layer_from_config(const Json& class_and_config) {
-  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
-    throw ValueError("layer_from_config: expected {\"class_name\": ..., \"config\": {...}}, got " +
-                     class_and_config.dump());
-  }
-  const std::string class_name = class_and_config.at("class_name").as_string();
+std::shared_ptr<Layer> layer_from_config(const Json& entry) {
+  const auto [class_name, config] =
+      class_and_config(entry, "layer_from_config", "{\"class_name\": ..., \"config\": {...}}");
   LayerFactory factory;
   {
     std::lock_guard<std::mutex> lock(registry_mutex());
@@ -144,7 +141,7 @@ std::shared_ptr<Layer> layer_from_config(const Json& class_and_config) {
                      did_you_mean(class_name, registered_layer_classes()) +
                      " (custom layers must be registered with register_layer_class)");
   }
-  return factory(class_and_config.get("config", Json::object()));
+  return factory(config);
 }
 
 std::string KerasTensor::str() const {

@@ -19,7 +19,7 @@ std::string axes_str(const std::vector<int64_t>& axes) {
 
 }  // namespace
 
-const ArgumentTable& layer_normalization_arguments() {
+static const ArgumentTable& layer_normalization_arguments() {
   static const ArgumentTable table = layer_table(
       "LayerNormalization", "keras/src/layers/normalization/layer_normalization.py",
       "Normalizes each sample over `axis` with its own mean and variance, then scales and shifts.",

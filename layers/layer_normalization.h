@@ -22,8 +22,6 @@ struct LayerNormalizationOptions {
   std::shared_ptr<Regularizer> gamma_regularizer;
 };
 
-const ArgumentTable& layer_normalization_arguments();
-
 class LayerNormalization : public Layer {
  public:
   LayerNormalization(const Arguments& arguments, const LayerOptions& options = {});

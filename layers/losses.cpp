@@ -319,11 +319,10 @@ std::string lower(std::string s) {
 
 // ---------------------------------------------------------------- Loss
 
-Loss::Loss(std::string class_name, std::string name)
-    : class_name_(std::move(class_name)), name_(std::move(name)), arguments_(Arguments::none()) {}
+Loss::Loss(std::string class_name, std::string name) : ConfiguredObject(std::move(class_name), std::move(name)) {}
 
 Loss::Loss(std::string class_name, Arguments arguments)
-    : class_name_(std::move(class_name)), name_(arguments.text("name")), arguments_(std::move(arguments)) {}
+    : ConfiguredObject(std::move(class_name), std::move(arguments)) {}
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
   // Losses compute in float32 when the predictions are half precision (a mixed policy's output):
@@ -332,7 +331,7 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor
   const Tensor per_sample = call(y_true, half ? cast(y_pred, DType::float32) : y_pred);
   Tensor total;
   if (sample_weight.defined()) {
-    total = sum(multiply(per_sample, aligned_sample_weight(sample_weight, per_sample, name_)));
+    total = sum(multiply(per_sample, aligned_sample_weight(sample_weight, per_sample, name())));
   } else {
     total = sum(per_sample);
   }
@@ -342,11 +341,9 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor
 }
 
 Json Loss::get_config() const {
-  if (!arguments_.empty()) return arguments_.values();
-  Json config = Json::object();
-  config["name"] = name_;
-  config["reduction"] = "sum_over_batch_size";
-  return config;
+  Json fixed = Json::object();
+  fixed["reduction"] = "sum_over_batch_size";
+  return config_with(fixed);
 }
 
 // ---------------------------------------------------------------- the argument tables
@@ -491,13 +488,10 @@ std::shared_ptr<Loss> get_loss(const std::string& name) {
   throw ValueError("unknown loss '" + name + "'; " + did_you_mean(name, candidates));
 }
 
-std::shared_ptr<Loss> loss_from_config(const Json& class_and_config) {
-  if (class_and_config.is_string()) return get_loss(class_and_config.as_string());
-  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
-    throw ValueError("loss_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
-                     class_and_config.dump());
-  }
-  return make_loss(class_and_config.at("class_name").as_string(), class_and_config.get("config", Json::object()));
+std::shared_ptr<Loss> loss_from_config(const Json& value) {
+  if (value.is_string()) return get_loss(value.as_string());
+  const ClassAndConfig entry = class_and_config(value, "loss_from_config");
+  return make_loss(entry.class_name, entry.config);
 }
 
 }  // namespace pitfall

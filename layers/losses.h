@@ -16,7 +16,7 @@
 
 namespace pitfall {
 
-class Loss {
+class Loss : public ConfiguredObject {
  public:
   // A loss without an argument table (a Python function or subclass).
   Loss(std::string class_name, std::string name);
@@ -27,13 +27,7 @@ class Loss {
   virtual Tensor call(const Tensor& y_true, const Tensor& y_pred) const = 0;
   // call() reduced to a scalar: sum(per_sample * w) / count(per_sample) (Keras sum_over_batch_size).
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) const;
-  const std::string& class_name() const { return class_name_; }
-  const std::string& name() const { return name_; }
   virtual Json get_config() const;
-
- private:
-  std::string class_name_, name_;
-  Arguments arguments_;
 };
 
 // The built-in losses by class name, from Keras-named arguments (a JSON object) checked against the

@@ -76,13 +76,13 @@ std::vector<Shape> shapes_of(const std::vector<Tensor>& inputs) {
 
 // ---------------------------------------------------------------- Add
 
-const ArgumentTable& add_arguments() {
+static const ArgumentTable& add_arguments() {
   static const ArgumentTable table = layer_table("Add", "keras/src/layers/merging/add.py",
                                                  "Adds a list of inputs of one shape (size-1 axes broadcast).", {});
   return table;
 }
 
-const ArgumentTable& concatenate_arguments() {
+static const ArgumentTable& concatenate_arguments() {
   static const ArgumentTable table = layer_table(
       "Concatenate", "keras/src/layers/merging/concatenate.py", "Concatenates a list of inputs along an axis.",
       {Argument("axis", ArgKind::integer, -1).described("the axis to join along")});

@@ -13,9 +13,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& add_arguments();
-const ArgumentTable& concatenate_arguments();
-
 class Add : public Layer {
  public:
   Add(const Arguments& arguments, const LayerOptions& options = {});

@@ -322,18 +322,15 @@ MeanMetricWrapper::ValueFn accuracy_fn(std::string name) {
 
 // ---------------------------------------------------------------- Metric, Mean
 
-Metric::Metric(std::string class_name, std::string name)
-    : class_name_(std::move(class_name)), name_(std::move(name)), arguments_(Arguments::none()) {}
+Metric::Metric(std::string class_name, std::string name) : ConfiguredObject(std::move(class_name), std::move(name)) {}
 
 Metric::Metric(std::string class_name, Arguments arguments)
-    : class_name_(std::move(class_name)), name_(arguments.text("name")), arguments_(std::move(arguments)) {}
+    : ConfiguredObject(std::move(class_name), std::move(arguments)) {}
 
 Json Metric::get_config() const {
-  if (!arguments_.empty()) return arguments_.values();
-  Json config = Json::object();
-  config["name"] = name_;
-  config["dtype"] = "float32";
-  return config;
+  Json fixed = Json::object();
+  fixed["dtype"] = "float32";
+  return config_with(fixed);
 }
 
 Mean::Mean(std::string name) : Metric("Mean", std::move(name)) {}
@@ -507,13 +504,10 @@ std::shared_ptr<Metric> make_metric(const std::string& class_name, const Json& a
   return make_argument_class(metric_classes(), class_name, "metric class", arguments);
 }
 
-std::shared_ptr<Metric> metric_from_config(const Json& class_and_config) {
-  if (class_and_config.is_string()) return get_metric(class_and_config.as_string());
-  if (!class_and_config.is_object() || !class_and_config.contains("class_name")) {
-    throw ValueError("metric_from_config: expected a name or {\"class_name\": ..., \"config\": {...}}, got " +
-                     class_and_config.dump());
-  }
-  return make_metric(class_and_config.at("class_name").as_string(), class_and_config.get("config", Json::object()));
+std::shared_ptr<Metric> metric_from_config(const Json& value) {
+  if (value.is_string()) return get_metric(value.as_string());
+  const ClassAndConfig entry = class_and_config(value, "metric_from_config");
+  return make_metric(entry.class_name, entry.config);
 }
 
 std::shared_ptr<Metric> binary_accuracy_metric(std::optional<double> threshold) {

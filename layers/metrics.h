@@ -12,7 +12,7 @@ namespace pitfall {
 
 class Loss;
 
-class Metric {
+class Metric : public ConfiguredObject {
  public:
   // A metric without an argument table (a Python function's wrapper, the loss line of fit's logs).
   Metric(std::string class_name, std::string name);
@@ -22,13 +22,7 @@ class Metric {
   virtual void update_state(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) = 0;
   virtual double result() const = 0;
   virtual void reset_state() = 0;
-  const std::string& class_name() const { return class_name_; }
-  const std::string& name() const { return name_; }
   virtual Json get_config() const;
-
- private:
-  std::string class_name_, name_;
-  Arguments arguments_;
 };
 
 // Weighted running mean of values (used for the loss line of fit's logs).

@@ -27,7 +27,7 @@ std::vector<Argument> pooling_arguments(Json pool_size_default) {
 
 }  // namespace
 
-const ArgumentTable& max_pooling2d_arguments() {
+static const ArgumentTable& max_pooling2d_arguments() {
   static const ArgumentTable table =
       layer_table("MaxPooling2D", "keras/src/layers/pooling/max_pooling2d.py",
                   "Max pooling over (height, width) windows of NHWC images.",
@@ -35,7 +35,7 @@ const ArgumentTable& max_pooling2d_arguments() {
   return table;
 }
 
-const ArgumentTable& average_pooling2d_arguments() {
+static const ArgumentTable& average_pooling2d_arguments() {
   static const ArgumentTable table =
       layer_table("AveragePooling2D", "keras/src/layers/pooling/average_pooling2d.py",
                   "Average pooling over (height, width) windows of NHWC images (\"same\": over the in-bounds part).",
@@ -43,7 +43,7 @@ const ArgumentTable& average_pooling2d_arguments() {
   return table;
 }
 
-const ArgumentTable& global_average_pooling2d_arguments() {
+static const ArgumentTable& global_average_pooling2d_arguments() {
   static const ArgumentTable table = layer_table(
       "GlobalAveragePooling2D", "keras/src/layers/pooling/global_average_pooling2d.py",
       "The mean over height and width of NHWC images.",

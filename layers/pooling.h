@@ -19,10 +19,6 @@ struct Pooling2DOptions {
   std::optional<std::string> data_format;
 };
 
-const ArgumentTable& max_pooling2d_arguments();
-const ArgumentTable& average_pooling2d_arguments();
-const ArgumentTable& global_average_pooling2d_arguments();
-
 // The shared body of the two windowed pooling layers.
 class Pooling2D : public Layer {
  public:

@@ -74,7 +74,7 @@ std::vector<Argument> recurrent_arguments(bool lstm) {
 
 // ---------------------------------------------------------------- the shared loop
 
-const ArgumentTable& simple_rnn_arguments() {
+static const ArgumentTable& simple_rnn_arguments() {
   static const ArgumentTable table =
       layer_table("SimpleRNN", "keras/src/layers/rnn/simple_rnn.py",
                   "Fully-connected RNN where the output is fed back: h_t = activation(x_t W + h_{t-1} U + b).",
@@ -82,7 +82,7 @@ const ArgumentTable& simple_rnn_arguments() {
   return table;
 }
 
-const ArgumentTable& lstm_arguments() {
+static const ArgumentTable& lstm_arguments() {
   static const ArgumentTable table = layer_table("LSTM", "keras/src/layers/rnn/lstm.py",
                                                  "Long Short-Term Memory layer (Hochreiter 1997).", recurrent_arguments(true));
   return table;

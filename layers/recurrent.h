@@ -34,7 +34,7 @@
 namespace pitfall {
 
 // The C++ spelling of SimpleRNN's and LSTM's arguments (the two LSTM-only ones are marked): anything
-// left unset takes the table's default (simple_rnn_arguments(), lstm_arguments()).
+// left unset takes the table's default (the tables in recurrent.cpp).
 struct RecurrentOptions {
   std::optional<std::string> activation;
   std::optional<std::string> recurrent_activation;  // LSTM only: the i, f, o gates
@@ -64,9 +64,6 @@ struct RecurrentSettings {
   double dropout = 0.0, recurrent_dropout = 0.0;
   bool return_sequences = false, return_state = false, go_backwards = false;
 };
-
-const ArgumentTable& simple_rnn_arguments();
-const ArgumentTable& lstm_arguments();
 
 // The shared time loop. A subclass is a cell: gates(), num_states() and step().
 class RecurrentLayer : public Layer {

@@ -104,14 +104,13 @@ std::shared_ptr<Regularizer> regularizer_from_config(const Json& config) {
     }
     return make_regularizer(class_name);
   }
-  if (!config.is_object() || !config.contains("class_name")) {
-    throw ValueError("regularizer_from_config: expected a name, null or {\"class_name\": ..., \"config\": {...}}, got " +
-                     config.dump());
+  const ClassAndConfig entry = class_and_config(config, "regularizer_from_config",
+                                                "a name, null or {\"class_name\": ..., \"config\": {...}}");
+  const std::string class_name = class_for(entry.class_name);
+  if (class_name.empty()) {
+    throw ValueError("unknown regularizer class '" + entry.class_name + "'; " + did_you_mean(entry.class_name, known_names()));
   }
-  const std::string name = config.at("class_name").as_string();
-  const std::string class_name = class_for(name);
-  if (class_name.empty()) throw ValueError("unknown regularizer class '" + name + "'; " + did_you_mean(name, known_names()));
-  return make_regularizer(class_name, config.get("config", Json::object()));
+  return make_regularizer(class_name, entry.config);
 }
 
 Json regularizer_to_config(const std::shared_ptr<Regularizer>& regularizer) {

@@ -4,7 +4,7 @@
 
 namespace pitfall {
 
-const ArgumentTable& reshape_arguments() {
+static const ArgumentTable& reshape_arguments() {
   static const ArgumentTable table = layer_table(
       "Reshape", "keras/src/layers/reshaping/reshape.py",
       "Reshapes the input to (batch, *target_shape); one -1 in target_shape is inferred.",

@@ -5,8 +5,6 @@
 
 namespace pitfall {
 
-const ArgumentTable& reshape_arguments();
-
 class Reshape : public Layer {
  public:
   Reshape(const Arguments& arguments, const LayerOptions& options = {});

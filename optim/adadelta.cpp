@@ -11,11 +11,7 @@ namespace {
 
 class Adadelta : public Optimizer {
  public:
-  Adadelta(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments), rho_(number("rho")), epsilon_(number("epsilon")) {
-    require(rho_ >= 0.0 && rho_ <= 1.0, "rho", "a float in [0, 1]");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
@@ -28,13 +24,11 @@ class Adadelta : public Optimizer {
   }
 
  private:
-  double rho_, epsilon_;
+  const double rho_ = number("rho"), epsilon_ = number("epsilon");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<Adadelta>({"Adadelta"});
 
-std::shared_ptr<Optimizer> make_adadelta(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<Adadelta>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

@@ -12,15 +12,7 @@ namespace {
 
 class Adagrad : public Optimizer {
  public:
-  Adagrad(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        initial_(number("initial_accumulator_value")),
-        epsilon_(number("epsilon")),
-        lr_decay_(number("lr_decay")) {
-    require(initial_ >= 0.0, "initial_accumulator_value", "a float >= 0");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-    require(lr_decay_ >= 0.0, "lr_decay", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
@@ -36,13 +28,12 @@ class Adagrad : public Optimizer {
   }
 
  private:
-  double initial_, epsilon_, lr_decay_;
+  const double initial_ = number("initial_accumulator_value"),
+               epsilon_ = number("epsilon"), lr_decay_ = number("lr_decay");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<Adagrad>({"Adagrad"});
 
-std::shared_ptr<Optimizer> make_adagrad(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<Adagrad>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

@@ -17,17 +17,7 @@ namespace {
 
 class Adam : public Optimizer {
  public:
-  Adam(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        beta_1_(number("beta_1")),
-        beta_2_(number("beta_2")),
-        epsilon_(number("epsilon")),
-        amsgrad_(flag("amsgrad")) {
-    // beta == 1 makes the bias correction 1 - beta^t zero: the first step would divide by zero.
-    require(beta_1_ >= 0.0 && beta_1_ < 1.0, "beta_1", "a float in [0, 1)");
-    require(beta_2_ >= 0.0 && beta_2_ < 1.0, "beta_2", "a float in [0, 1)");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
@@ -77,14 +67,12 @@ class Adam : public Optimizer {
                   subtract(1.0, beta_1_power));
   }
 
-  double beta_1_, beta_2_, epsilon_;
-  bool amsgrad_;
+  const double beta_1_ = number("beta_1"), beta_2_ = number("beta_2"), epsilon_ = number("epsilon");
+  const bool amsgrad_ = flag("amsgrad");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<Adam>({"Adam", "AdamW"});
 
-std::shared_ptr<Optimizer> make_adam(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<Adam>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

@@ -12,15 +12,7 @@ namespace {
 
 class Adamax : public Optimizer {
  public:
-  Adamax(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        beta_1_(number("beta_1")),
-        beta_2_(number("beta_2")),
-        epsilon_(number("epsilon")) {
-    require(beta_1_ >= 0.0 && beta_1_ < 1.0, "beta_1", "a float in [0, 1)");
-    require(beta_2_ >= 0.0 && beta_2_ <= 1.0, "beta_2", "a float in [0, 1]");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
@@ -39,13 +31,11 @@ class Adamax : public Optimizer {
   }
 
  private:
-  double beta_1_, beta_2_, epsilon_;
+  const double beta_1_ = number("beta_1"), beta_2_ = number("beta_2"), epsilon_ = number("epsilon");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<Adamax>({"Adamax"});
 
-std::shared_ptr<Optimizer> make_adamax(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<Adamax>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

@@ -2,8 +2,10 @@
 #include "pitfall/optim/defaults.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <cctype>
+#include <limits>
 
 #include "pitfall/core/error.h"
 
@@ -12,6 +14,12 @@ namespace pitfall {
 namespace {
 
 using H = HyperparameterDefault;
+
+// The ranges the hyperparameters accept: a decay in [0, 1]; a beta whose bias correction 1 - beta^t
+// divides (so beta = 1 would divide by zero on the first step) in [0, 1); the rest >= 0.
+constexpr ValueRange kFraction{0.0, 1.0, false};
+constexpr ValueRange kBelowOne{0.0, 1.0, true};
+constexpr ValueRange kNonNegative{0.0, std::numeric_limits<double>::infinity(), false};
 
 constexpr UpdateRule rule(EpsilonForm epsilon, MomentumForm momentum, WeightDecayForm weight_decay, bool keras) {
   return {epsilon, momentum, weight_decay, keras ? StepCounting::calls : StepCounting::updates,
@@ -44,9 +52,10 @@ std::vector<OptimizerDefaults> make_table() {
   table.push_back(
       {"SGD", "keras/src/optimizers/sgd.py", "torch.optim.SGD", "torch/optim/sgd.py",
        with_common({{"learning_rate", 0.01, 0.001, true, "lr", "step size (older PyTorch, e.g. 1.13: required)"},
-                    {"momentum", 0.0, 0.0, true, "momentum", "velocity decay"},
+                    {"momentum", 0.0, 0.0, true, "momentum", "velocity decay", kFraction},
                     {"nesterov", false, false, true, "nesterov", "Nesterov momentum"},
-                    {"dampening", 0.0, 0.0, false, "dampening", "PyTorch: scales the gradient entering the buffer"}},
+                    {"dampening", 0.0, 0.0, false, "dampening", "PyTorch: scales the gradient entering the buffer",
+                     kFraction}},
                    Json(), 0.0),
        rule(EpsilonForm::none, MomentumForm::velocity_includes_lr, WeightDecayForm::decoupled_subtract, true),
        rule(EpsilonForm::none, MomentumForm::buffer_then_lr, WeightDecayForm::l2_into_gradient, false),
@@ -56,9 +65,10 @@ std::vector<OptimizerDefaults> make_table() {
        "Keras's velocity already holds the old lr"});
   table.push_back({"Adam", "keras/src/optimizers/adam.py", "torch.optim.Adam", "torch/optim/adam.py",
                    with_common({{"learning_rate", 0.001, 0.001, true, "lr", "step size"},
-                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay"},
-                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay"},
-                                {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row"},
+                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay", kBelowOne},
+                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay", kBelowOne},
+                                {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row",
+                                 kNonNegative},
                                 {"amsgrad", false, false, true, "amsgrad", "use the running max of v"}},
                                Json(), 0.0),
                    rule(EpsilonForm::outside_sqrt_uncorrected, MomentumForm::none, WeightDecayForm::decoupled_subtract,
@@ -71,9 +81,10 @@ std::vector<OptimizerDefaults> make_table() {
                    "weight_decay is L2 in PyTorch's Adam but decoupled in Keras's"});
   table.push_back({"AdamW", "keras/src/optimizers/adamw.py", "torch.optim.AdamW", "torch/optim/adamw.py",
                    with_common({{"learning_rate", 0.001, 0.001, true, "lr", "step size"},
-                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay"},
-                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay"},
-                                {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row"},
+                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay", kBelowOne},
+                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay", kBelowOne},
+                                {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row",
+                                 kNonNegative},
                                 {"amsgrad", false, false, true, "amsgrad", "use the running max of v"}},
                                0.004, 0.01),
                    rule(EpsilonForm::outside_sqrt_uncorrected, MomentumForm::none, WeightDecayForm::decoupled_subtract,
@@ -86,9 +97,9 @@ std::vector<OptimizerDefaults> make_table() {
   table.push_back(
       {"RMSprop", "keras/src/optimizers/rmsprop.py", "torch.optim.RMSprop", "torch/optim/rmsprop.py",
        with_common({{"learning_rate", 0.001, 0.01, true, "lr", "step size"},
-                    {"rho", 0.9, 0.99, true, "alpha", "decay of the squared-gradient average"},
-                    {"momentum", 0.0, 0.0, true, "momentum", "momentum on the scaled step"},
-                    {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row"},
+                    {"rho", 0.9, 0.99, true, "alpha", "decay of the squared-gradient average", kFraction},
+                    {"momentum", 0.0, 0.0, true, "momentum", "momentum on the scaled step", kFraction},
+                    {"epsilon", 1e-7, 1e-8, true, "eps", "denominator fuzz; placement is a rule row", kNonNegative},
                     {"centered", false, false, true, "centered", "divide by the gradient's variance estimate"}},
                    Json(), 0.0),
        rule(EpsilonForm::inside_sqrt, MomentumForm::velocity_includes_lr, WeightDecayForm::decoupled_subtract, true),
@@ -100,9 +111,11 @@ std::vector<OptimizerDefaults> make_table() {
   table.push_back({"Adagrad", "keras/src/optimizers/adagrad.py", "torch.optim.Adagrad", "torch/optim/adagrad.py",
                    with_common({{"learning_rate", 0.001, 0.01, true, "lr", "step size"},
                                 {"initial_accumulator_value", 0.1, 0.0, true, "initial_accumulator_value",
-                                 "starting value of the squared-gradient sum"},
-                                {"epsilon", 1e-7, 1e-10, true, "eps", "denominator fuzz; placement is a rule row"},
-                                {"lr_decay", 0.0, 0.0, false, "lr_decay", "PyTorch: lr / (1 + (t-1)*lr_decay)"}},
+                                 "starting value of the squared-gradient sum", kNonNegative},
+                                {"epsilon", 1e-7, 1e-10, true, "eps", "denominator fuzz; placement is a rule row",
+                                 kNonNegative},
+                                {"lr_decay", 0.0, 0.0, false, "lr_decay", "PyTorch: lr / (1 + (t-1)*lr_decay)",
+                                 kNonNegative}},
                                Json(), 0.0),
                    rule(EpsilonForm::inside_sqrt, MomentumForm::none, WeightDecayForm::decoupled_subtract, true),
                    rule(EpsilonForm::outside_sqrt, MomentumForm::none, WeightDecayForm::l2_into_gradient, false),
@@ -111,8 +124,8 @@ std::vector<OptimizerDefaults> make_table() {
                    "first step is lr*sign(g)"});
   table.push_back({"Adadelta", "keras/src/optimizers/adadelta.py", "torch.optim.Adadelta", "torch/optim/adadelta.py",
                    with_common({{"learning_rate", 0.001, 1.0, true, "lr", "step size"},
-                                {"rho", 0.95, 0.9, true, "rho", "decay of both running averages"},
-                                {"epsilon", 1e-7, 1e-6, true, "eps", "inside both roots"}},
+                                {"rho", 0.95, 0.9, true, "rho", "decay of both running averages", kFraction},
+                                {"epsilon", 1e-7, 1e-6, true, "eps", "inside both roots", kNonNegative}},
                                Json(), 0.0),
                    rule(EpsilonForm::inside_sqrt, MomentumForm::none, WeightDecayForm::decoupled_subtract, true),
                    rule(EpsilonForm::inside_sqrt, MomentumForm::none, WeightDecayForm::l2_into_gradient, false),
@@ -121,9 +134,9 @@ std::vector<OptimizerDefaults> make_table() {
                    "the same rule, but Keras's lr 1e-3 against PyTorch's 1.0: a Keras Adadelta barely moves"});
   table.push_back({"Adamax", "keras/src/optimizers/adamax.py", "torch.optim.Adamax", "torch/optim/adamax.py",
                    with_common({{"learning_rate", 0.001, 0.002, true, "lr", "step size"},
-                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay"},
-                                {"beta_2", 0.999, 0.999, true, "betas[1]", "infinity-norm decay"},
-                                {"epsilon", 1e-7, 1e-8, true, "eps", "placement is a rule row"}},
+                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay", kBelowOne},
+                                {"beta_2", 0.999, 0.999, true, "betas[1]", "infinity-norm decay", kFraction},
+                                {"epsilon", 1e-7, 1e-8, true, "eps", "placement is a rule row", kNonNegative}},
                                Json(), 0.0),
                    rule(EpsilonForm::added_to_norm, MomentumForm::none, WeightDecayForm::decoupled_subtract, true),
                    rule(EpsilonForm::inside_max, MomentumForm::none, WeightDecayForm::l2_into_gradient, false),
@@ -131,11 +144,12 @@ std::vector<OptimizerDefaults> make_table() {
                    "m = b1*m + (1-b1)g; u = max(b2*u, |g| + eps); w -= lr/(1-b1^t) * m/u", ""});
   table.push_back({"Nadam", "keras/src/optimizers/nadam.py", "torch.optim.NAdam", "torch/optim/nadam.py",
                    with_common({{"learning_rate", 0.001, 0.002, true, "lr", "step size"},
-                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay"},
-                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay"},
-                                {"epsilon", 1e-7, 1e-8, true, "eps", "added after bias correction in both"},
+                                {"beta_1", 0.9, 0.9, true, "betas[0]", "first-moment decay", kBelowOne},
+                                {"beta_2", 0.999, 0.999, true, "betas[1]", "second-moment decay", kBelowOne},
+                                {"epsilon", 1e-7, 1e-8, true, "eps", "added after bias correction in both",
+                                 kNonNegative},
                                 {"momentum_decay", 1.0, 0.004, false, "momentum_decay",
-                                 "mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)); Keras hard-codes 0.96^t"}},
+                                 "mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)); Keras hard-codes 0.96^t", kNonNegative}},
                                Json(), 0.0),
                    rule(EpsilonForm::outside_sqrt_corrected, MomentumForm::none, WeightDecayForm::decoupled_subtract,
                         true),
@@ -188,6 +202,21 @@ std::string table_line(const std::string& name, const std::string& keras, const 
     return line + keras + "\n" + std::string(kNameColumn + kKerasColumn, ' ') + torch + "\n";
   }
   return line + pad(keras, kKerasColumn) + torch + "\n";
+}
+
+bool ValueRange::contains(double value) const {
+  return value >= low && (high_open ? value < high : value <= high);
+}
+
+std::string ValueRange::text() const {
+  const auto number = [](double v) {
+    std::string t = std::to_string(v);
+    t.erase(t.find_last_not_of('0') + 1);
+    if (!t.empty() && t.back() == '.') t.pop_back();
+    return t;
+  };
+  if (std::isinf(high)) return "a float >= " + number(low);
+  return "a float in [" + number(low) + ", " + number(high) + (high_open ? ")" : "]");
 }
 
 namespace {

@@ -4,6 +4,7 @@
 // runs. Facts and upstream files: shared/reference/defaults.md; docs/optimizers.md explains each row.
 #pragma once
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,16 @@ struct UpdateRule {
   bool keras_arithmetic;
 };
 
+// The values a number hyperparameter accepts: [low, high], or [low, high) when high_open (high
+// infinite: >= low). Checked when the optimizer is made; the message says "a float in [0, 1)".
+struct ValueRange {
+  double low;
+  double high;
+  bool high_open;
+  bool contains(double value) const;
+  std::string text() const;
+};
+
 // One argument of one optimizer. Values are JSON: a number, a bool, or null for "off/None".
 struct HyperparameterDefault {
   std::string name;        // the argument, in Keras's spelling (pitfall accepts these names in both conventions)
@@ -71,6 +82,7 @@ struct HyperparameterDefault {
   bool keras_argument;     // false: Keras has no such argument (the Keras value is what its rule hard-codes)
   std::string torch_name;  // PyTorch's spelling ("eps", "betas[0]", "alpha"); empty: PyTorch has no such argument
   std::string meaning;     // one line
+  std::optional<ValueRange> range = std::nullopt;  // the values accepted (none: any of its kind)
 };
 
 struct OptimizerDefaults {

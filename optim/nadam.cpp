@@ -17,17 +17,7 @@ namespace {
 
 class Nadam : public Optimizer {
  public:
-  Nadam(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        beta_1_(number("beta_1")),
-        beta_2_(number("beta_2")),
-        epsilon_(number("epsilon")),
-        momentum_decay_(number("momentum_decay")) {
-    require(beta_1_ >= 0.0 && beta_1_ < 1.0, "beta_1", "a float in [0, 1)");
-    require(beta_2_ >= 0.0 && beta_2_ < 1.0, "beta_2", "a float in [0, 1)");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-    require(momentum_decay_ >= 0.0, "momentum_decay", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   double mu(int64_t t) const {
@@ -77,15 +67,14 @@ class Nadam : public Optimizer {
   }
 
  private:
-  double beta_1_, beta_2_, epsilon_, momentum_decay_;
+  const double beta_1_ = number("beta_1"), beta_2_ = number("beta_2"), epsilon_ = number("epsilon"),
+               momentum_decay_ = number("momentum_decay");
   double shared_product_ = 1.0;   // keras
   std::vector<double> products_;  // torch, per variable
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<Nadam>({"Nadam"});
 
-std::shared_ptr<Optimizer> make_nadam(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<Nadam>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

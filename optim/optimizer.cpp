@@ -26,11 +26,6 @@ std::string number_text(double value) {
   return Json(value).dump();
 }
 
-// A JSON value for messages (JSON has no NaN or infinity: those print as nan / inf).
-std::string value_text(const Json& value) {
-  return value.is_number() && !value.is_bool() ? number_text(value.as_double()) : value.dump();
-}
-
 void check_learning_rate(const std::string& where, double learning_rate) {
   if (!std::isfinite(learning_rate) || learning_rate < 0.0) {
     throw ValueError(where + ": learning_rate must be a finite number >= 0, got " + number_text(learning_rate));
@@ -76,6 +71,7 @@ void Optimizer::resolve_arguments(const Json& arguments, const std::map<std::str
       continue;
     }
     resolved_[h.name] = value;
+    if (h.range && value.is_number()) require(h.range->contains(value.as_double()), h.name, h.range->text());
   }
   if (defaults_->find("learning_rate") && !schedule_) {
     learning_rate_ = resolved_.at("learning_rate").as_double();
@@ -121,6 +117,26 @@ const Json& Optimizer::hyperparameter(const std::string& name) const {
 double Optimizer::number(const std::string& name) const { return hyperparameter(name).as_double(); }
 
 bool Optimizer::flag(const std::string& name) const { return hyperparameter(name).as_bool(); }
+
+namespace {
+std::map<std::string, OptimizerFactory>& optimizer_factories() {
+  static std::map<std::string, OptimizerFactory> factories;
+  return factories;
+}
+}  // namespace
+
+bool register_optimizer_factory(std::initializer_list<const char*> class_names, OptimizerFactory factory) {
+  for (const char* name : class_names) optimizer_factories()[name] = factory;
+  return true;
+}
+
+OptimizerFactory optimizer_factory(const std::string& class_name) {
+  const auto found = optimizer_factories().find(class_name);
+  if (found == optimizer_factories().end()) {
+    throw RuntimeError("optimizer_factory: no factory registered for '" + class_name + "'");
+  }
+  return found->second;
+}
 
 void Optimizer::require(bool ok, const std::string& argument, const std::string& expected) const {
   if (!ok) {

@@ -13,16 +13,7 @@ namespace {
 
 class RMSprop : public Optimizer {
  public:
-  RMSprop(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        rho_(number("rho")),
-        momentum_(number("momentum")),
-        epsilon_(number("epsilon")),
-        centered_(flag("centered")) {
-    require(rho_ >= 0.0 && rho_ <= 1.0, "rho", "a float in [0, 1]");
-    require(momentum_ >= 0.0 && momentum_ <= 1.0, "momentum", "a float in [0, 1]");
-    require(epsilon_ >= 0.0, "epsilon", "a float >= 0");
-  }
+  using Optimizer::Optimizer;
 
  protected:
   void update(const Tensor& variable, const Tensor& grad, size_t index, const Step& step) override {
@@ -60,14 +51,12 @@ class RMSprop : public Optimizer {
   }
 
  private:
-  double rho_, momentum_, epsilon_;
-  bool centered_;
+  const double rho_ = number("rho"), momentum_ = number("momentum"), epsilon_ = number("epsilon");
+  const bool centered_ = flag("centered");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<RMSprop>({"RMSprop"});
 
-std::shared_ptr<Optimizer> make_rmsprop(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<RMSprop>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

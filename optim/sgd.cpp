@@ -16,12 +16,7 @@ namespace {
 class SGD : public Optimizer {
  public:
   SGD(const OptimizerDefaults& row, Convention convention, const Json& arguments)
-      : Optimizer(row, convention, arguments),
-        momentum_(number("momentum")),
-        dampening_(number("dampening")),
-        nesterov_(flag("nesterov")) {
-    require(momentum_ >= 0.0 && momentum_ <= 1.0, "momentum", "a float in [0, 1]");
-    require(dampening_ >= 0.0 && dampening_ <= 1.0, "dampening", "a float in [0, 1]");
+      : Optimizer(row, convention, arguments) {
     if (nesterov_ && (momentum_ <= 0.0 || dampening_ != 0.0)) {
       throw ValueError("SGD: nesterov=True needs momentum > 0 and dampening 0 (got momentum " +
                        hyperparameter("momentum").dump() + ", dampening " + hyperparameter("dampening").dump() + ")");
@@ -64,14 +59,12 @@ class SGD : public Optimizer {
   }
 
  private:
-  double momentum_, dampening_;
-  bool nesterov_;
+  const double momentum_ = number("momentum"), dampening_ = number("dampening");
+  const bool nesterov_ = flag("nesterov");
 };
 
-}  // namespace
+const bool registered = register_optimizer_class<SGD>({"SGD"});
 
-std::shared_ptr<Optimizer> make_sgd(const OptimizerDefaults& row, Convention convention, const Json& arguments) {
-  return std::make_shared<SGD>(row, convention, arguments);
-}
+}  // namespace
 
 }  // namespace pitfall

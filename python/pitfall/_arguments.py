@@ -111,6 +111,21 @@ class FamilyClass(type):
         return cls._build({"class_name": cls.__name__, "config": config})
 
 
+def family_get(identifier, base, what, example, by_name=None, by_config=None, by_function=None):
+    """Keras's ``get`` of a family: an object of `base` as it is, else a name (`by_name`), a config
+    dict (`by_config`) or a function (`by_function`) where the family takes one; anything else is a
+    TypeError "cannot interpret <identifier> as <what>; pass <example>"."""
+    if isinstance(identifier, base):
+        return identifier
+    if by_name is not None and isinstance(identifier, str):
+        return by_name(identifier)
+    if by_config is not None and isinstance(identifier, dict):
+        return by_config(identifier)
+    if by_function is not None and callable(identifier):
+        return by_function(identifier)
+    raise TypeError(f"cannot interpret {identifier!r} as {what}; pass {example}")
+
+
 def family_classes(family, base, build, module, names):
     """The classes `names` of `family` (FamilyClass), each with its table's signature and help;
     `build` makes the engine's object from {"class_name", "config"}, `base` is its Python type."""

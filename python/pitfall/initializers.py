@@ -34,16 +34,10 @@ def _from_callable(fn):
 
 def get(identifier):
     """An initializer from a name, a config dict, an initializer, or a function."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        return _C.get_initializer(identifier)
-    if isinstance(identifier, dict):
-        return _C.initializer_from_config(identifier)
-    if callable(identifier):
-        return _from_callable(identifier)
-    raise TypeError(f"cannot interpret {identifier!r} as an initializer; pass a name such as 'glorot_uniform', "
-                    "a pf.initializers object or a function(shape, dtype)")
+    return _arguments.family_get(
+        identifier, Initializer, "an initializer",
+        "a name such as 'glorot_uniform', a pf.initializers object or a function(shape, dtype)",
+        _C.get_initializer, _C.initializer_from_config, _from_callable)
 
 
 def serialize(initializer):

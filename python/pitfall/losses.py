@@ -46,15 +46,12 @@ _BUILTIN_FUNCTIONS = {f: f.__name__ for f in (mean_squared_error, mean_absolute_
 
 def get(identifier):
     """A loss object from a name ('mse', 'sparse_categorical_crossentropy', ...), a loss, or a function."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return _C.get_loss(identifier)
-    if isinstance(identifier, dict):
-        return _C.loss_from_config(identifier)
-    if identifier in _BUILTIN_FUNCTIONS:
-        return _C.get_loss(_BUILTIN_FUNCTIONS[identifier])
-    if callable(identifier):
-        return _C.function_loss(getattr(identifier, "__name__", "custom_loss"), identifier)
-    raise TypeError(f"cannot interpret {identifier!r} as a loss; pass a name such as 'mse', a pf.losses "
-                    "object or a function(y_true, y_pred)")
+    return _arguments.family_get(identifier, Loss, "a loss",
+                                 "a name such as 'mse', a pf.losses object or a function(y_true, y_pred)",
+                                 _C.get_loss, _C.loss_from_config, _from_function)
+
+
+def _from_function(fn):
+    if fn in _BUILTIN_FUNCTIONS:
+        return _C.get_loss(_BUILTIN_FUNCTIONS[fn])
+    return _C.function_loss(getattr(fn, "__name__", "custom_loss"), fn)

@@ -22,13 +22,7 @@ Metric = _C.Metric
 def get(identifier):
     """A metric from a name ('accuracy' needs compile() to resolve it), a config dict, a metric, or a
     function."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        return _C.get_metric(identifier)
-    if isinstance(identifier, dict):
-        return _C.metric_from_config(identifier)
-    if callable(identifier):
-        return _C.function_metric(getattr(identifier, "__name__", "custom_metric"), identifier)
-    raise TypeError(f"cannot interpret {identifier!r} as a metric; pass a name such as 'accuracy', a "
-                    "pf.metrics object or a function(y_true, y_pred)")
+    return _arguments.family_get(
+        identifier, Metric, "a metric", "a name such as 'accuracy', a pf.metrics object or a function(y_true, y_pred)",
+        _C.get_metric, _C.metric_from_config,
+        lambda fn: _C.function_metric(getattr(fn, "__name__", "custom_metric"), fn))

@@ -146,11 +146,6 @@ def deserialize(config):
 def get(identifier):
     """An optimizer from a name ('sgd', 'adam', ...; unknown names raise with "did you mean"), a config
     dict, or an optimizer."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _C.get_optimizer(identifier)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise TypeError(f"cannot interpret {identifier!r} as an optimizer; pass a name such as 'sgd' or "
-                    "pf.optimizers.SGD(learning_rate=0.01)")
+    return _arguments.family_get(identifier, Optimizer, "an optimizer",
+                                 "a name such as 'sgd' or pf.optimizers.SGD(learning_rate=0.01)",
+                                 _C.get_optimizer, deserialize)

@@ -14,9 +14,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::message_of;
-using pitfall::testing::run_with_1_and_2_threads;
+using namespace pitfall::testing;
 
 namespace {
 

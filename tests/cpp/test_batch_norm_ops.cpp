@@ -11,10 +11,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::contains;
-using pitfall::testing::message_of;
-using pitfall::testing::uniform64;
+using namespace pitfall::testing;
 
 PITFALL_GRADCHECK_CASE("batch_norm_moments", "channels last (4, 3, 5), axis -1",
                        [](auto& in) { return batch_norm_moments(in[0], -1); },

@@ -22,16 +22,11 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::WarningCapture;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::message_of;
-using pitfall::testing::quiet_fit;
+using namespace pitfall::testing;
 
 namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Dense(1) on 2 features, SGD, mean squared error: small enough to compute its gradient by hand.
 std::shared_ptr<Model> tiny_model(double learning_rate = 0.1, const std::vector<std::string>& metrics = {}) {

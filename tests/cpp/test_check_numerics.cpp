@@ -16,9 +16,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::contains;
-using pitfall::testing::message_of;
-using pitfall::testing::quiet_fit;
+using namespace pitfall::testing;
 
 namespace {
 
@@ -56,13 +54,6 @@ class BrokenBackward : public Layer {
     return {out};
   }
 };
-
-LayerOptions named(const std::string& name, std::optional<Shape> input_shape = std::nullopt) {
-  LayerOptions options;
-  options.name = name;
-  options.input_shape = input_shape;
-  return options;
-}
 
 // Dense(4) x5 ("d1".."d5", linear) in model "net". Kernels: d1, d2 all 0.5; d3 all `d3_value`;
 // d4 +0.5 on even rows, -0.5 on odd rows (so an inf coming in becomes inf - inf = NaN); d5 0.5.

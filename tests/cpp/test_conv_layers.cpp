@@ -9,9 +9,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::check_layer;
-using pitfall::testing::LayerCheckOptions;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 LayerCheckOptions trainable(int count) {

@@ -15,9 +15,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::contains;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 

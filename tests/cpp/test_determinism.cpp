@@ -7,7 +7,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
+using namespace pitfall::testing;
 
 namespace {
 

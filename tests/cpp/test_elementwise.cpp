@@ -12,7 +12,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::uniform64;
+using namespace pitfall::testing;
 
 namespace {
 
@@ -30,8 +30,6 @@ std::vector<double> values(const Tensor& t) {
 
 // Fixed inputs well away from 0 (the kink of relu / abs / leaky_relu / elu).
 const std::vector<double> kAwayFromZero = {-2.1, -1.3, -0.7, -0.25, 0.3, 0.8, 1.4, 2.6};
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Reference check: op(x) against ref(x) elementwise, relative tolerance.
 void check_unary(const char* label, const std::function<Tensor(const Tensor&)>& op,

@@ -8,7 +8,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 TEST_CASE("errors: mismatched shapes name the op, both shapes and a fix") {
   const Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});

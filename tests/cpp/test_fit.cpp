@@ -17,19 +17,9 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::message_of;
-using pitfall::testing::TwoDense;
+using namespace pitfall::testing;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-LayerOptions named(const std::string& name) {
-  LayerOptions options;
-  options.name = name;
-  return options;
-}
 
 // A seeded 3-class problem: 8 features, label = argmax(x @ W) for a fixed W (learnable by an MLP).
 struct Problem {

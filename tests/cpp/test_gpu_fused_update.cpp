@@ -18,7 +18,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::object;
+using namespace pitfall::testing;
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::gradcheck_cases;
+using namespace pitfall::testing;
 
 namespace {
 

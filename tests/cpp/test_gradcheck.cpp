@@ -15,7 +15,7 @@ std::vector<GradcheckCase>& gradcheck_cases() {
 }  // namespace pitfall::testing
 
 using namespace pitfall;
-using pitfall::testing::gradcheck_cases;
+using namespace pitfall::testing;
 
 TEST_CASE("every differentiable op in the registry has a gradcheck case") {
   std::set<std::string> covered;

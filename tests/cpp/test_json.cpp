@@ -10,7 +10,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 TEST_CASE("json: scalars keep their kind through dump and parse") {
   CHECK(Json::parse("42").is_int());

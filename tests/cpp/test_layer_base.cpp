@@ -13,18 +13,14 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::contains;
-using pitfall::testing::DTypeModeScope;
-using pitfall::testing::message_of;
-using pitfall::testing::WarningCapture;
+using namespace pitfall::testing;
 
 namespace {
 
 // A layer with a sublayer and an activity loss, as a Python subclass would write it.
-class TwoDense : public Layer {
+class TwoDenseLayer : public Layer {
  public:
-  TwoDense() : Layer("TwoDense", {}) {
+  TwoDenseLayer() : Layer("TwoDense", {}) {
     DenseOptions first;
     first.kernel_regularizer = l1_regularizer(0.5);
     inner_ = std::make_shared<Dense>(3, first);
@@ -162,7 +158,7 @@ TEST_CASE("layer base: integer inputs cast with the range seen, or raise under s
 
 TEST_CASE("layer base: errors of a sublayer keep the innermost layer's name") {
   clear_session();
-  auto model = std::make_shared<TwoDense>();
+  auto model = std::make_shared<TwoDenseLayer>();
   (*model)(Tensor::zeros({2, 5}));
   // Integers pass through the model to its first Dense, which refuses them under strict dtypes.
   DTypeModeScope strict(DTypeMode::strict);
@@ -180,7 +176,7 @@ TEST_CASE("layer base: the number of inputs is checked") {
 }
 
 TEST_CASE("layer base: trainable=false freezes every weight, also of tracked sublayers") {
-  auto model = std::make_shared<TwoDense>();
+  auto model = std::make_shared<TwoDenseLayer>();
   (*model)(Tensor::ones({2, 5}));
   CHECK(model->weights().size() == 4);
   CHECK(model->trainable_weights().size() == 4);
@@ -238,7 +234,7 @@ TEST_CASE("layer base: losses are the regularization penalties plus the last cal
   const auto w = dense->kernel().to_vector<float>();
   for (size_t i = 0; i < w.size(); ++i) CHECK(g[i] == doctest::Approx(0.02 * w[i]).epsilon(1e-5));
 
-  auto model = std::make_shared<TwoDense>();
+  auto model = std::make_shared<TwoDenseLayer>();
   const Tensor x = Tensor::from_vector<float>({1, -2, 3, 0.5f, 1, 2, 0, -1, 1, 1}, {2, 5});
   (*model)(x);
   auto model_losses = model->losses();

@@ -16,8 +16,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::check_layer;
-using pitfall::testing::LayerCheckOptions;
+using namespace pitfall::testing;
 
 TEST_CASE("layers core: Dense passes the generic layer checks") {
   check_layer([] { return std::make_shared<Dense>(4); }, {{3, 5}}, {.trainable_weights = 2});

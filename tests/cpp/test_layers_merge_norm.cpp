@@ -19,12 +19,7 @@
 #include <pitfall/layers/merge.h>
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::check_layer;
-using pitfall::testing::DTypeModeScope;
-using pitfall::testing::LayerCheckOptions;
-using pitfall::testing::message_of;
-using pitfall::testing::uniform64;
+using namespace pitfall::testing;
 
 namespace {
 

@@ -11,9 +11,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::uniform64;
+using namespace pitfall::testing;
 
 namespace {
 

@@ -10,8 +10,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::WarningCapture;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 Tensor f32(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }

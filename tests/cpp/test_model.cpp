@@ -13,19 +13,9 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::message_of;
-using pitfall::testing::TwoDense;
+using namespace pitfall::testing;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-LayerOptions named(const std::string& name) {
-  LayerOptions options;
-  options.name = name;
-  return options;
-}
 
 Tensor ramp(const Shape& shape, double scale = 0.01) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));

@@ -994,3 +994,39 @@ TEST_CASE("optimizer base: a tampered optimizer section loads with a warning and
     check_fresh("inconsistent");
   }
 }
+
+TEST_CASE("every hyperparameter range in the defaults table is enforced at its edges, in both conventions") {
+  // The ranges live in the table rows (optim/defaults.cpp); each optimizer made by name must refuse a
+  // value just outside and accept the edges, naming the optimizer, the argument and the range.
+  int checked = 0;
+  for (const OptimizerDefaults& row : optimizer_defaults_table()) {
+    for (const HyperparameterDefault& h : row.hyperparameters) {
+      if (!h.range) continue;
+      const ValueRange& r = *h.range;
+      for (const Convention convention : {Convention::keras, Convention::torch}) {
+        CAPTURE(row.class_name);
+        CAPTURE(h.name);
+        Json below = Json::object();
+        below[h.name] = r.low - 0.25;
+        const std::string message = message_of([&] { make_optimizer(row.class_name, below, convention); });
+        CHECK(message.find(row.class_name + ": " + h.name + " must be " + r.text()) != std::string::npos);
+        Json low = Json::object();
+        low[h.name] = r.low;
+        CHECK_NOTHROW(make_optimizer(row.class_name, low, convention));
+        if (std::isinf(r.high)) continue;
+        Json high = Json::object();
+        high[h.name] = r.high;
+        if (r.high_open) {
+          CHECK(message_of([&] { make_optimizer(row.class_name, high, convention); }).find(r.text()) !=
+                std::string::npos);
+        } else {
+          CHECK_NOTHROW(make_optimizer(row.class_name, high, convention));
+        }
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked >= 20);  // SGD, Adam, AdamW, RMSprop, Adadelta, Adamax, Nadam carry bounded ranges
+  CHECK(ValueRange{0.0, 1.0, true}.text() == "a float in [0, 1)");
+  CHECK(ValueRange{0.0, std::numeric_limits<double>::infinity(), false}.text() == "a float >= 0");
+}

@@ -9,8 +9,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 

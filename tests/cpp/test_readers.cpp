@@ -17,11 +17,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::contains;
-using pitfall::testing::message_of;
-using pitfall::testing::reference_crc32;
-using pitfall::testing::TempDir;
-using pitfall::testing::write_bytes;
+using namespace pitfall::testing;
 
 namespace {
 

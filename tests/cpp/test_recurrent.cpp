@@ -17,16 +17,9 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::check_layer;
-using pitfall::testing::DTypeModeScope;
-using pitfall::testing::LayerCheckOptions;
-using pitfall::testing::message_of;
-using pitfall::testing::run_with_1_and_2_threads;
+using namespace pitfall::testing;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 LayerOptions float64_named(const std::string& name = "") {
   LayerOptions options;
@@ -226,13 +219,18 @@ TEST_CASE("recurrent: LSTM passes the generic layer checks") {
               {{2, 3, 3}, {2, 2}, {2, 2}}, {.trainable_weights = 3});
 }
 
-TEST_CASE("recurrent: SimpleRNN forward matches a double-precision reference loop") {
-  struct Variant {
-    bool sequences, state, backwards, bias, states_in;
-  };
-  for (const Variant v : {Variant{false, false, false, true, false}, Variant{true, true, false, true, false},
-                          Variant{true, true, true, true, false}, Variant{false, true, true, false, false},
-                          Variant{true, false, false, true, true}}) {
+namespace {
+
+// One forward variant: return_sequences, return_state, go_backwards, use_bias, initial states given.
+struct ForwardVariant {
+  bool sequences, state, backwards, bias, states_in;
+};
+
+// Each variant of layer class RNN (units, `gates` gate blocks), in float64 (to 1e-12) and float32 (to
+// 2e-5), against the double-precision reference loop.
+template <class RNN>
+void check_forward_variants(int64_t units, int gates, std::initializer_list<ForwardVariant> variants) {
+  for (const ForwardVariant& v : variants) {
     CAPTURE(v.sequences);
     CAPTURE(v.state);
     CAPTURE(v.backwards);
@@ -244,36 +242,25 @@ TEST_CASE("recurrent: SimpleRNN forward matches a double-precision reference loo
       o.go_backwards = v.backwards;
       o.use_bias = v.bias;
     });
-    SimpleRNN exact(6, o, float64_named());
-    check_against_reference(exact, 1, DType::float64, 1e-12, v.states_in);
-    SimpleRNN single(6, o);
-    check_against_reference(single, 1, DType::float32, 2e-5, v.states_in);
+    RNN exact(units, o, float64_named());
+    check_against_reference(exact, gates, DType::float64, 1e-12, v.states_in);
+    RNN single(units, o);
+    check_against_reference(single, gates, DType::float32, 2e-5, v.states_in);
   }
 }
 
+}  // namespace
+
+TEST_CASE("recurrent: SimpleRNN forward matches a double-precision reference loop") {
+  check_forward_variants<SimpleRNN>(6, 1, {{false, false, false, true, false}, {true, true, false, true, false},
+                                           {true, true, true, true, false}, {false, true, true, false, false},
+                                           {true, false, false, true, true}});
+}
+
 TEST_CASE("recurrent: LSTM forward matches a double-precision reference loop") {
-  struct Variant {
-    bool sequences, state, backwards, bias, states_in;
-  };
-  for (const Variant v : {Variant{false, false, false, true, false}, Variant{true, true, false, true, false},
-                          Variant{true, true, true, true, false}, Variant{false, true, true, false, false},
-                          Variant{false, true, false, true, true}}) {
-    CAPTURE(v.sequences);
-    CAPTURE(v.state);
-    CAPTURE(v.backwards);
-    CAPTURE(v.bias);
-    CAPTURE(v.states_in);
-    const RecurrentOptions o = with([&](auto& o) {
-      o.return_sequences = v.sequences;
-      o.return_state = v.state;
-      o.go_backwards = v.backwards;
-      o.use_bias = v.bias;
-    });
-    LSTM exact(5, o, float64_named());
-    check_against_reference(exact, 4, DType::float64, 1e-12, v.states_in);
-    LSTM single(5, o);
-    check_against_reference(single, 4, DType::float32, 2e-5, v.states_in);
-  }
+  check_forward_variants<LSTM>(5, 4, {{false, false, false, true, false}, {true, true, false, true, false},
+                                      {true, true, true, true, false}, {false, true, true, false, false},
+                                      {false, true, false, true, true}});
 }
 
 TEST_CASE("recurrent: weights have Keras names, shapes and creation order") {

@@ -25,12 +25,6 @@ LayerOptions with_shape(Shape shape, const std::string& name = "") {
   options.name = name;
   return options;
 }
-LayerOptions named(const std::string& name) {
-  LayerOptions options;
-  options.name = name;
-  return options;
-}
-
 Tensor normal(const Shape& shape) { return random_normal(shape, 0.0, 1.0, DType::float32, next_random_key()); }
 Tensor labels(int64_t rows, int64_t classes) {
   std::vector<int64_t> v(static_cast<size_t>(rows));

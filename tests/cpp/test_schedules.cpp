@@ -12,7 +12,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 

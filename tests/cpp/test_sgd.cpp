@@ -9,7 +9,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::message_of;
+using namespace pitfall::testing;
 
 namespace {
 

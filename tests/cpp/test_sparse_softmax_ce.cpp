@@ -11,8 +11,7 @@
 #include "test_util.h"
 
 using namespace pitfall;
-using pitfall::testing::bitwise_equal;
-using pitfall::testing::uniform64;
+using namespace pitfall::testing;
 
 PITFALL_GRADCHECK_CASE("sparse_softmax_cross_entropy", "rows of 5 classes, int64 labels",
                        [](auto& in) { return sparse_softmax_cross_entropy(in[0], in[1]); },

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
 }
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Layer options with a name (and an input shape).
+inline LayerOptions named(const std::string& name, std::optional<Shape> input_shape = std::nullopt) {
+  LayerOptions options;
+  options.name = name;
+  options.input_shape = std::move(input_shape);
+  return options;
+}
 
 // Runs fn once with 1 thread and once with 2, restoring the thread count; returns both results.
 inline std::pair<std::vector<Tensor>, std::vector<Tensor>> run_with_1_and_2_threads(
