@@ -73,6 +73,12 @@ DType activation_output_dtype(const std::string& canonical_name, DType compute_d
   return is_reduced_float(compute_dtype) && probabilities ? DType::float32 : compute_dtype;
 }
 
+Tensor add_bias_and_activate(Tensor x, const Tensor& bias, const ActivationFn& fn, const std::string& canonical_name) {
+  if (!bias.defined()) return apply_activation(fn, canonical_name, x);
+  if (is_fused_activation(canonical_name)) return bias_activation(std::move(x), bias, canonical_name, /*overwrite_x=*/true);
+  return apply_activation(fn, canonical_name, add(x, bias));
+}
+
 Tensor apply_activation(const ActivationFn& fn, const std::string& canonical_name, const Tensor& x) {
   const bool probabilities = canonical_name == "softmax" || canonical_name == "log_softmax";
   if (probabilities && !x.shape().empty() && x.shape().back() == 1) {

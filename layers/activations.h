@@ -32,5 +32,8 @@ std::vector<std::string> activation_names();
 DType activation_output_dtype(const std::string& canonical_name, DType compute_dtype);
 // fn(x), with x cast to activation_output_dtype first.
 Tensor apply_activation(const ActivationFn& fn, const std::string& canonical_name, const Tensor& x);
+// A kernel layer's epilogue: x + bias (bias undefined: none), then the activation; one fused kernel
+// (written into x's buffer) where the activation allows it (core/ops.h is_fused_activation).
+Tensor add_bias_and_activate(Tensor x, const Tensor& bias, const ActivationFn& fn, const std::string& canonical_name);
 
 }  // namespace pitfall

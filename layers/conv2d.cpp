@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include "pitfall/core/ops.h"
 
@@ -73,13 +74,7 @@ Arguments conv2d_given(int64_t filters, const std::vector<int64_t>& kernel_size,
   if (!o.dilation_rate.empty()) {
     given["dilation_rate"] = o.dilation_rate.size() == 1 ? Json(o.dilation_rate[0]) : Json::from_vector(o.dilation_rate);
   }
-  set_given(given, "activation", o.activation);
-  set_given(given, "use_bias", o.use_bias);
-  set_given(given, "kernel_initializer", o.kernel_initializer);
-  set_given(given, "bias_initializer", o.bias_initializer);
-  set_given(given, "kernel_regularizer", o.kernel_regularizer);
-  set_given(given, "bias_regularizer", o.bias_regularizer);
-  set_given(given, "convention", o.convention);
+  set_kernel_layer_given(given, o);
   return parse_arguments(conv2d_arguments(), given);
 }
 }  // namespace
@@ -99,22 +94,13 @@ void Conv2D::build(const std::vector<Shape>& input_shapes) {
                      "; pitfall uses channels_last (NHWC): for a single grayscale image of 28x28 pass (1, 28, 28, 1)");
   }
   const Shape kernel_shape = {kernel_size_[0], kernel_size_[1], shape.back(), filters_};
-  kernel_ = add_weight("kernel", kernel_shape, make_initializer(arguments_.at("kernel_initializer")), true,
-                       regularizer_from_config(arguments_.at("kernel_regularizer")));
-  if (use_bias_) {
-    bias_ = add_weight("bias", {filters_}, make_initializer(arguments_.at("bias_initializer"), compute_fans(kernel_shape).first),
-                       true, regularizer_from_config(arguments_.at("bias_regularizer")));
-  }
+  std::tie(kernel_, bias_) = add_kernel_and_bias(kernel_shape, {filters_}, compute_fans(kernel_shape).first, use_bias_);
 }
 
 std::vector<Tensor> Conv2D::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (N, H, W, C) * kernel (kh, kw, C, filters) -> (N, OH, OW, filters)
-  Tensor out = conv2d(inputs[0], in_compute_dtype(kernel_), strides_, padding_);
-  if (use_bias_ && is_fused_activation(activation_name_)) {
-    return {bias_activation(std::move(out), in_compute_dtype(bias_), activation_name_, /*overwrite_x=*/true)};
-  }
-  if (use_bias_) out = add(out, in_compute_dtype(bias_));
-  return {apply_activation(activation_, activation_name_, out)};
+  return {add_bias_and_activate(conv2d(inputs[0], in_compute_dtype(kernel_), strides_, padding_), use_bias_ ? in_compute_dtype(bias_) : Tensor(), activation_,
+                                activation_name_)};
 }
 
 std::vector<DType> Conv2D::compute_output_dtype(const std::vector<DType>&) const {

@@ -1,5 +1,7 @@
 #include "pitfall/layers/dense.h"
 
+#include <tuple>
+
 #include "pitfall/core/ops.h"
 
 namespace pitfall {
@@ -40,13 +42,7 @@ namespace {
 Arguments dense_given(int64_t units, const DenseOptions& o) {
   Json given = Json::object();
   given["units"] = units;
-  set_given(given, "activation", o.activation);
-  set_given(given, "use_bias", o.use_bias);
-  set_given(given, "kernel_initializer", o.kernel_initializer);
-  set_given(given, "bias_initializer", o.bias_initializer);
-  set_given(given, "kernel_regularizer", o.kernel_regularizer);
-  set_given(given, "bias_regularizer", o.bias_regularizer);
-  set_given(given, "convention", o.convention);
+  set_kernel_layer_given(given, o);
   return parse_arguments(dense_arguments(), given);
 }
 }  // namespace
@@ -64,22 +60,13 @@ void Dense::build(const std::vector<Shape>& input_shapes) {
                      shape_str(shape) + "; add a batch dimension or Flatten/Reshape first");
   }
   const auto fan_in = static_cast<double>(shape.back());
-  kernel_ = add_weight("kernel", {shape.back(), units_}, make_initializer(arguments_.at("kernel_initializer")), true,
-                       regularizer_from_config(arguments_.at("kernel_regularizer")));
-  if (use_bias_) {
-    bias_ = add_weight("bias", {units_}, make_initializer(arguments_.at("bias_initializer"), fan_in), true,
-                       regularizer_from_config(arguments_.at("bias_regularizer")));
-  }
+  std::tie(kernel_, bias_) = add_kernel_and_bias({shape.back(), units_}, {units_}, fan_in, use_bias_);
 }
 
 std::vector<Tensor> Dense::call(const std::vector<Tensor>& inputs, bool) {
   // inputs (..., input_dim) @ kernel (input_dim, units) -> (..., units)
-  Tensor out = matmul(inputs[0], in_compute_dtype(kernel_));
-  if (use_bias_ && is_fused_activation(activation_name_)) {
-    return {bias_activation(std::move(out), in_compute_dtype(bias_), activation_name_, /*overwrite_x=*/true)};
-  }
-  if (use_bias_) out = add(out, in_compute_dtype(bias_));
-  return {apply_activation(activation_, activation_name_, out)};
+  return {add_bias_and_activate(matmul(inputs[0], in_compute_dtype(kernel_)), use_bias_ ? in_compute_dtype(bias_) : Tensor(), activation_,
+                                activation_name_)};
 }
 
 std::vector<DType> Dense::compute_output_dtype(const std::vector<DType>&) const {

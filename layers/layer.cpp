@@ -11,6 +11,7 @@
 #include "pitfall/core/ops.h"
 #include "pitfall/core/warnings.h"
 #include "pitfall/layers/initializers.h"
+#include "pitfall/layers/layer_arguments.h"
 #include "pitfall/layers/regularizers.h"
 
 namespace pitfall {
@@ -354,6 +355,16 @@ void Layer::set_trainable(bool trainable) {
   trainable_ = trainable;
   for (auto& w : own_weights_) w.value.set_requires_grad(trainable && w.trainable);
   for (auto& sub : tracked_) sub->set_trainable(trainable);
+}
+
+std::pair<Tensor, Tensor> Layer::add_kernel_and_bias(const Shape& kernel_shape, const Shape& bias_shape, double fan_in,
+                                                    bool use_bias) {
+  Tensor kernel = add_weight("kernel", kernel_shape, make_initializer(arguments_.at("kernel_initializer")), true,
+                             regularizer_from_config(arguments_.at("kernel_regularizer")));
+  if (!use_bias) return {kernel, Tensor()};
+  Tensor bias = add_weight("bias", bias_shape, make_initializer(arguments_.at("bias_initializer"), fan_in), true,
+                           regularizer_from_config(arguments_.at("bias_regularizer")));
+  return {kernel, bias};
 }
 
 Tensor Layer::add_weight(const std::string& name, const Shape& shape, const std::shared_ptr<Initializer>& initializer,

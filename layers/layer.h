@@ -130,6 +130,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   Tensor add_weight(const std::string& name, const Shape& shape, const std::shared_ptr<Initializer>& initializer,
                     bool trainable = true, const std::shared_ptr<Regularizer>& regularizer = nullptr,
                     std::optional<DType> dtype = std::nullopt);
+  // A kernel layer's kernel and (use_bias) bias, from its arguments kernel_/bias_initializer and
+  // kernel_/bias_regularizer; the bias initializer sees the kernel's fan_in (PyTorch's bias default
+  // needs it). The bias is undefined without use_bias.
+  std::pair<Tensor, Tensor> add_kernel_and_bias(const Shape& kernel_shape, const Shape& bias_shape, double fan_in,
+                                                bool use_bias);
   // This layer's weights and those of its sublayers(), in creation order (Keras order), each once.
   std::vector<Weight*> weights();
   // The layers whose weights this one holds, in order: the tracked ones (track()); models list

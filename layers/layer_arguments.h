@@ -64,6 +64,19 @@ void set_given(Json& given, const std::string& name, const std::optional<T>& val
   if (value) given[name] = Json(*value);
 }
 
+// The arguments every kernel layer (Dense, Conv2D) shares, from its C++ options struct: activation,
+// use_bias, kernel_/bias_initializer, kernel_/bias_regularizer and convention.
+template <class Options>
+void set_kernel_layer_given(Json& given, const Options& o) {
+  set_given(given, "activation", o.activation);
+  set_given(given, "use_bias", o.use_bias);
+  set_given(given, "kernel_initializer", o.kernel_initializer);
+  set_given(given, "bias_initializer", o.bias_initializer);
+  set_given(given, "kernel_regularizer", o.kernel_regularizer);
+  set_given(given, "bias_regularizer", o.bias_regularizer);
+  set_given(given, "convention", o.convention);
+}
+
 // The initializer a weight is created with, from its argument's stored config. A "TorchBias"
 // without a fan_in (the torch convention's bias default) takes `kernel_fan_in`, the fan_in of the
 // layer's kernel, as torch.nn.Linear / Conv2d do.

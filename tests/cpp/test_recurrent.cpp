@@ -143,11 +143,11 @@ RecurrentOptions with(const std::function<void(RecurrentOptions&)>& set) {
   return options;
 }
 
-}  // namespace
-
-TEST_CASE("recurrent: SimpleRNN passes the generic layer checks") {
-  set_random_seed(3);  // the weights the training-step check starts from must not depend on earlier tests
-  const std::vector<std::pair<std::string, RecurrentOptions>> variants = {
+// The output variants every recurrent layer is checked in (defaults, return_sequences, return_state,
+// go_backwards with both), followed by the layer's own `more`.
+std::vector<std::pair<std::string, RecurrentOptions>> with_output_variants(
+    std::vector<std::pair<std::string, RecurrentOptions>> more) {
+  std::vector<std::pair<std::string, RecurrentOptions>> variants = {
       {"defaults", {}},
       {"return_sequences", with([](auto& o) { o.return_sequences = true; })},
       {"return_state", with([](auto& o) { o.return_state = true; })},
@@ -156,6 +156,16 @@ TEST_CASE("recurrent: SimpleRNN passes the generic layer checks") {
          o.return_sequences = true;
          o.return_state = true;
        })},
+  };
+  variants.insert(variants.end(), more.begin(), more.end());
+  return variants;
+}
+
+}  // namespace
+
+TEST_CASE("recurrent: SimpleRNN passes the generic layer checks") {
+  set_random_seed(3);  // the weights the training-step check starts from must not depend on earlier tests
+  const std::vector<std::pair<std::string, RecurrentOptions>> variants = with_output_variants({
       {"relu, regularized", with([](auto& o) {
          o.activation = "relu";
          o.kernel_regularizer = l2_regularizer(0.01);
@@ -166,7 +176,7 @@ TEST_CASE("recurrent: SimpleRNN passes the generic layer checks") {
          o.recurrent_dropout = 0.25;
          o.seed = 5;
        })},
-  };
+  });
   for (const auto& [name, recurrent] : variants) {
     INFO("variant: ", name);
     check_layer([recurrent = recurrent] { return std::make_shared<SimpleRNN>(3, recurrent); }, {{2, 4, 3}},
@@ -182,15 +192,7 @@ TEST_CASE("recurrent: SimpleRNN passes the generic layer checks") {
 
 TEST_CASE("recurrent: LSTM passes the generic layer checks") {
   set_random_seed(3);  // the weights the training-step check starts from must not depend on earlier tests
-  const std::vector<std::pair<std::string, RecurrentOptions>> variants = {
-      {"defaults", {}},
-      {"return_sequences", with([](auto& o) { o.return_sequences = true; })},
-      {"return_state", with([](auto& o) { o.return_state = true; })},
-      {"go_backwards + sequences + state", with([](auto& o) {
-         o.go_backwards = true;
-         o.return_sequences = true;
-         o.return_state = true;
-       })},
+  const std::vector<std::pair<std::string, RecurrentOptions>> variants = with_output_variants({
       {"no unit_forget_bias, hard_sigmoid", with([](auto& o) {
          o.unit_forget_bias = false;
          o.recurrent_activation = "hard_sigmoid";
@@ -205,7 +207,7 @@ TEST_CASE("recurrent: LSTM passes the generic layer checks") {
          o.seed = 4;
          o.return_sequences = true;
        })},
-  };
+  });
   for (const auto& [name, recurrent] : variants) {
     INFO("variant: ", name);
     check_layer([recurrent = recurrent] { return std::make_shared<LSTM>(2, recurrent); }, {{2, 3, 3}},
