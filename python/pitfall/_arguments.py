@@ -84,11 +84,24 @@ def docstring(tab, intro=None):
     return "\n".join(line for line in lines)
 
 
+class _FromTable:
+    """A class attribute made from the class's argument table when it is first read (inspect.signature
+    reads ``__signature__``, help() reads ``__doc__``): importing pitfall builds none of them."""
+
+    def __init__(self, make, family, class_name):
+        self._make, self._family, self._class_name, self._value = make, family, class_name, None
+
+    def __get__(self, instance, owner=None):
+        if self._value is None:
+            self._value = self._make(table(self._family, self._class_name))
+        return self._value
+
+
 def install(cls, family, class_name=None, intro=None):
-    """Gives `cls` its table's signature and help text; returns it."""
-    tab = table(family, class_name or cls.__name__)
-    cls.__signature__ = signature(tab)
-    cls.__doc__ = docstring(tab, intro)
+    """Gives `cls` its table's signature and help text (made when first read); returns it."""
+    class_name = class_name or cls.__name__
+    cls.__signature__ = _FromTable(signature, family, class_name)
+    cls.__doc__ = _FromTable(lambda tab: docstring(tab, intro), family, class_name)
     return cls
 
 
