@@ -195,7 +195,15 @@ std::shared_ptr<Metric> Model::metric_for_output(const std::string& name, size_t
                                                  const std::vector<std::shared_ptr<Loss>>& losses) const {
   const Loss* loss = losses.empty() ? nullptr : losses[losses.size() == 1 ? 0 : std::min(output, losses.size() - 1)].get();
   const Shape shape = is_functional() && output < outputs_.size() ? outputs_[output].shape : Shape{};
-  return get_metric(name, loss, shape);
+  std::shared_ptr<Metric> metric = get_metric(name, loss, shape);
+  // A metric compiled by name is logged under that name: metrics=["mae"] logs "mae", not
+  // "mean_absolute_error" (keras/src/trainers/compile_utils.py get_metric: metric_obj.name = identifier).
+  if (metric->name() != name) {
+    Json config = metric->get_config();
+    config["name"] = name;
+    metric = make_metric(metric->class_name(), config);
+  }
+  return metric;
 }
 
 void Model::check_compiled(const char* where_called) const {

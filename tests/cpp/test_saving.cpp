@@ -472,6 +472,8 @@ TEST_CASE("saving: a compile config pitfall cannot restore loads uncompiled with
     auto compiled = load_model(path);
     CHECK(compiled->compiled());
     CHECK(compiled->compiled_metrics()[0][0]->class_name() == "MeanAbsoluteError");
+    CHECK(model->compiled_metrics()[0][0]->name() == "mae");  // logged under the name compile was given
+    CHECK(compiled->compiled_metrics()[0][0]->name() == "mae");
     CHECK(warnings.messages.empty());
   }
   Decoded d = decode(read_bytes(path));

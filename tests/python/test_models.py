@@ -447,3 +447,23 @@ def test_unknown_keywords_of_model_methods_are_named_with_a_suggestion():
         model.predict(x, batchsize=2)
     assert model.fit(x, y, epochs=1, verbose=0).history["loss"]  # the right keywords still work
     assert model.fit.__name__ == "fit"
+
+
+def test_metrics_compiled_by_name_are_logged_under_that_name_as_keras_does():
+    # keras/src/trainers/compile_utils.py get_metric: metric_obj.name = the string given to compile.
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 4), dtype=np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model = pf.Sequential([pf.Input((4,)), pf.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse",
+                  metrics=["mae", "mean_squared_error", "MeanAbsoluteError", pf.metrics.MeanSquaredError(name="m2")])
+    history = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    assert set(history.history) == {"loss", "mae", "mean_squared_error", "MeanAbsoluteError", "m2", "val_loss",
+                                    "val_mae", "val_mean_squared_error", "val_MeanAbsoluteError", "val_m2"}
+    # The renamed metric is the same metric: mae here equals the mean absolute error of the predictions.
+    evaluated = model.evaluate(x, y, verbose=0, return_dict=True)
+    expected_mae = float(np.mean(np.abs(model.predict(x, verbose=0) - y)))
+    assert evaluated["mae"] == pytest.approx(expected_mae, rel=1e-5)
+    assert evaluated["MeanAbsoluteError"] == evaluated["mae"]
+    # pf.metrics.get keeps Keras's metrics.get naming: the class's default name.
+    assert pf.metrics.get("mae").name == "mean_absolute_error"
