@@ -117,6 +117,7 @@ KerasTensor InputLayer::output() {
     node->output_shapes = {batch_shape_};
     node->output_dtypes = {dtype()};
     node_ = node;
+    record_inbound_node(node);
   }
   return KerasTensor{batch_shape_, dtype(), node, 0};
 }

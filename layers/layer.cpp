@@ -342,11 +342,26 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
   node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? policy_.compute_dtype : node->output_dtypes[0]);
   node->layer = shared_from_this();
   node->inputs = xs;
+  record_inbound_node(node);
   std::vector<KerasTensor> outputs;
   for (size_t i = 0; i < node->output_shapes.size(); ++i) {
     outputs.push_back(KerasTensor{node->output_shapes[i], node->output_dtypes[i], node, static_cast<int>(i)});
   }
   return outputs;
+}
+
+std::vector<std::shared_ptr<SymbolicNode>> Layer::inbound_nodes() const {
+  std::vector<std::shared_ptr<SymbolicNode>> live;
+  for (const auto& weak : inbound_nodes_) {
+    if (auto node = weak.lock()) live.push_back(std::move(node));
+  }
+  return live;
+}
+
+void Layer::record_inbound_node(const std::shared_ptr<SymbolicNode>& node) {
+  // Forget calls whose graph is gone, so a layer called in a loop does not grow without bound.
+  std::erase_if(inbound_nodes_, [](const std::weak_ptr<SymbolicNode>& weak) { return weak.expired(); });
+  inbound_nodes_.push_back(node);
 }
 
 KerasTensor Layer::operator()(const KerasTensor& x) { return (*this)(std::vector<KerasTensor>{x}).at(0); }

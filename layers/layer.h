@@ -155,6 +155,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<Tensor> losses();
   void clear_call_losses();
 
+  // Keras's inbound nodes: the symbolic calls of this layer that are still alive (a functional
+  // model, or any KerasTensor of them, keeps one alive), oldest first. layer.input / layer.output
+  // read node 0 (keras/src/ops/operation.py _get_node_attribute_at_index).
+  std::vector<std::shared_ptr<SymbolicNode>> inbound_nodes() const;
+  void record_inbound_node(const std::shared_ptr<SymbolicNode>& node);
+
   // Random keys for this layer's own randomness (Dropout): a generator seeded at construction, from
   // `seed` or from the global generator, advanced once per call that draws.
   RandomKey next_random_key();
@@ -177,6 +183,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<Shape> built_input_shapes_;
   std::vector<std::shared_ptr<Layer>> tracked_;
   std::vector<Tensor> call_losses_;
+  // Held weakly: a node holds its layer.
+  std::vector<std::weak_ptr<SymbolicNode>> inbound_nodes_;
   RandomGenerator generator_;
   // The inputs as call() receives them: floating ones in the compute dtype, integers per the rules.
   std::vector<Tensor> autocast_inputs(const std::vector<Tensor>& xs) const;

@@ -42,20 +42,28 @@ bool is_vector_vs_column(const Shape& a, const Shape& b) {
   return a.size() + 1 == b.size() && b.back() == 1 && std::equal(a.begin(), a.end(), b.begin());
 }
 
-void check_same_shape(const std::string& loss_name, const Tensor& y_true, const Tensor& y_pred) {
-  const Shape& t = y_true.shape();
-  const Shape& p = y_pred.shape();
-  if (t == p) return;
-  if (is_vector_vs_column(t, p) || is_vector_vs_column(p, t)) {
-    throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(t) + " and y_pred shape " +
-                     shape_str(p) +
-                     " differ by a trailing axis of size 1. Keras would squeeze or broadcast them silently "
-                     "(broadcasting gives an (N, N) loss that trains every prediction toward mean(y), pitfall "
-                     "P29); pitfall does not. Reshape one to match: y_true.reshape(-1, 1), or squeeze the "
-                     "model output to (N,)");
+// y_true and y_pred as Keras's LossFunctionWrapper hands them to the loss: the same rank
+// (squeeze_or_expand_to_same_rank), then, for the regression losses, one broadcast shape. The
+// crossentropies need equal shapes after the rank alignment, as Keras's backends check
+// (keras/src/backend/tensorflow/nn.py binary_crossentropy). Other shapes raise, naming both as given.
+std::pair<Tensor, Tensor> aligned_pair(const std::string& loss_name, const Tensor& y_true, const Tensor& y_pred,
+                                       bool broadcast = true) {
+  auto [t, p] = squeeze_or_expand_to_same_rank(y_true, y_pred);
+  if (t.shape() == p.shape()) return {t, p};
+  if (!broadcast) {
+    throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(y_true.shape()) +
+                     " does not match y_pred shape " + shape_str(y_pred.shape()) +
+                     "; this loss needs equal shapes (a trailing axis of 1 on one side is aligned, nothing else)");
   }
-  throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(t) + " does not match y_pred shape " +
-                   shape_str(p) + "; this loss needs equal shapes");
+  Shape common;
+  try {
+    common = broadcast_shapes(t.shape(), p.shape(), "loss");
+  } catch (const ShapeError&) {
+    throw ShapeError("loss '" + loss_name + "': y_true shape " + shape_str(y_true.shape()) +
+                     " does not match y_pred shape " + shape_str(y_pred.shape()) +
+                     " and the two cannot be broadcast; give the targets the model output's shape");
+  }
+  return {t.shape() == common ? t : broadcast_to(t, common), p.shape() == common ? p : broadcast_to(p, common)};
 }
 
 // Mean over the last axis (Keras's per-sample reduction); 0-d and 1-d inputs stay elementwise.
@@ -90,9 +98,8 @@ class MeanSquaredError : public Loss {
  public:
   explicit MeanSquaredError(const Arguments& arguments) : Loss("MeanSquaredError", arguments) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
-    const Tensor labels = prepare_labels(name(), y_true, y_pred);
-    check_same_shape(name(), labels, y_pred);
-    return mean_last_axis(square(subtract(y_pred, labels)));
+    const auto [labels, pred] = aligned_pair(name(), prepare_labels(name(), y_true, y_pred), y_pred);
+    return mean_last_axis(square(subtract(pred, labels)));
   }
 };
 
@@ -100,9 +107,8 @@ class MeanAbsoluteError : public Loss {
  public:
   explicit MeanAbsoluteError(const Arguments& arguments) : Loss("MeanAbsoluteError", arguments) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
-    const Tensor labels = prepare_labels(name(), y_true, y_pred);
-    check_same_shape(name(), labels, y_pred);
-    return mean_last_axis(abs(subtract(y_pred, labels)));
+    const auto [labels, pred] = aligned_pair(name(), prepare_labels(name(), y_true, y_pred), y_pred);
+    return mean_last_axis(abs(subtract(pred, labels)));
   }
 };
 
@@ -110,10 +116,9 @@ class Huber : public Loss {
  public:
   explicit Huber(const Arguments& arguments) : Loss("Huber", arguments), delta_(arguments.number("delta")) {}
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
-    const Tensor labels = prepare_labels(name(), y_true, y_pred);
-    check_same_shape(name(), labels, y_pred);
+    const auto [labels, pred] = aligned_pair(name(), prepare_labels(name(), y_true, y_pred), y_pred);
     // keras.losses.huber: where(|e| <= delta, 0.5 e^2, delta |e| - 0.5 delta^2)
-    const Tensor error = subtract(y_pred, labels);
+    const Tensor error = subtract(pred, labels);
     const Tensor abs_error = abs(error);
     const Tensor quadratic = multiply(square(error), 0.5);
     const Tensor linear = subtract(multiply(abs_error, delta_), 0.5 * delta_ * delta_);
@@ -132,13 +137,12 @@ class BinaryCrossentropy : public Loss {
       : Loss("BinaryCrossentropy", arguments),
         from_logits_(arguments.flag("from_logits")),
         label_smoothing_(arguments.number("label_smoothing")) {}
-  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
-    Tensor labels = prepare_labels(name(), y_true, y_pred);
-    check_same_shape(name(), labels, y_pred);
+  Tensor call(const Tensor& y_true, const Tensor& prediction) const override {
+    if (from_logits_) warn_if_already_activated(name(), prediction, "sigmoid");
+    auto [labels, y_pred] = aligned_pair(name(), prepare_labels(name(), y_true, prediction), prediction, false);
     if (label_smoothing_ > 0) labels = add(multiply(labels, 1.0 - label_smoothing_), 0.5 * label_smoothing_);
     Tensor elementwise;
     if (from_logits_) {
-      warn_if_already_activated(name(), y_pred, "sigmoid");
       // tf.nn.sigmoid_cross_entropy_with_logits: max(x, 0) - x*y + log(1 + exp(-|x|)), with both
       // branches written as where(x >= 0, ...) so the gradient at x == 0 is sigmoid(0) - y.
       const Tensor zero = scalar_like(0.0, y_pred, "binary_crossentropy");
@@ -191,11 +195,11 @@ class CategoricalCrossentropy : public Loss {
         from_logits_(arguments.flag("from_logits")),
         label_smoothing_(arguments.number("label_smoothing")),
         axis_(arguments.integer("axis")) {}
-  Tensor call(const Tensor& y_true, const Tensor& y_pred) const override {
-    if (y_pred.defined() && y_true.defined() && y_pred.ndim() >= 1) {
+  Tensor call(const Tensor& y_true, const Tensor& prediction) const override {
+    if (prediction.defined() && y_true.defined() && prediction.ndim() >= 1) {
       // Integer labels against class scores: the classic sparse/categorical mix-up (pitfall P08).
       const Shape& t = y_true.shape();
-      const Shape& p = y_pred.shape();
+      const Shape& p = prediction.shape();
       const Shape batch(p.begin(), p.end() - 1);
       Shape batch_column = batch;
       batch_column.push_back(1);
@@ -208,11 +212,10 @@ class CategoricalCrossentropy : public Loss {
                          std::to_string(p.back()) + "))");
       }
     }
-    Tensor labels = prepare_labels(name(), y_true, y_pred);
-    check_same_shape(name(), labels, y_pred);
+    if (from_logits_) warn_if_already_activated(name(), prediction, "softmax");
+    auto [labels, y_pred] = aligned_pair(name(), prepare_labels(name(), y_true, prediction), prediction, false);
     const int64_t axis = normalize_axis(axis_, y_pred.ndim(), "categorical_crossentropy");
     warn_if_single_class(name(), y_pred, axis);
-    if (from_logits_) warn_if_already_activated(name(), y_pred, "softmax");
     if (label_smoothing_ > 0) {
       // Keras divides by the class count (Keras itself reads shape[-1]; equal for the default axis).
       const double num_classes = static_cast<double>(y_pred.dim(axis));
@@ -318,6 +321,20 @@ std::string lower(std::string s) {
 }  // namespace
 
 // ---------------------------------------------------------------- Loss
+
+std::pair<Tensor, Tensor> squeeze_or_expand_to_same_rank(const Tensor& x1, const Tensor& x2, bool expand_rank_1) {
+  const auto align = [expand_rank_1](const Tensor& longer, const Tensor& shorter) -> std::pair<Tensor, Tensor> {
+    if (longer.shape().back() != 1) return {longer, shorter};
+    if (shorter.ndim() == 1 && expand_rank_1) return {longer, expand_dims(shorter, -1)};
+    return {squeeze(longer, {-1}), shorter};
+  };
+  if (x1.ndim() == x2.ndim() + 1) return align(x1, x2);
+  if (x2.ndim() == x1.ndim() + 1) {
+    auto [b, a] = align(x2, x1);
+    return {a, b};
+  }
+  return {x1, x2};
+}
 
 Loss::Loss(std::string class_name, std::string name) : ConfiguredObject(std::move(class_name), std::move(name)) {}
 

@@ -1,20 +1,30 @@
 // Losses with Keras semantics: per-sample values from call(), reduced by operator() with
 // "sum_over_batch_size" (mean over every per-sample value, weighted by sample_weight if given).
 //
-// Shape rules (stricter than Keras, on purpose): y_true and y_pred must have the same shape, except
-// for sparse categorical crossentropy (labels (N,) or (N, 1) against (N, C)); an (N,) vs (N, 1) pair
-// that would broadcast raises ShapeError naming both shapes. Integer labels given to a categorical
-// loss, or one-hot labels to the sparse loss, raise naming the loss to use instead.
+// Shape rules as Keras 3's: y_true and y_pred are first brought to the same rank by
+// squeeze_or_expand_to_same_rank (an (N,) target against an (N, 1) prediction becomes (N, 1)), then
+// broadcast; shapes that cannot broadcast raise ShapeError naming both. Sparse categorical
+// crossentropy takes labels (N,) or (N, 1) against (N, C). Integer labels given to a categorical
+// loss, or one-hot labels to the sparse loss, raise naming the loss to use instead. The (N, N)
+// broadcast of pitfall P29 happens only in a hand-written loss called directly (a custom loop), as
+// in Keras: compile() wraps a loss function so that it gets the same rank alignment.
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "pitfall/core/arguments.h"
 #include "pitfall/core/json.h"
 #include "pitfall/core/tensor.h"
 
 namespace pitfall {
+
+// keras/src/losses/loss.py squeeze_or_expand_to_same_rank: when the ranks differ by exactly one and
+// the longer shape ends in 1, that axis is squeezed, or, when the other tensor has rank 1 and
+// expand_rank_1 is set, the rank-1 tensor gets a trailing axis of 1. Any other pair is returned as is.
+std::pair<Tensor, Tensor> squeeze_or_expand_to_same_rank(const Tensor& x1, const Tensor& x2,
+                                                         bool expand_rank_1 = true);
 
 class Loss : public ConfiguredObject {
  public:

@@ -3,6 +3,8 @@
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
 
+#include <algorithm>
+
 namespace pitfall {
 
 namespace {
@@ -74,43 +76,70 @@ std::vector<Shape> shapes_of(const std::vector<Tensor>& inputs) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- Add
+// ---------------------------------------------------------------- the elementwise merges
 
-static const ArgumentTable& add_arguments() {
-  static const ArgumentTable table = layer_table("Add", "keras/src/layers/merging/add.py",
-                                                 "Adds a list of inputs of one shape (size-1 axes broadcast).", {});
-  return table;
+namespace {
+
+ArgumentTable elementwise_table(const char* class_name, const char* file, const char* doc) {
+  return layer_table(class_name, std::string("keras/src/layers/merging/") + file, doc, {});
 }
 
-static const ArgumentTable& concatenate_arguments() {
-  static const ArgumentTable table = layer_table(
-      "Concatenate", "keras/src/layers/merging/concatenate.py", "Concatenates a list of inputs along an axis.",
-      {Argument("axis", ArgKind::integer, -1).described("the axis to join along")});
-  return table;
-}
+}  // namespace
 
-PITFALL_REGISTER_LAYER(Add, add_arguments());
-PITFALL_REGISTER_LAYER(Concatenate, concatenate_arguments());
+ElementwiseMerge::ElementwiseMerge(const std::string& class_name, const Arguments& arguments,
+                                   const LayerOptions& options)
+    : Layer(class_name, options, arguments) {}
 
-Add::Add(const Arguments& arguments, const LayerOptions& options) : Layer("Add", options, arguments) {}
+void ElementwiseMerge::build(const std::vector<Shape>& input_shapes) { compute_output_shape(input_shapes); }
 
-Add::Add(const LayerOptions& options) : Add(parse_arguments(add_arguments(), Json::object()), options) {}
-
-void Add::build(const std::vector<Shape>& input_shapes) { elementwise_merge_shape(*this, input_shapes); }
-
-std::vector<Shape> Add::compute_output_shape(const std::vector<Shape>& input_shapes) {
+std::vector<Shape> ElementwiseMerge::compute_output_shape(const std::vector<Shape>& input_shapes) {
+  const size_t exact = exact_inputs();
+  if (exact != 0 && input_shapes.size() != exact) {
+    // Keras: "A `Subtract` layer should be called on exactly 2 inputs."
+    throw ValueError(describe() + " should be called on exactly " + std::to_string(exact) + " inputs, got " +
+                     std::to_string(input_shapes.size()) + "; pass them as one list, e.g. [a, b]");
+  }
   return {elementwise_merge_shape(*this, input_shapes)};
 }
 
-std::vector<Tensor> Add::call(const std::vector<Tensor>& inputs, bool /*training*/) {
-  elementwise_merge_shape(*this, shapes_of(inputs));
+std::vector<Tensor> ElementwiseMerge::call(const std::vector<Tensor>& inputs, bool /*training*/) {
+  compute_output_shape(shapes_of(inputs));
   check_same_dtype(*this, inputs);
-  // Left to right, like Keras's loop: a fixed order keeps the float result reproducible.
+  // Left to right, like Keras's loop.
   Tensor out = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) out = add(out, inputs[i]);
-  return {out};
+  for (size_t i = 1; i < inputs.size(); ++i) out = combine(out, inputs[i]);
+  return {finish(out, inputs.size())};
 }
 
+#define PITFALL_DEFINE_ELEMENTWISE_MERGE(Class, file, doc, exact, combine_expr, finish_expr)                  \
+  static const ArgumentTable& Class##_arguments() {                                                          \
+    static const ArgumentTable table = elementwise_table(#Class, file, doc);                                 \
+    return table;                                                                                            \
+  }                                                                                                          \
+  PITFALL_REGISTER_LAYER(Class, Class##_arguments());                                                        \
+  Class::Class(const Arguments& arguments, const LayerOptions& options)                                      \
+      : ElementwiseMerge(#Class, arguments, options) {}                                                      \
+  Class::Class(const LayerOptions& options) : Class(parse_arguments(Class##_arguments(), Json::object()), options) {} \
+  Tensor Class::combine(const Tensor& a, const Tensor& b) const { return combine_expr; }                     \
+  Tensor Class::finish(const Tensor& merged, size_t count) const {                                           \
+    (void)count;                                                                                             \
+    return finish_expr;                                                                                      \
+  }                                                                                                          \
+  size_t Class::exact_inputs() const { return exact; }
+
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Add, "add.py", "Adds a list of inputs of one shape (size-1 axes broadcast).", 0,
+                                 add(a, b), merged)
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Subtract, "subtract.py", "Subtracts the second of two inputs from the first.", 2,
+                                 subtract(a, b), merged)
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Multiply, "multiply.py", "Multiplies a list of inputs elementwise.", 0,
+                                 multiply(a, b), merged)
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Average, "average.py", "Averages a list of inputs elementwise.", 0, add(a, b),
+                                 divide(merged, static_cast<double>(count)))
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Maximum, "maximum.py", "The elementwise maximum of a list of inputs.", 0,
+                                 maximum(a, b), merged)
+PITFALL_DEFINE_ELEMENTWISE_MERGE(Minimum, "minimum.py", "The elementwise minimum of a list of inputs.", 0,
+                                 minimum(a, b), merged)
+#undef PITFALL_DEFINE_ELEMENTWISE_MERGE
 
 // ---------------------------------------------------------------- Concatenate
 
@@ -147,6 +176,15 @@ Shape concatenate_shape(const Layer& layer, int64_t axis, const std::vector<Shap
 
 }  // namespace
 
+static const ArgumentTable& concatenate_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Concatenate", "keras/src/layers/merging/concatenate.py", "Concatenates a list of inputs along an axis.",
+      {Argument("axis", ArgKind::integer, -1).described("the axis to join along")});
+  return table;
+}
+
+PITFALL_REGISTER_LAYER(Concatenate, concatenate_arguments());
+
 Concatenate::Concatenate(const Arguments& arguments, const LayerOptions& options)
     : Layer("Concatenate", options, arguments), axis_(arguments.integer("axis")) {}
 
@@ -164,6 +202,111 @@ std::vector<Tensor> Concatenate::call(const std::vector<Tensor>& inputs, bool /*
   concatenate_shape(*this, axis_, shapes_of(inputs));
   check_same_dtype(*this, inputs);
   return {concatenate(inputs, axis_)};
+}
+
+// ---------------------------------------------------------------- Dot
+
+namespace {
+
+// Keras's Dot axes: an int, or a list of two ints.
+std::string dot_axes_check(const Json& value) {
+  if (value.is_int()) return "";
+  if (value.is_array() && value.as_array().size() == 2 && value.as_array()[0].is_int() &&
+      value.as_array()[1].is_int()) {
+    return "";
+  }
+  return "an int or a list of two ints (one axis per input)";
+}
+
+const ArgumentTable& dot_arguments() {
+  static const ArgumentTable table = layer_table(
+      "Dot", "keras/src/layers/merging/dot.py", "Batch dot product of two inputs along the given axes.",
+      {Argument("axes", ArgKind::json).make_required().checked(dot_axes_check).described(
+           "the axis of each input to take the dot product along (an int for both, or a pair)"),
+       Argument("normalize", ArgKind::boolean, false).described(
+           "L2-normalize both inputs along their axis first (the output is then the cosine proximity)")});
+  return table;
+}
+
+// L2 normalization as keras.ops.normalize: x * rsqrt(max(sum(x^2), epsilon^2)), epsilon 1e-7.
+Tensor l2_normalized(const Tensor& x, int64_t axis) {
+  const Tensor square_sum = sum(square(x), {axis}, true);
+  return divide(x, sqrt(maximum(square_sum, scalar_like(1e-14, square_sum, "Dot"))));
+}
+
+// `x` with axis `from` moved to position `to`.
+Tensor moved_axis(const Tensor& x, int64_t from, int64_t to) {
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < x.ndim(); ++d) {
+    if (d != from) order.push_back(d);
+  }
+  order.insert(order.begin() + to, from);
+  return transpose(x, order);
+}
+
+}  // namespace
+
+PITFALL_REGISTER_LAYER(Dot, dot_arguments());
+
+Dot::Dot(const Arguments& arguments, const LayerOptions& options)
+    : Layer("Dot", options, arguments), axes_(arguments.at("axes")), normalize_(arguments.flag("normalize")) {}
+
+std::pair<int64_t, int64_t> Dot::resolved_axes(const std::vector<Shape>& shapes) const {
+  if (shapes.size() != 2) {
+    throw ValueError(describe() + " should be called on a list of 2 inputs, got " + std::to_string(shapes.size()));
+  }
+  std::pair<int64_t, int64_t> axes;
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t rank = static_cast<int64_t>(shapes[i].size());
+    if (rank < 2) {
+      throw ShapeError(describe() + ": input " + std::to_string(i) + " has shape " + shape_str(shapes[i]) +
+                       "; Dot needs inputs with a batch axis and at least one more (rank >= 2)");
+    }
+    const int64_t given = axes_.is_int() ? axes_.as_int() : axes_.as_array()[i].as_int();
+    // Keras: a negative axis counts from the end of that input (axes % rank).
+    const int64_t axis = ((given % rank) + rank) % rank;
+    if (axis == 0) {
+      throw ValueError(describe() + ": axes=" + axes_.dump() + " names the batch axis 0 of input " +
+                       std::to_string(i) + "; the dot product is taken per sample, along a non-batch axis");
+    }
+    (i == 0 ? axes.first : axes.second) = axis;
+  }
+  const int64_t a = shapes[0][axes.first], b = shapes[1][axes.second];
+  if (a >= 0 && b >= 0 && a != b) {
+    throw ShapeError(describe() + ": incompatible input shapes: axis values " + std::to_string(a) + " (at axis " +
+                     std::to_string(axes.first) + ") != " + std::to_string(b) + " (at axis " +
+                     std::to_string(axes.second) + "); full input shapes " + shape_str(shapes[0]) + ", " +
+                     shape_str(shapes[1]));
+  }
+  return axes;
+}
+
+void Dot::build(const std::vector<Shape>& input_shapes) { resolved_axes(input_shapes); }
+
+std::vector<Shape> Dot::compute_output_shape(const std::vector<Shape>& input_shapes) {
+  const auto [a0, a1] = resolved_axes(input_shapes);
+  Shape out = input_shapes[0];
+  out.erase(out.begin() + a0);
+  Shape rest = input_shapes[1];
+  rest.erase(rest.begin() + a1);
+  out.insert(out.end(), rest.begin() + 1, rest.end());
+  if (out.size() == 1) out.push_back(1);
+  return {out};
+}
+
+std::vector<Tensor> Dot::call(const std::vector<Tensor>& inputs, bool /*training*/) {
+  const auto [a0, a1] = resolved_axes(shapes_of(inputs));
+  check_same_dtype(*this, inputs);
+  Tensor x = normalize_ ? l2_normalized(inputs[0], a0) : inputs[0];
+  Tensor y = normalize_ ? l2_normalized(inputs[1], a1) : inputs[1];
+  // keras batch_dot: x's axis last, y's axis second, both squashed to rank 3, one batched matmul.
+  const int64_t batch = x.dim(0), depth = x.dim(a0);
+  x = moved_axis(x, a0, x.ndim() - 1);
+  y = moved_axis(y, a1, 1);
+  const int64_t rows = x.numel() / std::max<int64_t>(1, batch * depth);
+  const int64_t cols = y.numel() / std::max<int64_t>(1, batch * depth);
+  const Tensor product = matmul(reshape(x, {batch, rows, depth}), reshape(y, {batch, depth, cols}));
+  return {reshape(product, compute_output_shape(shapes_of(inputs))[0])};
 }
 
 }  // namespace pitfall

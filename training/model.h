@@ -129,7 +129,8 @@ class Model : public Layer {
   // Names of the outputs as logs use them (the producing layers' names; "output_1".. otherwise).
   std::vector<std::string> output_names() const;
   History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
-  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size = 32, int verbose = 1);
+  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size = 32, int verbose = 1,
+                const Tensor& sample_weight = Tensor());
   std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32, int verbose = 0);
   // Dataset input (Keras semantics): each element is a batch, either x alone or a tuple (x,),
   // (x, y) or (x, y, sample_weight); x and y are a tensor, a tuple/list of tensors (one per model

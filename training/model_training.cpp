@@ -510,8 +510,15 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
                            "sample_weight for several outputs");
         }
         const DType dtype = batch.sample_weight.defined() ? batch.sample_weight.dtype() : floatx();
-        const Tensor weights = class_sample_weights(batch.y[0], options.class_weight, dtype);
-        batch.sample_weight = batch.sample_weight.defined() ? multiply(batch.sample_weight, weights) : weights;
+        Tensor weights = class_sample_weights(batch.y[0], options.class_weight, dtype);
+        if (batch.sample_weight.defined()) {
+          // One class weight per sample, against sample weights (N,), (N, 1) or (N, T, ...).
+          Shape per_sample(batch.sample_weight.ndim(), 1);
+          per_sample[0] = weights.dim(0);
+          batch.sample_weight = multiply(batch.sample_weight, reshape(weights, per_sample));
+        } else {
+          batch.sample_weight = weights;
+        }
       }
       callbacks.each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
       const auto step_start = Clock::now();
@@ -584,9 +591,9 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, c
   }
   check_targets(y, "fit");
   const int64_t rows = common_rows("fit", x, y, options.sample_weight);
-  if (options.sample_weight.defined() && options.sample_weight.ndim() != 1) {
-    throw ShapeError(where(*this) + ": fit: sample_weight must have shape (samples,), got " +
-                     keras_shape_str(options.sample_weight.shape()));
+  if (options.sample_weight.defined() && options.sample_weight.ndim() == 0) {
+    throw ShapeError(where(*this) + ": fit: sample_weight needs one weight per sample, shape (samples,) or "
+                     "(samples, 1) (or (samples, timesteps) for sequence outputs), got a scalar");
   }
   std::vector<Tensor> train_x = x, train_y = y;
   Tensor train_w = options.sample_weight;
@@ -699,8 +706,9 @@ Logs Model::evaluate_arrays(const std::vector<Tensor>& x, const std::vector<Tens
   return evaluate_loop(array_batches(x, y, sample_weight, batch_size, false), 0, verbose, "evaluate");
 }
 
-Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
-  return evaluate_arrays(x, y, Tensor(), batch_size, verbose);
+Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose,
+                     const Tensor& sample_weight) {
+  return evaluate_arrays(x, y, sample_weight, batch_size, verbose);
 }
 
 Logs Model::evaluate(const data::Dataset& dataset, int verbose, int64_t steps) {

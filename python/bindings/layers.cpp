@@ -368,6 +368,17 @@ void bind_layers(py::module_& m) {
         return out;
       })
       .def("count_params", &Layer::count_params)
+      .def("_inbound_node_count", [](const Layer& l) { return l.inbound_nodes().size(); })
+      .def("_inbound_node", [](const Layer& l, size_t index) {
+        // (input KerasTensors, output KerasTensors) of the layer's index-th live symbolic call.
+        const auto nodes = l.inbound_nodes();
+        const auto& node = nodes.at(index);
+        std::vector<KerasTensor> outputs;
+        for (size_t i = 0; i < node->output_shapes.size(); ++i) {
+          outputs.push_back(KerasTensor{node->output_shapes[i], node->output_dtypes[i], node, static_cast<int>(i)});
+        }
+        return py::make_tuple(node->inputs, outputs);
+      })
       .def(
           "__call__",
           [](Layer& l, const py::object& inputs, const py::object& training) { return call_layer(l, inputs, training); },
@@ -446,6 +457,12 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::Flatten>(m, "Flatten");
   bind_builtin<pitfall::Reshape>(m, "Reshape");
   bind_builtin<pitfall::Add>(m, "Add");
+  bind_builtin<pitfall::Subtract>(m, "Subtract");
+  bind_builtin<pitfall::Multiply>(m, "Multiply");
+  bind_builtin<pitfall::Average>(m, "Average");
+  bind_builtin<pitfall::Maximum>(m, "Maximum");
+  bind_builtin<pitfall::Minimum>(m, "Minimum");
+  bind_builtin<pitfall::Dot>(m, "Dot");
   bind_builtin<pitfall::Concatenate>(m, "Concatenate");
   bind_builtin<pitfall::Embedding>(m, "Embedding");
   bind_builtin<pitfall::BatchNormalization>(m, "BatchNormalization");

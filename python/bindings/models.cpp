@@ -118,6 +118,13 @@ void bind_models(py::module_& m) {
              }
              instance->self = python_instance(v_h);
              py::detail::initimpl::construct<ModelClass>(v_h, std::shared_ptr<Model>(instance), true);
+             if (!inputs.is_none()) {
+               // The structures the model was built from (a tensor, a list or a dict), which
+               // model.input / model.output return and predict follows (keras Functional).
+               const py::handle self(python_instance(v_h));
+               py::setattr(self, "_keras_inputs_structure", inputs);
+               py::setattr(self, "_keras_outputs_structure", outputs);
+             }
            },
            py::detail::is_new_style_constructor())
       .def_property_readonly("layers", &Model::layers)
@@ -213,11 +220,12 @@ void bind_models(py::module_& m) {
              return self.predict(dataset, verbose, steps);
            })
       .def("_evaluate",
-           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose) {
+           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int verbose,
+              const std::optional<Tensor>& sample_weight) {
              Logs logs;
              {
                py::gil_scoped_release release;
-               logs = self.evaluate(x, y, batch_size, verbose);
+               logs = self.evaluate(x, y, batch_size, verbose, sample_weight.value_or(Tensor()));
              }
              return logs_to_python(logs);
            })

@@ -37,7 +37,12 @@ class PythonLoss : public pitfall::Loss {
     if (fn.is_none()) fn = py::get_override(static_cast<const pitfall::Loss*>(this), "call");
     if (!fn) throw pitfall::NotImplementedError("loss '" + name() + "' (" + class_name() + ") defines no call(y_true, y_pred)");
     return translate_python_errors([&] {
-      const py::object result = fn(y_true, y_pred);
+      // A loss function is wrapped as Keras 3's compile wraps it (LossFunctionWrapper.call in
+      // keras/src/losses/losses.py): y_true and y_pred reach it at the same rank. A Loss subclass's
+      // own call() gets them as given, as in Keras.
+      const auto [t, p] = fn_wrapped() ? pitfall::squeeze_or_expand_to_same_rank(y_true, y_pred)
+                                       : std::pair<Tensor, Tensor>(y_true, y_pred);
+      const py::object result = fn(t, p);
       if (!py::isinstance<Tensor>(result)) {
         throw pitfall::DTypeError("loss '" + name() + "' returned " + py::repr(result.get_type()).cast<std::string>() +
                                   "; a loss must return a tensor computed with pf.ops so gradients can flow");
@@ -48,6 +53,7 @@ class PythonLoss : public pitfall::Loss {
   py::object self;
 
  private:
+  bool fn_wrapped() const { return fn_.get() != Py_None; }
   std::shared_ptr<PyObject> fn_;
 };
 
@@ -211,7 +217,7 @@ void bind_training(py::module_& m) {
   m.def("metric_from_config", [](const py::object& entry) { return pitfall::metric_from_config(to_json(entry, "metric")); });
 
   // ---- optimizers
-  py::class_<pitfall::Optimizer, std::shared_ptr<pitfall::Optimizer>>(m, "Optimizer")
+  py::class_<pitfall::Optimizer, std::shared_ptr<pitfall::Optimizer>>(m, "Optimizer", py::dynamic_attr())
       .def(
           "apply_gradients",
           [](pitfall::Optimizer& opt, const py::iterable& grads_and_vars) {

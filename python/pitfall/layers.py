@@ -28,7 +28,13 @@ Dropout = _C.Dropout
 Flatten = _C.Flatten
 Reshape = _C.Reshape
 Add = _C.Add
+Subtract = _C.Subtract
+Multiply = _C.Multiply
+Average = _C.Average
+Maximum = _C.Maximum
+Minimum = _C.Minimum
 Concatenate = _C.Concatenate
+Dot = _C.Dot
 Embedding = _C.Embedding
 BatchNormalization = _C.BatchNormalization
 LayerNormalization = _C.LayerNormalization
@@ -43,7 +49,8 @@ SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
-for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Concatenate, Embedding,
+for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
+             Minimum, Concatenate, Dot, Embedding,
              BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
              SimpleRNN, LSTM):
     _arguments.install(_cls, "layers")
@@ -65,6 +72,33 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     return _C.Input(tuple(shape), dtype, name or "")
 
 
+def _merge_function(cls, name):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(list(inputs))
+    merge.__name__ = merge.__qualname__ = name
+    merge.__doc__ = (f"Functional interface to the {cls.__name__} layer: ``layers.{name}([a, b, ...], **kwargs)`` "
+                     f"is ``layers.{cls.__name__}(**kwargs)([a, b, ...])`` (keras.layers.{name}).")
+    return merge
+
+
+add = _merge_function(Add, "add")
+subtract = _merge_function(Subtract, "subtract")
+multiply = _merge_function(Multiply, "multiply")
+average = _merge_function(Average, "average")
+maximum = _merge_function(Maximum, "maximum")
+minimum = _merge_function(Minimum, "minimum")
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Functional interface to Concatenate: ``layers.concatenate([a, b], axis=-1)`` (keras.layers.concatenate)."""
+    return Concatenate(axis=axis, **kwargs)(list(inputs))
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """Functional interface to Dot: ``layers.dot([a, b], axes=-1, normalize=False)`` (keras.layers.dot)."""
+    return Dot(axes=axes, **kwargs)(list(inputs))
+
+
 def _layer_setattr(self, name, value):
     """Tracks layers assigned as attributes (Keras auto-tracking)."""
     if isinstance(value, Layer) and value is not self:
@@ -76,10 +110,49 @@ def _layer_setattr(self, name, value):
     object.__setattr__(self, name, value)
 
 
+def _node_tensors(self, what):
+    """Keras's layer.input / layer.output: the tensors of the layer's first symbolic call
+    (keras/src/ops/operation.py _get_node_attribute_at_index); one tensor, or a list of several.
+    A functional model answers with the structure it was built from (keras/src/models/functional.py)."""
+    if isinstance(self, _C.Model) and self.is_functional:
+        structure = getattr(self, f"_keras_{what}s_structure", None)
+        if structure is not None:
+            return structure
+        tensors = list(self.inputs if what == "input" else self.outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
+    if self._inbound_node_count() == 0:
+        raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}; call it "
+                             f"on a symbolic input first (e.g. {type(self).__name__}(...)(pf.Input(shape=...)))")
+    inputs, outputs = self._inbound_node(0)
+    tensors = inputs if what == "input" and inputs else outputs  # an InputLayer's input is its output
+    return tensors[0] if len(tensors) == 1 else list(tensors)
+
+
+def _shapes_of(tensors):
+    if isinstance(tensors, dict):
+        return {k: tuple(v.shape) for k, v in tensors.items()}
+    if isinstance(tensors, (list, tuple)):
+        return [tuple(t.shape) for t in tensors]
+    return tuple(tensors.shape)
+
+
+Layer.input = property(lambda self: _node_tensors(self, "input"),
+                       doc="The input tensor(s) of the layer's first call on symbolic inputs (Keras's layer.input).")
+Layer.output = property(lambda self: _node_tensors(self, "output"),
+                        doc="The output tensor(s) of the layer's first call on symbolic inputs (Keras's layer.output).")
+Layer.input_shape = property(lambda self: _shapes_of(_node_tensors(self, "input")),
+                             doc="The shape(s) of layer.input, batch axis None (tf.keras's layer.input_shape).")
+Layer.output_shape = property(lambda self: _shapes_of(_node_tensors(self, "output")),
+                              doc="The shape(s) of layer.output, batch axis None (tf.keras's layer.output_shape).")
+_NODE_PROPERTIES = {"input": "input", "output": "output", "input_shape": "input", "output_shape": "output"}
+
+
 def _layer_getattr(self, name):
     """Weights by name (layer.kernel, layer.gamma) and config values (layer.units) for built-in layers."""
     if name.startswith("_"):
         raise AttributeError(name)
+    if name in _NODE_PROPERTIES:
+        _node_tensors(self, _NODE_PROPERTIES[name])  # the property raised AttributeError: raise its message
     for weight_name, weight in zip(self._weight_names(), self.weights):
         if weight_name == name and not isinstance(self, _C.Model):
             return weight

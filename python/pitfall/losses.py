@@ -1,9 +1,12 @@
 """pitfall.losses: Keras losses as classes (callable objects) and functions (per-sample values).
 
 Keras semantics: probabilities are clipped to [1e-7, 1 - 1e-7]; ``from_logits=True`` uses the stable
-logits formulas. Stricter than Keras on purpose: y_true and y_pred of shapes (N,) and (N, 1), which
-would broadcast to (N, N), raise naming both shapes, and label/loss mismatches name the loss to use.
-A custom loss is a function ``fn(y_true, y_pred)`` computed with pf.ops, or a subclass of
+logits formulas. y_true and y_pred are brought to the same rank as Keras 3 does
+(squeeze_or_expand_to_same_rank: (N,) targets against an (N, 1) output become (N, 1)), then the
+regression losses broadcast and the crossentropies need equal shapes; label/loss mismatches name the
+loss to use. A custom loss is a function ``fn(y_true, y_pred)`` computed with pf.ops (compile() hands
+it y_true and y_pred at the same rank, as Keras's LossFunctionWrapper does; called directly it sees
+them as given, so (N,) - (N, 1) broadcasts to (N, N): pitfall P29), or a subclass of
 ``pf.losses.Loss`` defining ``call(self, y_true, y_pred)``.
 """
 from . import _pitfall as _C

@@ -193,11 +193,12 @@ def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weig
         logs = self._evaluate_dataset(x._handle, _verbose(verbose), int(steps or 0))
         _flush()
         return _logs_result(logs, return_dict)
-    if sample_weight is not None or steps is not None or callbacks:
-        raise NotImplementedError("evaluate: sample_weight / steps / callbacks are not supported yet with arrays")
+    if steps is not None or callbacks:
+        raise NotImplementedError("evaluate: steps / callbacks are not supported yet with arrays")
     xs = _as_list(x, _input_names(self), "evaluate(x)")
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "evaluate(y)")
-    logs = self._evaluate(xs, ys, int(batch_size or 32), _verbose(verbose))
+    weights = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
+    logs = self._evaluate(xs, ys, int(batch_size or 32), _verbose(verbose), weights)
     _flush()
     return _logs_result(logs, return_dict)
 
@@ -210,7 +211,12 @@ def _single_output(self):
 
 
 def _numpy_outputs(self, outputs):
+    """Arrays in the structure the model's outputs were given in: one array, a list, or a dict
+    keyed as the outputs dict was (Keras packs predictions as its outputs structure)."""
     arrays = [np.asarray(o) for o in outputs]
+    structure = getattr(self, "_keras_outputs_structure", None)
+    if isinstance(structure, dict) and len(structure) == len(arrays):
+        return dict(zip(structure.keys(), arrays))
     return arrays[0] if len(arrays) == 1 and _single_output(self) else arrays
 
 

@@ -116,7 +116,34 @@ def _exclude_from_weight_decay(self, var_list=None, var_names=None):
     self._exclude_from_weight_decay(parts)
 
 
+def _build(self, variables):
+    """Keras 3's ``optimizer.build(variables)``: remembers the variables that ``apply(grads)`` updates
+    (the slots themselves are made at the first update)."""
+    self._built_variables = list(variables)
+    for variable in self._built_variables:
+        if not isinstance(variable, _C.Tensor):
+            raise TypeError(f"{self.class_name}.build: expected variables (tensors), got {type(variable).__name__}")
+
+
+def _apply(self, grads, trainable_variables=None):
+    """Keras 3's ``optimizer.apply(grads, trainable_variables)``: one update step, one gradient per
+    variable in the same order (``apply_gradients(zip(grads, variables))`` is the tf.keras form)."""
+    if trainable_variables is None:
+        trainable_variables = getattr(self, "_built_variables", None)
+        if trainable_variables is None:
+            raise ValueError(f"{self.class_name}.apply(grads): no variables given and the optimizer was not built; "
+                             "pass them, optimizer.apply(grads, model.trainable_weights), or call "
+                             "optimizer.build(model.trainable_weights) first")
+    grads, trainable_variables = list(grads), list(trainable_variables)
+    if len(grads) != len(trainable_variables):
+        raise ValueError(f"{self.class_name}.apply: got {len(grads)} gradients for {len(trainable_variables)} "
+                         "variables; pass one gradient per variable, in the same order")
+    self.apply_gradients(zip(grads, trainable_variables))
+
+
 Optimizer.exclude_from_weight_decay = _exclude_from_weight_decay
+Optimizer.build = _build
+Optimizer.apply = _apply
 
 
 def defaults_table():

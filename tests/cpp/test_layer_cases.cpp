@@ -42,6 +42,13 @@ const std::map<std::string, LayerCase>& layer_cases() {
     c["Flatten"] = {args({}), {{2, 3, 4}}, {}, {}};
     c["Reshape"] = {args({{"target_shape", Json::from_vector(std::vector<int64_t>{4, 3})}}), {{2, 12}}, {}, {}};
     c["Add"] = {args({}), {{2, 3}, {2, 3}}, {}, {}};
+    c["Subtract"] = {args({}), {{2, 3}, {2, 1}}, {}, {}};
+    c["Multiply"] = {args({}), {{2, 3}, {2, 3}, {2, 3}}, {}, {}};
+    c["Average"] = {args({}), {{2, 1, 4}, {2, 3, 4}}, {}, {}};
+    c["Maximum"] = {args({}), {{3, 4}, {3, 4}}, {}, {}};
+    c["Minimum"] = {args({}), {{3, 4}, {3, 4}}, {}, {}};
+    c["Dot"] = {args({{"axes", Json::from_vector(std::vector<int64_t>{2, 1})}, {"normalize", true}}),
+                {{2, 3, 4}, {2, 4, 5}}, {}, {}};
     c["Concatenate"] = {args({{"axis", 1}}), {{2, 1, 4}, {2, 3, 4}}, {}, {}};
     c["Embedding"] = {args({{"input_dim", 10}, {"output_dim", 3}}), {{2, 5}},
                       {.trainable_weights = 1, .input_dtypes = {DType::int64}, .int_input_high = 10}, {}};

@@ -1,5 +1,5 @@
-// Losses against reference formulas written out in float64, the pitfall signatures (P07, P09, P29,
-// P08) and gradients by central differences.
+// Losses against reference formulas written out in float64, the pitfall signatures (P07, P09, P08),
+// Keras's rank alignment of y_true and y_pred and gradients by central differences.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -211,19 +211,46 @@ TEST_CASE("losses: P08 sparse vs categorical label mix-ups name the loss to use"
   CHECK(sparse.find("one-hot") != std::string::npos);
 }
 
-TEST_CASE("losses: P29 (N,) vs (N,1) raises instead of broadcasting to (N, N)") {
-  const Tensor y = f32({1, 2, 3, 4}, {4});
-  const Tensor p = f32({1, 2, 3, 4}, {4, 1});
+TEST_CASE("losses: (N,) targets against (N, 1) predictions are aligned as Keras's squeeze_or_expand_to_same_rank") {
+  // The (N, N) broadcast of pitfall P29 never happens inside a built-in loss: y_true (N,) becomes
+  // (N, 1) (keras/src/losses/loss.py), so the loss equals the matching-shape one bit for bit.
+  const Tensor y = f32({0, 1, 1, 0}, {4});
+  const Tensor y_column = reshape(y, {4, 1});
+  const Tensor p = f32({0.2f, 0.7f, 0.9f, 0.4f}, {4, 1});
   for (const auto& loss : {mean_squared_error_loss(), mean_absolute_error_loss(), huber_loss(),
-                           binary_crossentropy_loss()}) {
-    CHECK_THROWS_AS((*loss)(y, p), ShapeError);
-    const std::string message = message_of([&] { (*loss)(y, p); });
-    CHECK(message.find("(4,)") != std::string::npos);
-    CHECK(message.find("(4, 1)") != std::string::npos);
-    CHECK(message.find("Keras would squeeze or broadcast them silently") != std::string::npos);
-    CHECK_THROWS_AS((*loss)(p, y), ShapeError);
+                           binary_crossentropy_loss(), binary_crossentropy_loss(true)}) {
+    const double matching = (*loss)(y_column, p).item();
+    CHECK((*loss)(y, p).item() == matching);
+    CHECK(loss->call(y, p).shape() == Shape{4});
+    // y_pred (N,) against y_true (N, 1): the prediction is expanded; same number.
+    CHECK((*loss)(y_column, reshape(p, {4})).item() == matching);
+    // Sample weights (N,) and (N, 1) give the same weighted loss.
+    const Tensor w = f32({1, 2, 0, 1}, {4});
+    const double weighted = (*loss)(y, p, w).item();
+    CHECK((*loss)(y, p, reshape(w, {4, 1})).item() == weighted);
+    CHECK((*loss)(y_column, p, w).item() == weighted);
   }
+  // The MSE of (N,) vs (N, 1) by hand, elementwise: the reference value.
+  double reference = 0;
+  for (int i = 0; i < 4; ++i) reference += std::pow(p.value_at(i) - y.value_at(i), 2) / 4;
+  CHECK((*mean_squared_error_loss())(y, p).item() == doctest::Approx(reference).epsilon(1e-6));
+  // Rank alignment helper, each branch (expand_rank_1 on and off).
+  CHECK(squeeze_or_expand_to_same_rank(y, p).first.shape() == Shape{4, 1});
+  CHECK(squeeze_or_expand_to_same_rank(p, y).second.shape() == Shape{4, 1});
+  CHECK(squeeze_or_expand_to_same_rank(y, p, false).second.shape() == Shape{4});
+  const Tensor seq = f32({1, 2, 3, 4, 5, 6}, {2, 3, 1});
+  CHECK(squeeze_or_expand_to_same_rank(seq, f32({1, 2, 3, 4, 5, 6}, {2, 3})).first.shape() == Shape{2, 3});
+  CHECK(squeeze_or_expand_to_same_rank(f32({1, 2, 3}, {1, 3}), y).first.shape() == Shape{1, 3});  // last axis 3: untouched
+  // Regression losses broadcast what remains (Keras does); shapes that cannot broadcast raise, naming both.
+  CHECK((*mean_squared_error_loss())(f32({1, 2, 3}, {1, 3}), f32({1, 2, 3, 1, 2, 3}, {2, 3})).item() == 0.0);
+  const std::string message =
+      message_of([&] { (*mean_squared_error_loss())(f32({1, 2}, {2}), f32({1, 2, 3}, {3})); });
+  CHECK(message.find("(2,)") != std::string::npos);
+  CHECK(message.find("(3,)") != std::string::npos);
   CHECK_THROWS_AS((*mean_squared_error_loss())(f32({1, 2}, {2}), f32({1, 2, 3}, {3})), ShapeError);
+  // The crossentropies need equal shapes after the alignment, as Keras's backends check.
+  CHECK_THROWS_AS((*binary_crossentropy_loss())(f32({1, 0, 1}, {1, 3}), f32({0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, {2, 3})),
+                  ShapeError);
   CHECK_THROWS_AS((*mean_squared_error_loss())(y, Tensor::from_vector(std::vector<int32_t>{1, 2, 3, 4})),
                   DTypeError);
 }

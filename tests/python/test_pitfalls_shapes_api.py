@@ -13,15 +13,15 @@ def test_p29_broadcast_mse_floors_at_var_y_and_predicts_the_mean():
     assert abs(run.values["R^2 of the predictions"]) < 0.1
     assert run.values["std(prediction) / std(y)"] < 0.1
     assert abs(run.values["mean(prediction) - mean(y)"]) < 0.05 * math.sqrt(var_y)
-    error = run.texts["built-in 'mse' on the same targets"]
-    assert error.startswith("ValueError") and "(64,)" in error and "(64, 1)" in error
+    # fit() on the same (N,) targets aligns the ranks, as Keras's compile does: both losses train.
+    assert run.values["fit, hand-written loss compiled: final loss"] < 0.1
+    assert run.values["fit, built-in 'mse': final loss"] < 0.1
 
 
 def test_p29_matching_shapes_fit_the_line():
     run = outcome("P29").fixed
     assert run.curves["loss"][-1] < 0.1 ** 2 * 10  # noise variance 0.01, within 10x
     assert run.values["R^2 of the predictions"] > 0.99
-    assert not run.texts
 
 
 def test_p30_errors_name_layer_op_and_both_shapes():
