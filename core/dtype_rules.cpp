@@ -112,7 +112,10 @@ Tensor boundary_cast(const Tensor& x, DType to, const std::string& where, const 
   }
   if (quiet) return cast(x, to);
   std::string what, hint, fix;
-  if (is_floating(to) && !is_floating(from)) {
+  if (is_floating(to) && from == DType::bool_) {
+    what = "bool input";  // True/False become 1/0
+    fix = "Convert the data yourself, e.g. x.astype('" + name_of(to) + "')";
+  } else if (is_floating(to) && !is_floating(from)) {
     double max_value = 0;
     what = describe_integer_input(x, &max_value);
     hint = scale_hint(from, max_value);

@@ -312,7 +312,7 @@ Tensor Layer::operator()(const Tensor& x, bool training) {
   return outputs.at(0);
 }
 
-std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
+std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs, std::optional<bool> training) {
   const int expected = num_inputs();
   if ((expected < 0 && xs.empty()) || (expected >= 0 && static_cast<int>(xs.size()) != expected)) {
     throw ValueError("layer '" + name_ + "' (" + class_name_ + ") expects " +
@@ -342,6 +342,7 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs) {
   node->output_dtypes.resize(node->output_shapes.size(), node->output_dtypes.empty() ? policy_.compute_dtype : node->output_dtypes[0]);
   node->layer = shared_from_this();
   node->inputs = xs;
+  node->training = training;
   record_inbound_node(node);
   std::vector<KerasTensor> outputs;
   for (size_t i = 0; i < node->output_shapes.size(); ++i) {

@@ -48,6 +48,9 @@ struct KerasTensor {
 struct SymbolicNode {
   std::shared_ptr<Layer> layer;
   std::vector<KerasTensor> inputs;
+  // `training` given at the symbolic call (base_model(x, training=False) in Keras's transfer-
+  // learning recipe): the model runs this call in that mode whatever mode it runs in itself.
+  std::optional<bool> training;
   std::vector<Shape> output_shapes;
   std::vector<DType> output_dtypes;
 };
@@ -94,7 +97,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   Tensor operator()(const Tensor& x, bool training = false);
   std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false);
   KerasTensor operator()(const KerasTensor& x);
-  std::vector<KerasTensor> operator()(const std::vector<KerasTensor>& xs);
+  std::vector<KerasTensor> operator()(const std::vector<KerasTensor>& xs, std::optional<bool> training = std::nullopt);
 
   // ---- identity and state
   const std::string& name() const { return name_; }

@@ -132,7 +132,7 @@ void check_probabilities(const std::string& metric, const std::vector<double>& p
 // update_confusion_matrix_variables), labels are positive when nonzero.
 class ConfusionMetric : public Metric {
  public:
-  enum class Kind { precision, recall, auc };
+  enum class Kind { precision, recall, auc, true_positives, false_positives, true_negatives, false_negatives };
   ConfusionMetric(std::string class_name, Arguments arguments, Kind kind, std::vector<double> thresholds)
       : Metric(std::move(class_name), std::move(arguments)), kind_(kind), thresholds_(std::move(thresholds)) {
     reset_state();
@@ -173,6 +173,12 @@ class ConfusionMetric : public Metric {
     switch (kind_) {
       case Kind::precision: return ratio(true_positives_[0], true_positives_[0] + false_positives_[0]);
       case Kind::recall: return ratio(true_positives_[0], true_positives_[0] + false_negatives_[0]);
+      // The counts themselves (keras/src/metrics/confusion_metrics.py TruePositives ...), with
+      // one threshold.
+      case Kind::true_positives: return true_positives_[0];
+      case Kind::false_positives: return false_positives_[0];
+      case Kind::true_negatives: return true_negatives_[0];
+      case Kind::false_negatives: return false_negatives_[0];
       case Kind::auc: {
         // ROC curve, trapezoidal ("interpolation") Riemann sum over the thresholds (Keras AUC).
         double area = 0.0;
@@ -454,6 +460,25 @@ const ArgumentClasses<Metric>& metric_classes() {
                      return std::make_shared<ConfusionMetric>("Recall", a, ConfusionMetric::Kind::recall,
                                                               std::vector<double>{threshold_of(a)});
                    }};
+    // The four confusion counts: thresholds (None: 0.5), name, dtype.
+    const auto count = [](const char* class_name, const char* snake, const char* doc, ConfusionMetric::Kind kind) {
+      return MetricClass{
+          metric_table(class_name, "confusion_metrics.py", doc,
+                       {Argument("thresholds", ArgKind::number).allow_none().checked(unit_interval)
+                            .described("a prediction above it counts as positive (None: 0.5); one threshold only"),
+                        name_argument(Json(), snake), dtype_argument()}),
+          [class_name, kind](const Arguments& a) -> std::shared_ptr<Metric> {
+            return std::make_shared<ConfusionMetric>(class_name, a, kind, std::vector<double>{threshold_of(a)});
+          }};
+    };
+    c["TruePositives"] = count("TruePositives", "true_positives", "the (weighted) count of true positives",
+                               ConfusionMetric::Kind::true_positives);
+    c["FalsePositives"] = count("FalsePositives", "false_positives", "the (weighted) count of false positives",
+                                ConfusionMetric::Kind::false_positives);
+    c["TrueNegatives"] = count("TrueNegatives", "true_negatives", "the (weighted) count of true negatives",
+                               ConfusionMetric::Kind::true_negatives);
+    c["FalseNegatives"] = count("FalseNegatives", "false_negatives", "the (weighted) count of false negatives",
+                                ConfusionMetric::Kind::false_negatives);
     const auto only = [](const char* value, const char* why) {
       return [value, why](const Json& v) -> std::string {
         if (v.as_string() != value) throw NotImplementedError(why);

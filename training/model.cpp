@@ -189,7 +189,7 @@ std::vector<Tensor> Model::run_graph(const std::vector<Tensor>& xs, bool trainin
     if (node->inputs.empty()) continue;  // an Input: fed above
     std::vector<Tensor> args;
     for (const auto& t : node->inputs) args.push_back(values.at({t.node.get(), t.index}));
-    std::vector<Tensor> outs = (*node->layer)(args, training);
+    std::vector<Tensor> outs = (*node->layer)(args, node->training.value_or(training));
     for (size_t k = 0; k < outs.size(); ++k) values[{node.get(), static_cast<int>(k)}] = outs[k];
   }
   std::vector<Tensor> outputs;
@@ -467,6 +467,10 @@ Json Model::get_config() const {
     if (node->inputs.empty()) continue;
     Json call = Json::array();
     for (const auto& t : node->inputs) call.as_array().push_back(tensor_ref(t));
+    if (node->training) {
+      // A call made with training=True/False keeps it, in Keras 3's {"args", "kwargs"} form.
+      call = Json(Json::Object{{"args", call}, {"kwargs", Json(Json::Object{{"training", Json(*node->training)}})}});
+    }
     inbound[layer].as_array().push_back(call);
   }
   Json layers_json = Json::array();
@@ -515,20 +519,29 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
     const auto& a = ref.as_array();
     return std::make_pair(a.at(0).as_string(), a.at(1).as_int());
   };
+  // A call is its list of tensor references, or {"args": [...], "kwargs": {"training": ...}}.
+  auto call_args = [](const Json& call) -> const Json& { return call.is_object() ? call.at("args") : call; };
+  auto call_training = [](const Json& call) -> std::optional<bool> {
+    if (!call.is_object() || !call.contains("kwargs") || !call.at("kwargs").contains("training")) return std::nullopt;
+    const Json& value = call.at("kwargs").at("training");
+    return value.is_null() ? std::nullopt : std::optional<bool>(value.as_bool());
+  };
   // Calls run once everything they consume exists (a shared layer's later call may depend on
   // layers listed after it).
   while (!pending.empty()) {
     bool progress = false;
     for (auto it = pending.begin(); it != pending.end();) {
       bool ready = true;
-      for (const auto& ref : it->call.as_array()) ready = ready && produced.count(ref_key(ref));
+      for (const auto& ref : call_args(it->call).as_array()) ready = ready && produced.count(ref_key(ref));
       if (!ready) {
         ++it;
         continue;
       }
       std::vector<KerasTensor> args;
-      for (const auto& ref : it->call.as_array()) args.push_back(produced.at(ref_key(ref)).at(ref.as_array().at(2).as_int()));
-      produced[{it->layer->name(), it->node_index}] = (*it->layer)(args);
+      for (const auto& ref : call_args(it->call).as_array()) {
+        args.push_back(produced.at(ref_key(ref)).at(ref.as_array().at(2).as_int()));
+      }
+      produced[{it->layer->name(), it->node_index}] = (*it->layer)(args, call_training(it->call));
       it = pending.erase(it);
       progress = true;
     }

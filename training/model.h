@@ -126,6 +126,18 @@ class Model : public Layer {
   // Resets the loss trackers and every compiled metric (fit/evaluate do it; *_on_batch do not,
   // as in Keras 3, so their logs are running values until this is called).
   void reset_metrics();
+  // Keras's compute_loss: the compiled losses (weighted by loss_weights) plus the regularization
+  // and add_loss terms. per_output_loss, when given, receives each output's compiled loss. A model
+  // compiled without a loss may still train on add_loss terms; with neither it raises.
+  Tensor compute_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                      std::vector<double>* per_output_loss = nullptr);
+  // The compiled losses alone (tf.keras's compiled_loss): undefined when compile() had no loss.
+  Tensor compiled_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                       std::vector<double>* per_output_loss = nullptr);
+  // The tracker of the mean loss ("loss") and those of each output's loss ("<output>_loss", made
+  // at the first multi-output step); null / empty before compile.
+  const std::shared_ptr<Mean>& loss_tracker() const { return loss_tracker_; }
+  const std::vector<std::shared_ptr<Mean>>& output_loss_trackers() const { return output_loss_trackers_; }
   // Names of the outputs as logs use them (the producing layers' names; "output_1".. otherwise).
   std::vector<std::string> output_names() const;
   History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
@@ -189,8 +201,6 @@ class Model : public Layer {
   // The train/test step shared by fit and *_on_batch (and evaluate).
   Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
   Logs test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
-  Tensor compute_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
-                      std::vector<double>* per_output_loss);
   void update_metrics(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
                       int64_t batch_rows, double loss, const std::vector<double>& per_output_loss);
   Logs metrics_logs() const;

@@ -130,7 +130,6 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
                     std::vector<std::vector<std::shared_ptr<Metric>>> metrics, std::vector<double> loss_weights) {
   const std::string here = where(*this) + ": compile";
   if (!optimizer) throw ValueError(here + ": optimizer is null");
-  if (losses.empty()) throw ValueError(here + ": give a loss (one for every output, or one used for all)");
   for (size_t i = 0; i < losses.size(); ++i) {
     if (!losses[i]) throw ValueError(here + ": loss " + std::to_string(i) + " is null");
   }
@@ -138,7 +137,7 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
                                           : (class_name() == "Sequential" ? 1 : -1);
   auto count_ok = [&](size_t n) { return outputs < 0 || n == static_cast<size_t>(outputs); };
   const std::string expected = outputs < 0 ? std::string("one per output") : std::to_string(outputs);
-  if (losses.size() != 1 && !count_ok(losses.size())) {
+  if (!losses.empty() && losses.size() != 1 && !count_ok(losses.size())) {
     throw ValueError(here + ": got " + std::to_string(losses.size()) + " losses but the model has " + expected +
                      " output(s); give one loss per output or a single loss for all");
   }
@@ -254,6 +253,25 @@ void Model::reset_metrics() {
 
 Tensor Model::compute_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
                            std::vector<double>* per_output_loss) {
+  Tensor total = compiled_loss(y, y_pred, sample_weight, per_output_loss);
+  // Regularization penalties and add_loss terms, after the compiled losses (Keras 3 order).
+  for (Tensor extra : losses()) {
+    if (total.defined() && extra.dtype() != total.dtype()) extra = cast(extra, total.dtype());
+    if (extra.ndim() != 0) extra = sum(extra);
+    total = total.defined() ? add(total, extra) : extra;
+  }
+  if (!total.defined()) {
+    // keras/src/trainers/trainer.py compute_loss: "No loss to compute."
+    throw ValueError(where(*this) + ": no loss to compute: compile() was given no loss and the model added none "
+                     "with add_loss(); pass loss= to compile(), or override train_step to compute one");
+  }
+  return total;
+}
+
+Tensor Model::compiled_loss(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
+                            std::vector<double>* per_output_loss) {
+  if (per_output_loss) per_output_loss->clear();
+  if (losses_.empty()) return Tensor();
   if (y.size() != y_pred.size()) {
     throw ValueError(where(*this) + ": the model returned " + std::to_string(y_pred.size()) + " output(s) but " +
                      std::to_string(y.size()) + " target array(s) were given");
@@ -286,12 +304,6 @@ Tensor Model::compute_loss(const std::vector<Tensor>& y, const std::vector<Tenso
     // A weight of 1 is not multiplied in, so a single-output model's loss is exactly the loss object's.
     Tensor term = weight == 1.0 ? value : multiply(value, weight);
     total = total.defined() ? add(total, term) : term;
-  }
-  // Regularization penalties and add_loss terms, after the compiled losses (Keras 3 order).
-  for (Tensor extra : losses()) {
-    if (extra.dtype() != total.dtype()) extra = cast(extra, total.dtype());
-    if (extra.ndim() != 0) extra = sum(extra);
-    total = add(total, extra);
   }
   return total;
 }
@@ -334,9 +346,14 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   std::vector<double> per_output;
   Tensor loss = compute_loss(y, y_pred, sample_weight, y_pred.size() > 1 ? &per_output : nullptr);
   const std::vector<Tensor> variables = trainable_weights();
-  // A loss-scaling optimizer differentiates the scaled loss and unscales the gradients itself.
-  const std::vector<Tensor> grads = gradients(optimizer_->scale_loss(loss), variables);
-  {
+  if (variables.empty()) {
+    // keras/src/backend/tensorflow/trainer.py train_step: a warning, and no update.
+    warn_once("no-trainable-weights-" + name(), where(*this) + ": the model does not have any trainable weights; "
+              "fit computes the loss and metrics but changes nothing (were all its layers frozen with "
+              "trainable = False?)");
+  } else {
+    // A loss-scaling optimizer differentiates the scaled loss and unscales the gradients itself.
+    const std::vector<Tensor> grads = gradients(optimizer_->scale_loss(loss), variables);
     NumericsPhaseScope phase("optimizer");  // names the pass in check numerics reports
     optimizer_->apply_gradients(grads, variables);
   }

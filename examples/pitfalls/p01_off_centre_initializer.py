@@ -63,7 +63,7 @@ def step0(model, x, y):
     with pf.GradientTape() as tape:
         loss = pf.losses.SparseCategoricalCrossentropy()(y, model(x))
     grads = tape.gradient(loss, model.trainable_weights)
-    moving = [w.name for w, g in zip(model.trainable_weights, grads) if np.any(g.numpy() != 0)]
+    moving = [w.path for w, g in zip(model.trainable_weights, grads) if np.any(g.numpy() != 0)]
     return logits, dead, moving
 
 
@@ -88,7 +88,7 @@ def train(seed, mean):
             "ReLUs outputting 0 (layers 1-3)": dead, "weights with a gradient at step 0": moving,
             "weights changed by training": changed, "test accuracy": model.evaluate(x_test, y_test, verbose=0)[1],
             "majority class rate": float(np.bincount(y, minlength=CLASSES).max() / len(y)),
-            "weight names": [w.name for w in model.trainable_weights]}
+            "weight names": [w.path for w in model.trainable_weights]}
 
 
 def broken(seed):

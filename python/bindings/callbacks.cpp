@@ -103,7 +103,18 @@ CallbackClass<T> bind_builtin(py::module_& m, const char* class_name) {
 }  // namespace
 
 void bind_callbacks(py::module_& m) {
-  bind_builtin<pitfall::EarlyStopping>(m, "EarlyStopping");
+  // Keras's EarlyStopping attributes (keras/src/callbacks/early_stopping.py).
+  bind_builtin<pitfall::EarlyStopping>(m, "EarlyStopping")
+      .def_property_readonly("wait", &pitfall::EarlyStopping::wait)
+      .def_property_readonly("stopped_epoch", &pitfall::EarlyStopping::stopped_epoch)
+      .def_property_readonly("best_epoch", &pitfall::EarlyStopping::best_epoch)
+      .def_property_readonly("best", &pitfall::EarlyStopping::best)
+      .def_property_readonly("best_weights", [](const pitfall::EarlyStopping& e) -> py::object {
+        if (!e.best_weights()) return py::none();
+        py::list arrays;
+        for (const pitfall::Tensor& w : *e.best_weights()) arrays.append(py::module_::import("numpy").attr("asarray")(w));
+        return arrays;
+      });
   bind_builtin<pitfall::ReduceLROnPlateau>(m, "ReduceLROnPlateau");
   bind_builtin<pitfall::LearningRateScheduler>(m, "LearningRateScheduler");
   bind_builtin<pitfall::TerminateOnNaN>(m, "TerminateOnNaN");

@@ -249,9 +249,10 @@ py::object call_layer(Layer& layer, const py::object& inputs, const py::object& 
       xs.push_back(inputs.cast<KerasTensor>());
     }
     std::vector<KerasTensor> out;
+    const std::optional<bool> mode = training.is_none() ? std::nullopt : std::optional<bool>(training.cast<bool>());
     {
       py::gil_scoped_release release;
-      out = layer(xs);
+      out = layer(xs, mode);
     }
     if (out.size() == 1) return py::cast(out[0]);
     return py::cast(out);

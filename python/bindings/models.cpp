@@ -136,6 +136,28 @@ void bind_models(py::module_& m) {
       .def_property_readonly("compiled", &Model::compiled)
       .def_property_readonly("optimizer", &Model::optimizer)
       .def_property_readonly("compiled_losses", &Model::compiled_losses)
+      .def_property_readonly("_compiled_metric_lists", &Model::compiled_metrics)
+      .def_property_readonly("_loss_tracker", [](const Model& m) -> std::shared_ptr<pitfall::Metric> { return m.loss_tracker(); })
+      .def_property_readonly("_output_loss_trackers", [](const Model& m) {
+        return std::vector<std::shared_ptr<pitfall::Metric>>(m.output_loss_trackers().begin(), m.output_loss_trackers().end());
+      })
+      .def("_reset_compiled_metrics", &Model::reset_metrics)
+      .def(
+          "_compute_loss",
+          [](Model& self, const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const std::optional<Tensor>& w) {
+            py::gil_scoped_release release;  // a Python loss takes the GIL itself
+            return self.compute_loss(y, y_pred, w.value_or(Tensor()));
+          },
+          py::arg("y"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
+      .def(
+          "_compiled_loss",
+          [](Model& self, const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred,
+             const std::optional<Tensor>& w) -> std::optional<Tensor> {
+            py::gil_scoped_release release;
+            const Tensor loss = self.compiled_loss(y, y_pred, w.value_or(Tensor()));
+            return loss.defined() ? std::optional<Tensor>(loss) : std::nullopt;
+          },
+          py::arg("y"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
       .def_readwrite("stop_training", &Model::stop_training)
       .def_property("check_numerics", &Model::check_numerics, &Model::set_check_numerics)
       .def("summary_text", &Model::summary, py::arg("line_length") = 80)

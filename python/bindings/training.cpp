@@ -1,10 +1,13 @@
 // What compile() and a custom training loop take: initializers, regularizers, losses, metrics,
 // optimizers and callbacks. Python functions and subclasses are wrapped so the C++ training loop
 // calls them with the GIL taken only for their duration.
+#include <iostream>
+
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
 #include "python_layer.h"
+#include "pitfall/training/progress_bar.h"
 
 namespace pitfall_python {
 
@@ -55,6 +58,56 @@ class PythonLoss : public pitfall::Loss {
  private:
   bool fn_wrapped() const { return fn_.get() != Py_None; }
   std::shared_ptr<PyObject> fn_;
+};
+
+// A subclass of pf.metrics.Metric written in Python (Keras's Metric subclassing): the engine's
+// loops call its update_state / result / reset_state. reset_state defaults to Keras's: every
+// variable made with add_variable back to zeros.
+class PythonMetric : public pitfall::Metric {
+ public:
+  PythonMetric(std::string class_name, std::string name) : Metric(std::move(class_name), std::move(name)) {}
+  void update_state(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) override {
+    py::gil_scoped_acquire gil;
+    py::function fn = override_of("update_state");
+    translate_python_errors([&] {
+      fn(y_true.defined() ? py::cast(y_true) : py::none(), y_pred.defined() ? py::cast(y_pred) : py::none(),
+         sample_weight.defined() ? py::cast(sample_weight) : py::none());
+      return 0;
+    });
+  }
+  double result() const override {
+    py::gil_scoped_acquire gil;
+    py::function fn = override_of("result");
+    return translate_python_errors([&] {
+      py::object value = fn();
+      if (py::isinstance<Tensor>(value)) value = py::float_(value.cast<Tensor>().item());
+      return value.cast<double>();
+    });
+  }
+  void reset_state() override {
+    py::gil_scoped_acquire gil;
+    py::function fn = py::get_override(static_cast<const pitfall::Metric*>(this), "reset_state");
+    translate_python_errors([&] {
+      if (fn) {
+        fn();
+      } else {
+        // The Python object wrapping this metric (registered, so cast finds it).
+        py::cast(static_cast<const pitfall::Metric*>(this), py::return_value_policy::reference).attr("_reset_variables")();
+      }
+      return 0;
+    });
+  }
+
+ private:
+  py::function override_of(const char* method) const {
+    py::function fn = py::get_override(static_cast<const pitfall::Metric*>(this), method);
+    if (!fn) {
+      throw pitfall::NotImplementedError("metric '" + name() + "' (" + class_name() + ") defines no " + method +
+                                         "(); a Metric subclass implements update_state(y_true, y_pred, "
+                                         "sample_weight=None) and result()");
+    }
+    return fn;
+  }
 };
 
 // A metric given as a Python function fn(y_true, y_pred): the weighted mean of its values (Keras's
@@ -194,17 +247,29 @@ void bind_training(py::module_& m) {
   });
 
   // ---- metrics
-  py::class_<pitfall::Metric, std::shared_ptr<pitfall::Metric>>(m, "Metric")
+  py::class_<pitfall::Metric, PythonMetric, std::shared_ptr<pitfall::Metric>>(m, "Metric", py::dynamic_attr())
+      .def("__init__",
+           [](py::detail::value_and_holder& v_h, const py::object& name, const py::object& dtype) {
+             const std::string class_name = python_class_name(v_h);
+             auto metric = std::make_shared<PythonMetric>(
+                 class_name, name.is_none() ? pitfall::to_snake_case(class_name) : name.cast<std::string>());
+             python_instance(v_h).attr("_dtype") = dtype.is_none() ? py::str("float32") : dtype;
+             py::detail::initimpl::construct<py::class_<pitfall::Metric, PythonMetric, std::shared_ptr<pitfall::Metric>>>(
+                 v_h, std::shared_ptr<pitfall::Metric>(metric), true);
+           },
+           py::detail::is_new_style_constructor(), py::arg("name") = py::none(), py::arg("dtype") = py::none())
       .def(
           "update_state",
           [](pitfall::Metric& metric, const py::object& y_true, const py::object& y_pred, const py::object& sample_weight) {
-            const Tensor t = as_tensor(y_true), p = as_tensor(y_pred);
+            // Mean-like metrics take one argument: update_state(values, sample_weight=...).
+            const Tensor t = as_tensor(y_true), p = y_pred.is_none() ? Tensor() : as_tensor(y_pred);
             const Tensor w = sample_weight.is_none() ? Tensor() : as_tensor(sample_weight);
             py::gil_scoped_release release;
             metric.update_state(t, p, w);
           },
           py::arg("y_true"), py::arg("y_pred") = py::none(), py::arg("sample_weight") = py::none())
       .def("result", [](const pitfall::Metric& metric) { return Tensor::full({}, metric.result(), pitfall::DType::float32); })
+      .def("_value", &pitfall::Metric::result)  // the double the engine logs
       .def("reset_state", &pitfall::Metric::reset_state)
       .def_property_readonly("name", &pitfall::Metric::name)
       .def_property_readonly("class_name", &pitfall::Metric::class_name)
@@ -367,7 +432,27 @@ void bind_training(py::module_& m) {
       .def("on_epoch_begin", [](pitfall::Callback&, int, const py::object&) {}, py::arg("epoch"), py::arg("logs") = py::none())
       .def("on_epoch_end", [](pitfall::Callback&, int, const py::object&) {}, py::arg("epoch"), py::arg("logs") = py::none())
       .def("on_train_batch_begin", [](pitfall::Callback&, int64_t, const py::object&) {}, py::arg("batch"), py::arg("logs") = py::none())
-      .def("on_train_batch_end", [](pitfall::Callback&, int64_t, const py::object&) {}, py::arg("batch"), py::arg("logs") = py::none());
+      .def("on_train_batch_end", [](pitfall::Callback&, int64_t, const py::object&) {}, py::arg("batch"), py::arg("logs") = py::none())
+      // The hooks as the engine's loop calls them (a built-in callback's C++ code, or a Python
+      // subclass's overrides), for a loop driven from Python (a model with its own train_step).
+      .def("_set_model", [](pitfall::Callback& c, pitfall::Model* model) { c.set_model(model); })
+      .def("_train_begin", [](pitfall::Callback& c) { c.on_train_begin({}); })
+      .def("_train_end", [](pitfall::Callback& c, const Logs& logs) { c.on_train_end(logs); })
+      .def("_epoch_begin", [](pitfall::Callback& c, int epoch) { c.on_epoch_begin(epoch, {}); })
+      .def("_epoch_end", [](pitfall::Callback& c, int epoch, Logs logs) {
+        c.on_epoch_end_with_logs(epoch, logs);
+        return logs;  // with what the callback added (learning_rate)
+      })
+      .def("_batch_begin", [](pitfall::Callback& c, int64_t batch) { c.on_train_batch_begin(batch, {}); })
+      .def("_batch_end", [](pitfall::Callback& c, int64_t batch, const Logs& logs) { c.on_train_batch_end(batch, logs); });
+
+  // ---- the progress bar of fit / evaluate (training/progress_bar.h), for loops driven from Python
+  py::class_<pitfall::ProgressBar>(m, "_ProgressBar")
+      .def(py::init([](int64_t target) { return std::make_unique<pitfall::ProgressBar>(target, std::cout); }),
+           py::arg("target"))
+      .def("update", &pitfall::ProgressBar::update, py::arg("current"), py::arg("values"))
+      .def("finish", [](pitfall::ProgressBar& bar, const pitfall::LogValues& values) { bar.finish(values); },
+           py::arg("values"));
 }
 
 }  // namespace pitfall_python

@@ -24,6 +24,8 @@ from . import data  # noqa: E402
 from . import mixed_precision  # noqa: E402
 from . import layers, models  # noqa: E402
 from . import debug  # noqa: E402
+from . import saving  # noqa: E402
+from . import preprocessing  # noqa: E402
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 

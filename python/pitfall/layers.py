@@ -13,6 +13,8 @@ Layers assigned as attributes of a custom layer or model are tracked (their weig
 weights). ``call`` must compute with ``pf.ops`` on tensors: returning a NumPy array raises, since
 gradients cannot flow through NumPy.
 """
+import weakref
+
 import numpy as np
 
 from . import _pitfall as _C
@@ -211,3 +213,83 @@ def deserialize(config):
 
 def serialize(layer):
     return {"class_name": layer.class_name, "config": layer.get_config()}
+
+
+# ---------------------------------------------------------------- weights as variables
+# A layer's weights come back as pf.Variable objects with a stable identity: the object add_weight
+# returned is the one layer.weights lists (Keras's `layer.weights == [w, b]`), with assign,
+# assign_add, assign_sub and numpy() writing and reading the layer's own storage.
+
+# layer -> {weight storage id: its Variable}; kept outside the layer's __dict__, which autocasting
+# under a mixed policy rewrites during call().
+_VARIABLES = weakref.WeakKeyDictionary()
+
+
+def _variable_for(self, tensor, name=None, path=None, trainable=None):
+    from .variables import Variable
+    cache = _VARIABLES.setdefault(self, {})
+    key = tensor._impl_id()
+    variable = cache.get(key)
+    if variable is None:
+        variable = Variable._sharing(tensor, name=name, trainable=trainable)
+        cache[key] = variable
+    if path is not None and variable.name != path:
+        variable.path = path
+    return variable
+
+
+def _weights_as_variables(getter):
+    def weights(self):
+        tensors = getter(self)
+        if not tensors:
+            return []
+        labels = {t._impl_id(): (n, p) for t, n, p in zip(_raw_weights(self), self._weight_names(), self._weight_paths())}
+        out = []
+        for t in tensors:
+            name, path = labels.get(t._impl_id(), (None, None))
+            out.append(_variable_for(self, t, name, path, getter is not _raw_non_trainable))
+        return out
+    return weights
+
+
+_raw_weights = Layer.weights.fget
+_raw_trainable = Layer.trainable_weights.fget
+_raw_non_trainable = Layer.non_trainable_weights.fget
+Layer.weights = property(_weights_as_variables(_raw_weights), doc="Every weight, as variables (Keras order).")
+Layer.variables = Layer.weights
+Layer.trainable_weights = property(_weights_as_variables(_raw_trainable), doc="The weights gradients update.")
+Layer.trainable_variables = Layer.trainable_weights
+Layer.non_trainable_weights = property(_weights_as_variables(_raw_non_trainable),
+                                       doc="The weights no gradient updates (BatchNormalization's moving statistics).")
+Layer.non_trainable_variables = Layer.non_trainable_weights
+_raw_add_weight = Layer.add_weight
+
+
+def _add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
+    """Keras 3's add_weight: a new weight of this layer, returned as a variable (keras/src/layers/layer.py;
+    the legacy positional form add_weight(shape, initializer, dtype) is accepted too)."""
+    if len(args) > 3:
+        raise TypeError(f"{type(self).__name__}.add_weight takes at most 3 positional arguments (shape, initializer, "
+                        f"dtype), got {len(args)}; pass the rest by keyword")
+    for index, (given, keyword) in enumerate(zip(args, ("shape", "initializer", "dtype"))):
+        if {"shape": shape, "initializer": initializer, "dtype": dtype}[keyword] is not None:
+            raise ValueError(f"{type(self).__name__}.add_weight: {keyword} given both by position and by keyword")
+    shape, initializer, dtype = (list(args) + [shape, initializer, dtype][len(args):])[:3] if args else (
+        shape, initializer, dtype)
+    if not autocast:
+        raise NotImplementedError(f"{type(self).__name__}.add_weight(autocast=False) is not supported: weights are "
+                                  "cast to the layer's compute dtype when read in call()")
+    if constraint is not None:
+        raise NotImplementedError(f"{type(self).__name__}.add_weight: constraint= is not supported; apply the "
+                                  "constraint yourself after each optimizer step (variable.assign(...))")
+    if overwrite_with_gradient:
+        raise NotImplementedError(f"{type(self).__name__}.add_weight(overwrite_with_gradient=True) is not supported")
+    if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+        raise ValueError(f"{type(self).__name__}.add_weight: aggregation must be 'none', 'mean', 'sum' or "
+                         f"'only_first_replica', got {aggregation!r}")
+    tensor = _raw_add_weight(self, shape, initializer, dtype, trainable, regularizer, name)
+    return _variable_for(self, tensor, name or "variable", None, bool(trainable))
+
+
+Layer.add_weight = _add_weight

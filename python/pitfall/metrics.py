@@ -13,10 +13,46 @@ Metric = _C.Metric
 
 # Keras's metric classes, each from its argument table (layers/metrics.cpp).
 (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy, MeanSquaredError,
- MeanAbsoluteError, Precision, Recall, AUC, Mean) = _arguments.family_classes(
+ MeanAbsoluteError, Precision, Recall, AUC, Mean, TruePositives, FalsePositives, TrueNegatives,
+ FalseNegatives) = _arguments.family_classes(
     "metrics", Metric, _C.metric_from_config, __name__,
     ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
-     "MeanSquaredError", "MeanAbsoluteError", "Precision", "Recall", "AUC", "Mean"])
+     "MeanSquaredError", "MeanAbsoluteError", "Precision", "Recall", "AUC", "Mean", "TruePositives",
+     "FalsePositives", "TrueNegatives", "FalseNegatives"])
+
+
+def _add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+    """A state variable of a Metric subclass (Keras 3's Metric.add_variable): reset_state() sets every
+    one back to zeros unless the subclass overrides it."""
+    from .variables import Variable
+    from . import initializers
+    shape = tuple(shape) if isinstance(shape, (list, tuple)) else (() if shape is None else (int(shape),))
+    init = initializers.get(initializer)
+    variable = Variable(lambda s, d: init(s, d), trainable=False, name=name or "variable",
+                        dtype=dtype or self.__dict__.get("_dtype", "float32"), shape=shape)
+    self.__dict__.setdefault("_metric_variables", []).append(variable)
+    return variable
+
+
+def _add_weight(self, name=None, shape=(), initializer="zeros", dtype=None, aggregation="sum", **kwargs):
+    """tf.keras's Metric.add_weight(name, shape, ...): the same as add_variable."""
+    if kwargs:
+        raise TypeError(f"{type(self).__name__}.add_weight got unexpected arguments {sorted(kwargs)}")
+    return _add_variable(self, shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation, name=name)
+
+
+def _reset_variables(self):
+    import numpy as np
+    for variable in self.__dict__.get("_metric_variables", []):
+        variable.assign(np.zeros(tuple(variable.shape), dtype=variable.dtype))
+
+
+Metric.add_variable = _add_variable
+Metric.add_weight = _add_weight
+Metric._reset_variables = _reset_variables
+Metric.variables = property(lambda self: list(self.__dict__.get("_metric_variables", [])),
+                            doc="The state variables made with add_variable (none for a built-in metric).")
+Metric.dtype = property(lambda self: self.__dict__.get("_dtype", "float32"))
 
 
 def get(identifier):

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _pitfall as _C
+from . import _trainer
 from . import data as _data
 from . import losses as _losses
 from . import optimizers as _optimizers
@@ -65,15 +66,17 @@ def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
         raise NotImplementedError("compile: steps_per_execution must be 1")
     optimizer = _optimizers.get(optimizer)
     names = list(self.output_names) if self.is_functional else []
+    # No loss is allowed (Keras): a train_step of its own, or add_loss terms, supply one; the
+    # engine's step raises "no loss to compute" otherwise.
     if loss is None:
-        raise ValueError(f"model '{self.name}': compile() needs loss=, e.g. loss='sparse_categorical_crossentropy'")
+        loss = []
     if isinstance(loss, dict):
         unknown = [k for k in loss if k not in names]
         if unknown:
             raise ValueError(f"compile: loss keys {unknown} are not output names; outputs are {names}")
         loss = [loss.get(n) for n in names]
     losses = [_losses.get(l) for l in loss] if _is_sequence(loss) else [_losses.get(loss)]
-    outputs = len(self.outputs) if self.is_functional else (1 if isinstance(self, Sequential) else len(losses))
+    outputs = len(self.outputs) if self.is_functional else (1 if isinstance(self, Sequential) else max(1, len(losses)))
     if metrics is None:
         metric_lists = []
     elif isinstance(metrics, dict):
@@ -139,6 +142,11 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     see the module docstring). ``history.timing`` has the per-epoch input-wait statistics."""
     if validation_freq != 1:
         raise NotImplementedError("fit: validation_freq is not supported yet")
+    if _trainer.overrides(self, _trainer.STEP_METHODS["fit"]):
+        # The model's own train_step (or test_step, compute_loss, ...): the loop runs in Python.
+        return _trainer.fit(self, x, y, batch_size, epochs, _verbose(verbose), _checked_callbacks(callbacks),
+                            validation_split, validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                            int(steps_per_epoch or 0), validation_steps, validation_batch_size)
     if _is_dataset(x):
         return _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -184,6 +192,9 @@ def _logs_result(logs, return_dict):
 def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
               callbacks=None, return_dict=False):
     """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
+    if _trainer.overrides(self, _trainer.STEP_METHODS["evaluate"]):
+        logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps)
+        return _logs_result(logs, return_dict)
     if _is_dataset(x):
         if y is not None or sample_weight is not None or batch_size is not None:
             raise ValueError("evaluate: y / sample_weight / batch_size must not be given when x is a pf.data.Dataset; "
@@ -223,6 +234,8 @@ def _numpy_outputs(self, outputs):
 def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Outputs for x as NumPy arrays, computed in batches of batch_size (32), or for every batch of
     a pf.data.Dataset (its elements x, (x,) or (x, y); y is ignored)."""
+    if _trainer.overrides(self, _trainer.STEP_METHODS["predict"]):
+        return _trainer.predict(self, x, batch_size, steps)
     if _is_dataset(x):
         if batch_size is not None:
             raise ValueError("predict: batch_size must not be given when x is a pf.data.Dataset")
@@ -299,17 +312,75 @@ for _name, _method in _METHODS.items():
     setattr(Model, _name, _keyword_checked(_name, _method))
 Model.get_weights = _get_weights
 Model.set_weights = _set_weights
+_trainer.install(Model)
+
+_layer_setattr = Model.__setattr__
+_layer_call = Model.__call__
+
+
+def _model_setattr(self, name, value):
+    """Metrics assigned as attributes are tracked: model.metrics lists them and fit/evaluate reset
+    them (Keras's auto-tracking)."""
+    if isinstance(value, _C.Metric) and not name.startswith("_"):
+        tracked = self.__dict__.setdefault("_tracked_metrics", [])
+        if not any(m is value for m in tracked):
+            tracked.append(value)
+    _layer_setattr(self, name, value)
+
+
+def _model_call(self, inputs, training=None, **kwargs):
+    """model(x): x as one tensor, a list in input order, or a dict keyed by input names; a dict of
+    outputs comes back for a model built with one."""
+    if kwargs:
+        unknown = ", ".join(kwargs)
+        raise TypeError(f"model '{self.name}': __call__ got unexpected keyword argument(s) {unknown}; "
+                        "it takes inputs and training")
+    if isinstance(inputs, dict):
+        inputs = [inputs[n] for n in _input_names(self)] if self.is_functional else list(inputs.values())
+    outputs = _layer_call(self, inputs, training)
+    structure = self.__dict__.get("_keras_outputs_structure")
+    if isinstance(structure, dict) and isinstance(outputs, (list, tuple)) and len(outputs) == len(structure):
+        return dict(zip(structure.keys(), outputs))
+    if isinstance(structure, (list, tuple)) and not isinstance(outputs, (list, tuple)):
+        return [outputs]
+    return outputs
+
+
+Model.__setattr__ = _model_setattr
+Model.__call__ = _model_call
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by model.save(): architecture, weights and (with compile=True) compile settings.
 
-    Custom Python layers are found through ``custom_objects={"MyLayer": MyLayer}``; their
+    Custom Python layers are found through ``custom_objects={"MyLayer": MyLayer}``, an open
+    ``pf.saving.custom_object_scope`` or ``@pf.saving.register_keras_serializable()``; their
     ``from_config(config)`` (by default ``cls(**config)``) rebuilds them.
     """
-    for name, obj in (custom_objects or {}).items():
-        if isinstance(obj, type) and issubclass(obj, _C.Layer):
-            _C.register_python_layer_class(name, obj)
-        else:
-            raise TypeError(f"load_model: custom_objects['{name}'] must be a Layer subclass, got {obj!r}")
+    from . import saving
+    saving.register_custom_objects(custom_objects, "load_model")
     return _C.load_model(str(filepath), compile)
+
+
+@classmethod
+def _model_from_config(cls, config, custom_objects=None):
+    """Keras's Model.from_config: a Sequential or functional model from get_config(), custom layers
+    found through custom_objects, scopes or registration. A Model subclass built as a functional
+    model (``CustomModel(inputs, outputs)``) is rebuilt as that subclass over the same graph."""
+    from . import saving
+    saving.register_custom_objects(custom_objects, f"{cls.__name__}.from_config")
+    sequential = issubclass(cls, Sequential)
+    if not sequential and not ("layers" in config and "input_layers" in config):
+        raise ValueError(f"{cls.__name__}.from_config: the config has no 'layers' / 'input_layers', so it does not "
+                         "describe a functional model; a subclassed model rebuilds itself with its own from_config "
+                         "(override it, e.g. return cls(**config))")
+    with saving.custom_object_scope(custom_objects or {}):
+        model = _C.layer_from_config({"class_name": "Sequential" if sequential else "Functional", "config": config})
+    if cls in (Model, Sequential) or sequential:
+        return model
+    structure_in = model.__dict__.get("_keras_inputs_structure", model.inputs)
+    structure_out = model.__dict__.get("_keras_outputs_structure", model.outputs)
+    return cls(inputs=structure_in, outputs=structure_out, name=model.name)
+
+
+Model.from_config = _model_from_config

@@ -31,6 +31,18 @@ class Variable(Tensor):
         if self.dtype in ("float16", "bfloat16", "float32", "float64"):
             self.requires_grad = self._trainable
 
+    @classmethod
+    def _sharing(cls, tensor, name=None, trainable=None):
+        """A variable that IS `tensor`'s storage (a layer's weight), not a copy of it. Its name stays
+        the weight's own ("dense/kernel", what errors and reports use); `path` says the same."""
+        variable = cls.__new__(cls)
+        Tensor.__init__(variable, tensor)
+        if not variable.name and name is not None:
+            variable.name = name
+        variable.path = variable.name
+        variable._trainable = bool(tensor.requires_grad if trainable is None else trainable)
+        return variable
+
     @property
     def trainable(self):
         return self._trainable
