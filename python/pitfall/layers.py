@@ -47,12 +47,37 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
+LeakyReLU = _C.LeakyReLU
+PReLU = _C.PReLU
+ReLU = _C.ReLU
+Softmax = _C.Softmax
+ELU = _C.ELU
+UpSampling1D = _C.UpSampling1D
+UpSampling2D = _C.UpSampling2D
+ZeroPadding1D = _C.ZeroPadding1D
+ZeroPadding2D = _C.ZeroPadding2D
+Cropping1D = _C.Cropping1D
+Cropping2D = _C.Cropping2D
+Permute = _C.Permute
+RepeatVector = _C.RepeatVector
+SpatialDropout1D = _C.SpatialDropout1D
+SpatialDropout2D = _C.SpatialDropout2D
+GaussianNoise = _C.GaussianNoise
+GaussianDropout = _C.GaussianDropout
+ActivityRegularization = _C.ActivityRegularization
+UnitNormalization = _C.UnitNormalization
+Rescaling = _C.Rescaling
+Normalization = _C.Normalization
+CategoryEncoding = _C.CategoryEncoding
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
              Minimum, Concatenate, Dot, Embedding,
              BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-             SimpleRNN, LSTM):
+             SimpleRNN, LSTM, LeakyReLU, PReLU, ReLU, Softmax, ELU, UpSampling1D, UpSampling2D, ZeroPadding1D,
+             ZeroPadding2D, Cropping1D, Cropping2D, Permute, RepeatVector, SpatialDropout1D, SpatialDropout2D,
+             GaussianNoise, GaussianDropout, ActivityRegularization, UnitNormalization, Rescaling, Normalization,
+             CategoryEncoding):
     _arguments.install(_cls, "layers")
 
 
@@ -211,3 +236,66 @@ def deserialize(config):
 
 def serialize(layer):
     return {"class_name": layer.class_name, "config": layer.get_config()}
+
+
+# ---------------------------------------------------------------- Normalization.adapt
+
+def _adapt_batches(layer, data):
+    """The batches adapt() reads from `data`, as Keras's Normalization.adapt takes it: a NumPy array
+    or tensor (one batch: all of it), a pf.data.Dataset of batches (its first element if elements
+    are (x, y) tuples; a dataset of rank-1 elements is batched by 128 first), or an iterable of
+    batches."""
+    from . import data as _data
+
+    def features(element):
+        return element[0] if isinstance(element, tuple) else element
+
+    if isinstance(data, (np.ndarray, Tensor)) or np.isscalar(data):
+        return [data]
+    if isinstance(data, _data.Dataset):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if spec.shape is not None and len(spec.shape) == 1:
+            data = data.batch(128)
+        return (features(element) for element in data)
+    if isinstance(data, (list, tuple)) and data and all(np.isscalar(v) for v in data):
+        return [np.asarray(data)]  # a plain list of numbers is one batch, as np.asarray would read it
+    if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
+        return (features(element) for element in data)
+    raise TypeError(f"layer '{layer.name}' (Normalization).adapt: unsupported data of type {type(data).__name__}; "
+                    "pass a NumPy array, a tensor, a pf.data.Dataset of batches or an iterable of batches")
+
+
+def _normalization_adapt(self, data, batch_size=None, steps=None):
+    """Computes the mean and variance of `data` over every axis that is not kept (Keras's
+    Normalization.adapt), merged batch by batch, and stores them in the layer's weights.
+
+    ``data``: a NumPy array or tensor, a ``pf.data.Dataset`` yielding batches (or (x, y) pairs), or
+    an iterable of batches. ``batch_size`` batches an array or a dataset first; ``steps`` stops after
+    that many batches (both as Keras 2's adapt took them).
+    """
+    from . import data as _data
+    if batch_size is not None:
+        if isinstance(data, (np.ndarray, Tensor)):
+            data = _data.Dataset.from_tensor_slices(np.asarray(data)).batch(batch_size)
+        elif isinstance(data, _data.Dataset):
+            data = data.batch(batch_size)
+        else:
+            raise TypeError(f"layer '{self.name}' (Normalization).adapt: batch_size= applies to an array or a "
+                            f"pf.data.Dataset, got {type(data).__name__} (an iterable already yields batches)")
+    started = False
+    for step, batch in enumerate(_adapt_batches(self, data)):
+        if steps is not None and step >= steps:
+            break
+        batch = convert_to_tensor(batch) if not isinstance(batch, Tensor) else batch
+        if not started:
+            self._begin_adapt(tuple(batch.shape))
+            started = True
+        self._adapt_batch(batch)
+    if not started:
+        raise ValueError(f"layer '{self.name}' (Normalization).adapt: the data has no batches; pass at least one")
+    self._finish_adapt()
+
+
+Normalization.adapt = _normalization_adapt
+
