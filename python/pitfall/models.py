@@ -305,11 +305,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by model.save(): architecture, weights and (with compile=True) compile settings.
 
     Custom Python layers are found through ``custom_objects={"MyLayer": MyLayer}``; their
-    ``from_config(config)`` (by default ``cls(**config)``) rebuilds them.
+    ``from_config(config)`` (by default ``cls(**config)``) rebuilds them. Functions a Lambda layer
+    was given by name are found there too (``custom_objects={"scale": scale}``); a Lambda holding a
+    Python lambda loads only with ``safe_mode=False`` (its bytecode runs), as in Keras 3.
     """
+    from . import layers
     for name, obj in (custom_objects or {}).items():
         if isinstance(obj, type) and issubclass(obj, _C.Layer):
             _C.register_python_layer_class(name, obj)
-        else:
-            raise TypeError(f"load_model: custom_objects['{name}'] must be a Layer subclass, got {obj!r}")
-    return _C.load_model(str(filepath), compile)
+        elif not callable(obj):
+            raise TypeError(f"load_model: custom_objects['{name}'] must be a Layer subclass or a function, got {obj!r}")
+    with layers._deserialization_scope(safe_mode, custom_objects):
+        return _C.load_model(str(filepath), compile)
