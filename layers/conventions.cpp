@@ -84,6 +84,8 @@ const bool convention_defaults_registered = [] {
   register_convention_default("Dense.bias_initializer", bias_keras, bias_torch);
   const auto [embeddings_keras, embeddings_torch] = pair(InitializedWeight::embeddings);
   register_convention_default("Embedding.embeddings_initializer", embeddings_keras, embeddings_torch);
+  register_convention_default("LeakyReLU.negative_slope", leaky_relu_convention(Convention::keras).negative_slope,
+                              leaky_relu_convention(Convention::torch).negative_slope);
   return true;
 }();
 

@@ -51,7 +51,7 @@ const InitializerConvention& default_initializer(InitializedWeight weight, Conve
 
 // The arguments that take these rows as their defaults (core/arguments.h conventions keys):
 // "Dense.kernel_initializer", "Dense.bias_initializer" (Dense and Conv2D), "Embedding.embeddings_initializer",
-// "BatchNormalization.momentum", "BatchNormalization.epsilon".
+// "BatchNormalization.momentum", "BatchNormalization.epsilon", "LeakyReLU.negative_slope".
 
 // ---- LeakyReLU
 struct LeakyReluConvention {

@@ -22,9 +22,11 @@ static const ArgumentTable& dropout_arguments() {
 
 PITFALL_REGISTER_LAYER(Dropout, dropout_arguments());
 
-Dropout::Dropout(const Arguments& arguments, const LayerOptions& options)
-    : Layer("Dropout", options, arguments), rate_(arguments.number("rate")) {
-  if (!arguments.is_none("noise_shape")) {
+Dropout::Dropout(const Arguments& arguments, const LayerOptions& options) : Dropout("Dropout", arguments, options) {}
+
+Dropout::Dropout(const std::string& class_name, const Arguments& arguments, const LayerOptions& options)
+    : Layer(class_name, options, arguments), rate_(arguments.number("rate")) {
+  if (arguments.table().find("noise_shape") && !arguments.is_none("noise_shape")) {
     noise_shape_ = Shape{};
     for (const Json& d : arguments.at("noise_shape").as_array()) noise_shape_->push_back(d.is_null() ? -1 : d.as_int());
   }
@@ -60,22 +62,26 @@ std::vector<Tensor> Dropout::call(const std::vector<Tensor>& inputs, bool traini
                      "; cast the input first");
   }
   if (rate_ == 1.0) return {multiply(x, 0.0)};  // everything dropped; avoids x / 0
-  Shape mask_shape = x.shape();
-  if (noise_shape_) {
-    if (noise_shape_->size() != mask_shape.size()) {
-      throw ShapeError("Dropout: noise_shape " + shape_str(*noise_shape_) + " must have the input's rank " +
-                       std::to_string(mask_shape.size()) + " (input shape " + shape_str(x.shape()) + ")");
-    }
-    for (size_t i = 0; i < mask_shape.size(); ++i) {
-      const int64_t d = (*noise_shape_)[i];
-      if (d >= 0) mask_shape[i] = d;
-    }
-  }
+  const Shape mask = mask_shape(x.shape());
   const double keep = 1.0 - rate_;
   // A fresh key per training call: the masks differ from step to step but not between runs.
   // Drawn on the CPU (the same mask on every device), then moved to x's device.
-  const Tensor mask = bernoulli(mask_shape, keep, DType::bool_, next_random_key()).to(x.device());
-  return {where(mask, divide(x, keep), Tensor::zeros({}, x.dtype()))};
+  const Tensor kept = bernoulli(mask, keep, DType::bool_, next_random_key()).to(x.device());
+  return {where(kept, divide(x, keep), Tensor::zeros({}, x.dtype()))};
+}
+
+Shape Dropout::mask_shape(const Shape& input_shape) const {
+  Shape shape = input_shape;
+  if (!noise_shape_) return shape;
+  if (noise_shape_->size() != shape.size()) {
+    throw ShapeError("Dropout: noise_shape " + shape_str(*noise_shape_) + " must have the input's rank " +
+                     std::to_string(shape.size()) + " (input shape " + shape_str(input_shape) + ")");
+  }
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t d = (*noise_shape_)[i];
+    if (d >= 0) shape[i] = d;
+  }
+  return shape;
 }
 
 std::vector<Shape> Dropout::compute_output_shape(const std::vector<Shape>& input_shapes) { return input_shapes; }

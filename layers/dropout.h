@@ -2,6 +2,7 @@
 // kept ones by 1 / (1 - rate) (inverted dropout), so inference is the identity.
 #pragma once
 #include <optional>
+#include <string>
 
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/layer_arguments.h"
@@ -21,6 +22,13 @@ class Dropout : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
 
   double rate() const { return rate_; }
+
+ protected:
+  // The spatial variants (spatial_dropout.h): their class and table, without noise_shape.
+  Dropout(const std::string& class_name, const Arguments& arguments, const LayerOptions& options);
+  // The binary mask's shape for an input of `input_shape` (broadcast over it): noise_shape's, with
+  // its None / -1 entries taken from the input.
+  virtual Shape mask_shape(const Shape& input_shape) const;
 
  private:
   double rate_;

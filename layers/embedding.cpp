@@ -92,10 +92,13 @@ std::vector<DType> Embedding::compute_output_dtype(const std::vector<DType>& /*i
 }
 
 std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*training*/) {
-  const Tensor& x = inputs.at(0);
+  return {in_compute_dtype(take(embeddings_, checked_indices(inputs.at(0), input_dim_, class_name(), "input_dim"), 0))};
+}
+
+Tensor checked_indices(const Tensor& x, int64_t limit, const std::string& where, const std::string& limit_name) {
   const DType in = x.dtype();
   if (in == DType::bool_) {
-    throw DTypeError(describe() + ": indices must be integers, got dtype bool with shape " + shape_str(x.shape()) +
+    throw DTypeError(where + ": indices must be integers, got dtype bool with shape " + shape_str(x.shape()) +
                      "; cast them to int32 or int64");
   }
   Tensor indices = x.detach();
@@ -105,27 +108,27 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
     const auto values = cast(indices, DType::float64).to_vector<double>();
     for (size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i]) || values[i] != std::floor(values[i])) {
-        throw ValueError(describe() + ": got " + std::string(dtype_name(in)) + " indices with the non-integral " +
-                         "value " + std::to_string(values[i]) + " at position " +
-                         position_str(x.shape(), static_cast<int64_t>(i)) + " of shape " + shape_str(x.shape()) +
-                         "; embedding indices must be whole numbers: round them or cast to int32/int64");
+        throw ValueError(where + ": got " + std::string(dtype_name(in)) + " indices with the non-integral value " +
+                         std::to_string(values[i]) + " at position " + position_str(x.shape(), static_cast<int64_t>(i)) +
+                         " of shape " + shape_str(x.shape()) + "; indices must be whole numbers: round them or cast to "
+                         "int32/int64");
       }
     }
     indices = cast(indices, DType::int64);
   } else if (in != DType::int32 && in != DType::int64) {
     indices = cast(indices, DType::int64);  // uint8: widen, as Keras casts non-int32/int64 to int32
   }
-  // Range check before take: the error names this layer and input_dim, and negative indices are
+  // Range check before the lookup: the error names the layer and the limit, and negative indices are
   // rejected rather than wrapped (TensorFlow's gather on CPU raises for them too).
   const auto check = [&](auto values) {
     for (size_t i = 0; i < values.size(); ++i) {
       const int64_t v = static_cast<int64_t>(values[i]);
-      if (v < 0 || v >= input_dim_) {
-        throw IndexError(describe() + ": index " + std::to_string(v) + " at position " +
+      if (v < 0 || v >= limit) {
+        throw IndexError(where + ": index " + std::to_string(v) + " at position " +
                          position_str(x.shape(), static_cast<int64_t>(i)) + " of the input (shape " +
-                         shape_str(x.shape()) + ") is out of range for input_dim=" + std::to_string(input_dim_) +
-                         " (valid indices: 0 to " + std::to_string(input_dim_ - 1) +
-                         "); raise input_dim to the vocabulary size or fix the indices");
+                         shape_str(x.shape()) + ") is out of range for " + limit_name + "=" + std::to_string(limit) +
+                         " (valid indices: 0 to " + std::to_string(limit - 1) + "); raise " + limit_name +
+                         " to the vocabulary size or fix the indices");
       }
     }
   };
@@ -134,7 +137,7 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs, bool /*tr
   } else {
     check(indices.to_vector<int64_t>());
   }
-  return {in_compute_dtype(take(embeddings_, indices, 0))};
+  return indices;
 }
 
 }  // namespace pitfall

@@ -9,6 +9,7 @@
 // mask_zero=true is not supported (NotImplementedError).
 #pragma once
 #include <optional>
+#include <string>
 #include "pitfall/layers/conventions.h"
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/layer_arguments.h"
@@ -43,5 +44,12 @@ class Embedding : public Layer {
   int64_t input_dim_, output_dim_;
   Tensor embeddings_;
 };
+
+// Integer indices from `x` for a layer that looks them up (Embedding, CategoryEncoding): int32 / int64
+// as they are, other integer dtypes widened to int64, floating values cast to int64 when every one
+// is whole (ValueError naming the first that is not), bool refused (DTypeError). Every index must lie
+// in [0, limit): IndexError naming `where` (the class, inside call()), the index, its position and
+// `limit_name`.
+Tensor checked_indices(const Tensor& x, int64_t limit, const std::string& where, const std::string& limit_name);
 
 }  // namespace pitfall

@@ -2,6 +2,7 @@
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
+#include "pitfall/layers/unit_normalization.h"
 
 #include <algorithm>
 
@@ -228,12 +229,6 @@ const ArgumentTable& dot_arguments() {
   return table;
 }
 
-// L2 normalization as keras.ops.normalize: x * rsqrt(max(sum(x^2), epsilon^2)), epsilon 1e-7.
-Tensor l2_normalized(const Tensor& x, int64_t axis) {
-  const Tensor square_sum = sum(square(x), {axis}, true);
-  return divide(x, sqrt(maximum(square_sum, scalar_like(1e-14, square_sum, "Dot"))));
-}
-
 // `x` with axis `from` moved to position `to`.
 Tensor moved_axis(const Tensor& x, int64_t from, int64_t to) {
   std::vector<int64_t> order;
@@ -297,8 +292,9 @@ std::vector<Shape> Dot::compute_output_shape(const std::vector<Shape>& input_sha
 std::vector<Tensor> Dot::call(const std::vector<Tensor>& inputs, bool /*training*/) {
   const auto [a0, a1] = resolved_axes(shapes_of(inputs));
   check_same_dtype(*this, inputs);
-  Tensor x = normalize_ ? l2_normalized(inputs[0], a0) : inputs[0];
-  Tensor y = normalize_ ? l2_normalized(inputs[1], a1) : inputs[1];
+  // keras.ops.normalize's default epsilon, 1e-7.
+  Tensor x = normalize_ ? l2_normalize(inputs[0], {a0}, 1e-7) : inputs[0];
+  Tensor y = normalize_ ? l2_normalize(inputs[1], {a1}, 1e-7) : inputs[1];
   // keras batch_dot: x's axis last, y's axis second, both squashed to rank 3, one batched matmul.
   const int64_t batch = x.dim(0), depth = x.dim(a0);
   x = moved_axis(x, a0, x.ndim() - 1);

@@ -474,6 +474,33 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::GlobalAveragePooling2D>(m, "GlobalAveragePooling2D");
   bind_builtin<pitfall::SimpleRNN>(m, "SimpleRNN");
   bind_builtin<pitfall::LSTM>(m, "LSTM");
+  bind_builtin<pitfall::LeakyReLU>(m, "LeakyReLU");
+  bind_builtin<pitfall::PReLU>(m, "PReLU");
+  bind_builtin<pitfall::ReLU>(m, "ReLU");
+  bind_builtin<pitfall::Softmax>(m, "Softmax");
+  bind_builtin<pitfall::ELU>(m, "ELU");
+  bind_builtin<pitfall::UpSampling1D>(m, "UpSampling1D");
+  bind_builtin<pitfall::UpSampling2D>(m, "UpSampling2D");
+  bind_builtin<pitfall::ZeroPadding1D>(m, "ZeroPadding1D");
+  bind_builtin<pitfall::ZeroPadding2D>(m, "ZeroPadding2D");
+  bind_builtin<pitfall::Cropping1D>(m, "Cropping1D");
+  bind_builtin<pitfall::Cropping2D>(m, "Cropping2D");
+  bind_builtin<pitfall::Permute>(m, "Permute");
+  bind_builtin<pitfall::RepeatVector>(m, "RepeatVector");
+  bind_builtin<pitfall::SpatialDropout1D>(m, "SpatialDropout1D");
+  bind_builtin<pitfall::SpatialDropout2D>(m, "SpatialDropout2D");
+  bind_builtin<pitfall::GaussianNoise>(m, "GaussianNoise");
+  bind_builtin<pitfall::GaussianDropout>(m, "GaussianDropout");
+  bind_builtin<pitfall::ActivityRegularization>(m, "ActivityRegularization");
+  bind_builtin<pitfall::UnitNormalization>(m, "UnitNormalization");
+  bind_builtin<pitfall::Rescaling>(m, "Rescaling");
+  bind_builtin<pitfall::CategoryEncoding>(m, "CategoryEncoding");
+  bind_builtin<pitfall::Normalization>(m, "Normalization")
+      .def("_begin_adapt", [](pitfall::Normalization& l, const py::object& shape) {
+        l.begin_adapt(shape_from_python(shape, l.describe() + ".adapt"));
+      })
+      .def("_adapt_batch", &pitfall::Normalization::adapt_batch, py::arg("batch"), py::call_guard<py::gil_scoped_release>())
+      .def("_finish_adapt", &pitfall::Normalization::finish_adapt);
 
   m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });
   m.def("registered_layer_classes", &pitfall::registered_layer_classes);

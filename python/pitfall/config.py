@@ -4,6 +4,19 @@ import collections
 from . import _pitfall as _C
 
 
+_UNSAFE_DESERIALIZATION = [False]
+
+
+def enable_unsafe_deserialization():
+    """Lets from_config and load_model rebuild Python lambdas saved in Lambda layers (their bytecode
+    runs), as keras.config.enable_unsafe_deserialization(). Only for files you trust."""
+    _UNSAFE_DESERIALIZATION[0] = True
+
+
+def unsafe_deserialization_enabled():
+    return _UNSAFE_DESERIALIZATION[0]
+
+
 def set_num_threads(n):
     """Intra-op threads. Results are bitwise identical for any count (static partitioning)."""
     n = int(n)

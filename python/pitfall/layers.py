@@ -13,6 +13,12 @@ Layers assigned as attributes of a custom layer or model are tracked (their weig
 weights). ``call`` must compute with ``pf.ops`` on tensors: returning a NumPy array raises, since
 gradients cannot flow through NumPy.
 """
+import base64
+import builtins
+import contextlib
+import inspect
+import marshal
+import types
 import weakref
 
 import numpy as np
@@ -49,12 +55,37 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
+LeakyReLU = _C.LeakyReLU
+PReLU = _C.PReLU
+ReLU = _C.ReLU
+Softmax = _C.Softmax
+ELU = _C.ELU
+UpSampling1D = _C.UpSampling1D
+UpSampling2D = _C.UpSampling2D
+ZeroPadding1D = _C.ZeroPadding1D
+ZeroPadding2D = _C.ZeroPadding2D
+Cropping1D = _C.Cropping1D
+Cropping2D = _C.Cropping2D
+Permute = _C.Permute
+RepeatVector = _C.RepeatVector
+SpatialDropout1D = _C.SpatialDropout1D
+SpatialDropout2D = _C.SpatialDropout2D
+GaussianNoise = _C.GaussianNoise
+GaussianDropout = _C.GaussianDropout
+ActivityRegularization = _C.ActivityRegularization
+UnitNormalization = _C.UnitNormalization
+Rescaling = _C.Rescaling
+Normalization = _C.Normalization
+CategoryEncoding = _C.CategoryEncoding
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
              Minimum, Concatenate, Dot, Embedding,
              BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-             SimpleRNN, LSTM):
+             SimpleRNN, LSTM, LeakyReLU, PReLU, ReLU, Softmax, ELU, UpSampling1D, UpSampling2D, ZeroPadding1D,
+             ZeroPadding2D, Cropping1D, Cropping2D, Permute, RepeatVector, SpatialDropout1D, SpatialDropout2D,
+             GaussianNoise, GaussianDropout, ActivityRegularization, UnitNormalization, Rescaling, Normalization,
+             CategoryEncoding):
     _arguments.install(_cls, "layers")
 
 
@@ -293,3 +324,226 @@ def _add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable
 
 
 Layer.add_weight = _add_weight
+# ---------------------------------------------------------------- Normalization.adapt
+
+def _adapt_batches(layer, data):
+    """The batches adapt() reads from `data`, as Keras's Normalization.adapt takes it: a NumPy array
+    or tensor (one batch: all of it), a pf.data.Dataset of batches (its first element if elements
+    are (x, y) tuples; a dataset of rank-1 elements is batched by 128 first), or an iterable of
+    batches."""
+    from . import data as _data
+
+    def features(element):
+        return element[0] if isinstance(element, tuple) else element
+
+    if isinstance(data, (np.ndarray, Tensor)) or np.isscalar(data):
+        return [data]
+    if isinstance(data, _data.Dataset):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if spec.shape is not None and len(spec.shape) == 1:
+            data = data.batch(128)
+        return (features(element) for element in data)
+    if isinstance(data, (list, tuple)) and data and all(np.isscalar(v) for v in data):
+        return [np.asarray(data)]  # a plain list of numbers is one batch, as np.asarray would read it
+    if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
+        return (features(element) for element in data)
+    raise TypeError(f"layer '{layer.name}' (Normalization).adapt: unsupported data of type {type(data).__name__}; "
+                    "pass a NumPy array, a tensor, a pf.data.Dataset of batches or an iterable of batches")
+
+
+def _normalization_adapt(self, data, batch_size=None, steps=None):
+    """Computes the mean and variance of `data` over every axis that is not kept (Keras's
+    Normalization.adapt), merged batch by batch, and stores them in the layer's weights.
+
+    ``data``: a NumPy array or tensor, a ``pf.data.Dataset`` yielding batches (or (x, y) pairs), or
+    an iterable of batches. ``batch_size`` batches an array or a dataset first; ``steps`` stops after
+    that many batches (both as Keras 2's adapt took them).
+    """
+    from . import data as _data
+    if batch_size is not None:
+        if isinstance(data, (np.ndarray, Tensor)):
+            data = _data.Dataset.from_tensor_slices(np.asarray(data)).batch(batch_size)
+        elif isinstance(data, _data.Dataset):
+            data = data.batch(batch_size)
+        else:
+            raise TypeError(f"layer '{self.name}' (Normalization).adapt: batch_size= applies to an array or a "
+                            f"pf.data.Dataset, got {type(data).__name__} (an iterable already yields batches)")
+    started = False
+    for step, batch in enumerate(_adapt_batches(self, data)):
+        if steps is not None and step >= steps:
+            break
+        batch = convert_to_tensor(batch) if not isinstance(batch, Tensor) else batch
+        if not started:
+            self._begin_adapt(tuple(batch.shape))
+            started = True
+        self._adapt_batch(batch)
+    if not started:
+        raise ValueError(f"layer '{self.name}' (Normalization).adapt: the data has no batches; pass at least one")
+    self._finish_adapt()
+
+
+Normalization.adapt = _normalization_adapt
+
+
+# ---------------------------------------------------------------- Lambda
+
+# Settings of the load in progress (load_model's safe_mode and custom_objects), read by from_config.
+_DESERIALIZATION = {"safe_mode": None, "custom_objects": {}}
+
+
+@contextlib.contextmanager
+def _deserialization_scope(safe_mode, custom_objects):
+    saved = dict(_DESERIALIZATION)
+    _DESERIALIZATION.update(safe_mode=safe_mode, custom_objects=dict(custom_objects or {}))
+    try:
+        yield
+    finally:
+        _DESERIALIZATION.update(saved)
+
+
+def _serialize_function(fn, where):
+    """A function as Keras's Lambda config holds it: a Python lambda as its bytecode
+    ({"class_name": "__lambda__", ...}, keras/src/utils/python_utils.py func_dump), a named function
+    by module and name (found again through custom_objects, or in pitfall's own modules)."""
+    if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
+        closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+        for what, values in (("default", fn.__defaults__ or ()), ("closure", closure or ())):
+            for value in values:
+                if not isinstance(value, (int, float, str, bool, type(None), list, tuple, dict)):
+                    raise ValueError(f"{where}: the lambda's {what} holds {type(value).__name__} {value!r}, which a "
+                                     "config cannot store; use a named function (load it with custom_objects) "
+                                     "or subclass pf.layers.Layer")
+        code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
+        return {"class_name": "__lambda__", "config": {"code": code, "defaults": fn.__defaults__, "closure": closure}}
+    name = getattr(fn, "__name__", None)
+    if name is None:
+        raise ValueError(f"{where}: cannot serialize {fn!r}: pass a function (def or lambda)")
+    return {"module": fn.__module__, "class_name": "function", "config": name, "registered_name": name}
+
+
+def _deserialize_function(config, where, safe_mode, custom_objects):
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "__lambda__":
+        if safe_mode is not False:
+            raise ValueError(
+                f"{where}: the config holds a Python lambda (bytecode). Loading it runs code from the file, so it "
+                "is refused by default, as Keras 3 does. If you trust the file, pass safe_mode=False to "
+                "pf.models.load_model (or from_config), or call pf.config.enable_unsafe_deserialization()")
+        inner = config["config"]
+        code = marshal.loads(base64.b64decode(inner["code"]))
+        closure = inner.get("closure")
+        cells = tuple(types.CellType(value) for value in closure) if closure else None
+        defaults = tuple(inner["defaults"]) if inner.get("defaults") else None
+        import pitfall
+        globals_ = {"pf": pitfall, "pitfall": pitfall, "np": np, "__builtins__": builtins}
+        return types.FunctionType(code, globals_, code.co_name, defaults, cells)
+    if config.get("class_name") == "function":
+        name, module = config.get("config"), config.get("module", "")
+        found = custom_objects.get(name) or custom_objects.get(config.get("registered_name"))
+        if found is not None:
+            return found
+        if module == "pitfall" or module.startswith("pitfall."):
+            import importlib
+            found = getattr(importlib.import_module(module), name, None)
+            if found is not None:
+                return found
+        raise TypeError(f"{where}: could not locate function '{name}' (module {module!r}); pass it when loading: "
+                        f"pf.models.load_model(path, custom_objects={{'{name}': {name}}})")
+    return config
+
+
+def _checked_output_shape(output_shape):
+    if output_shape is None or callable(output_shape):
+        return output_shape
+    if isinstance(output_shape, (list, tuple)) and all(d is None or isinstance(d, (int, np.integer))
+                                                       for d in output_shape):
+        return tuple(None if d is None else int(d) for d in output_shape)
+    raise TypeError("Lambda: argument 'output_shape' must be None, a shape tuple without the batch axis such as "
+                    f"(10,), or a function of the input shape, got output_shape={output_shape!r}")
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer (keras.layers.Lambda): ``Lambda(lambda x: x ** 2)``.
+
+    Keras reference: keras/src/layers/core/lambda_layer.py
+
+    Arguments:
+        function: called as ``function(inputs, **arguments)`` (also with ``training=`` when it takes
+            that argument); compute with ``pf.ops``, as in a layer's call().
+        output_shape: None (inferred by calling the function), a shape without the batch axis, or a
+            function of the input shape giving the whole output shape.
+        mask: accepted at its default (None) only: pitfall layers do not carry masks.
+        arguments: a dict of keyword arguments for the function.
+
+    A Lambda holding a Python lambda saves its bytecode; loading it is refused unless
+    ``safe_mode=False`` (as Keras 3). A named function is saved by name and found again through
+    ``custom_objects``. Functions that hold state belong in a ``pf.layers.Layer`` subclass instead.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: argument 'function' must be callable, got function={function!r}")
+        if mask is not None:
+            raise NotImplementedError(f"Lambda: argument 'mask' is not supported by pitfall (got mask={mask!r}); "
+                                      "leave it at its default, None")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"Lambda: argument 'arguments' must be a dict of keyword arguments or None, "
+                            f"got arguments={arguments!r}")
+        self.function = function
+        self._output_shape = _checked_output_shape(output_shape)
+        self.arguments = dict(arguments or {})
+        self.mask = None
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            parameters = {}
+        self._function_takes_training = "training" in parameters
+        self._function_takes_mask = "mask" in parameters
+
+    def call(self, inputs, training=None):
+        kwargs = dict(self.arguments)
+        if self._function_takes_mask:
+            kwargs["mask"] = None
+        if self._function_takes_training:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is None:
+            return super().compute_output_shape(input_shape)  # calls the function on zeros
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        return (first[0] if len(first) else None,) + self._output_shape
+
+    def get_config(self):
+        where = f"layer '{self.name}' (Lambda).get_config"
+        config = super().get_config()
+        config["function"] = _serialize_function(self.function, where)
+        if self._output_shape is not None:
+            config["output_shape"] = (_serialize_function(self._output_shape, where) if callable(self._output_shape)
+                                      else list(self._output_shape))
+        config["arguments"] = dict(self.arguments)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        config = dict(config)
+        if safe_mode is None:
+            safe_mode = _DESERIALIZATION["safe_mode"]
+            if safe_mode is None:
+                from . import config as _config
+                safe_mode = not _config.unsafe_deserialization_enabled()
+        objects = dict(_DESERIALIZATION["custom_objects"])
+        objects.update(custom_objects or {})
+        where = f"Lambda.from_config (layer '{config.get('name')}')"
+        config["function"] = _deserialize_function(config["function"], where, safe_mode, objects)
+        if "output_shape" in config:
+            config["output_shape"] = _deserialize_function(config["output_shape"], where, safe_mode, objects)
+        return cls(**config)
+
+
+_C.register_python_layer_class("Lambda", Lambda)

@@ -355,11 +355,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
     Custom Python layers are found through ``custom_objects={"MyLayer": MyLayer}``, an open
     ``pf.saving.custom_object_scope`` or ``@pf.saving.register_keras_serializable()``; their
-    ``from_config(config)`` (by default ``cls(**config)``) rebuilds them.
+    ``from_config(config)`` (by default ``cls(**config)``) rebuilds them. Functions a Lambda layer
+    was given by name are found there too (``custom_objects={"scale": scale}``); a Lambda holding a
+    Python lambda loads only with ``safe_mode=False`` (its bytecode runs), as in Keras 3.
     """
-    from . import saving
+    from . import layers, saving
     saving.register_custom_objects(custom_objects, "load_model")
-    return _C.load_model(str(filepath), compile)
+    with layers._deserialization_scope(safe_mode, custom_objects):
+        return _C.load_model(str(filepath), compile)
 
 
 @classmethod

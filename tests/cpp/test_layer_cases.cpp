@@ -32,6 +32,7 @@ std::shared_ptr<Layer> from_arguments(const std::string& class_name, const Json&
 }
 
 Json args(Json::Object values) { return Json(std::move(values)); }
+Json ints(std::vector<int64_t> values) { return Json::from_vector(values); }
 
 const std::map<std::string, LayerCase>& layer_cases() {
   static const std::map<std::string, LayerCase> cases = [] {
@@ -64,6 +65,36 @@ const std::map<std::string, LayerCase>& layer_cases() {
     c["GlobalAveragePooling2D"] = {args({}), {{3, 4, 5, 2}}, {}, {}};
     c["SimpleRNN"] = {args({{"units", 3}}), {{2, 4, 3}}, {.trainable_weights = 3}, {}};
     c["LSTM"] = {args({{"units", 2}}), {{2, 3, 3}}, {.trainable_weights = 3}, {}};
+    // Activation layers.
+    c["LeakyReLU"] = {args({{"negative_slope", 0.2}}), {{3, 4}}, {}, {}};
+    c["PReLU"] = {args({{"alpha_initializer", "random_uniform"}, {"shared_axes", ints({1})}}), {{2, 3, 4}},
+                  {.trainable_weights = 1}, {}};
+    c["ReLU"] = {args({{"max_value", 1.5}, {"negative_slope", 0.1}, {"threshold", 0.2}}), {{3, 5}}, {}, {}};
+    c["Softmax"] = {args({{"axis", ints({1, 2})}}), {{2, 3, 4}}, {}, {}};
+    c["ELU"] = {args({{"alpha", 0.5}}), {{3, 4}}, {}, {}};
+    // Reshaping layers.
+    c["UpSampling1D"] = {args({{"size", 3}}), {{2, 4, 3}}, {}, {}};
+    c["UpSampling2D"] = {args({{"size", ints({2, 3})}, {"interpolation", "bilinear"}}), {{2, 3, 4, 2}}, {}, {}};
+    c["ZeroPadding1D"] = {args({{"padding", ints({1, 2})}}), {{2, 3, 4}}, {}, {}};
+    c["ZeroPadding2D"] = {args({{"padding", Json(Json::Array{ints({1, 0}), ints({2, 1})})}}), {{2, 3, 3, 2}}, {}, {}};
+    c["Cropping1D"] = {args({{"cropping", ints({1, 2})}}), {{2, 6, 3}}, {}, {}};
+    c["Cropping2D"] = {args({{"cropping", Json(Json::Array{ints({1, 0}), ints({0, 2})})}, {"data_format", "channels_first"}}),
+                       {{2, 2, 5, 6}}, {}, {}};
+    c["Permute"] = {args({{"dims", ints({3, 1, 2})}}), {{2, 3, 4, 5}}, {}, {}};
+    c["RepeatVector"] = {args({{"n", 3}}), {{2, 4}}, {}, {}};
+    // Regularization layers.
+    c["SpatialDropout1D"] = {args({{"rate", 0.3}, {"seed", 7}}), {{2, 4, 5}}, {}, {}};
+    c["SpatialDropout2D"] = {args({{"rate", 0.3}, {"seed", 7}}), {{2, 3, 4, 5}}, {}, {}};
+    c["GaussianNoise"] = {args({{"stddev", 0.1}, {"seed", 3}}), {{3, 4}}, {}, {}};
+    c["GaussianDropout"] = {args({{"rate", 0.2}, {"seed", 3}}), {{3, 4}}, {}, {}};
+    c["ActivityRegularization"] = {args({{"l1", 0.01}, {"l2", 0.02}}), {{3, 4}}, {}, {}};
+    c["UnitNormalization"] = {args({{"axis", ints({1, 2})}}), {{2, 3, 4}}, {}, {}};
+    // Preprocessing layers.
+    c["Rescaling"] = {args({{"scale", Json(Json::Array{Json(0.5), Json(2.0), Json(-1.0)})}, {"offset", 0.1}}),
+                      {{2, 4, 3}}, {}, {}};
+    c["Normalization"] = {args({}), {{3, 4}}, {.non_trainable_weights = 3}, {}};
+    c["CategoryEncoding"] = {args({{"num_tokens", 6}, {"output_mode", "count"}}), {{3, 4}},
+                             {.input_dtypes = {DType::int64}, .int_input_high = 6, .gradcheck = false}, {}};
     c["InputLayer"] = {args({}), {}, {}, [] {
       const auto layer = from_arguments("InputLayer", args({{"shape", Json::from_vector(std::vector<int64_t>{4})},
                                                             {"dtype", "int32"}}));

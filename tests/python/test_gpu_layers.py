@@ -29,6 +29,22 @@ MODELS = {
                                          pf.layers.Dense(3)]),
     "Reshape+softmax": ((12,), "float32", lambda: [pf.layers.Reshape((3, 4)), pf.layers.Flatten(),
                                                    pf.layers.Dense(3), pf.layers.Activation("softmax")]),
+    "activation layers": ((12,), "float32", lambda: [
+        pf.layers.Dense(8), pf.layers.PReLU(alpha_initializer="random_uniform"), pf.layers.LeakyReLU(),
+        pf.layers.Dense(6), pf.layers.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.1), pf.layers.ELU(),
+        pf.layers.Dense(3), pf.layers.Softmax()]),
+    "reshaping layers": ((6, 4), "float32", lambda: [
+        pf.layers.ZeroPadding1D(1), pf.layers.Cropping1D((0, 1)), pf.layers.UpSampling1D(2), pf.layers.Permute((2, 1)),
+        pf.layers.Reshape((4, 14, 1)), pf.layers.UpSampling2D(2, interpolation="bilinear"), pf.layers.ZeroPadding2D(1),
+        pf.layers.Cropping2D(1), pf.layers.Flatten(), pf.layers.Dense(3)]),
+    "regularization layers": ((12,), "float32", lambda: [
+        pf.layers.Dense(8), pf.layers.GaussianNoise(0.1, seed=1), pf.layers.GaussianDropout(0.1, seed=2),
+        pf.layers.Reshape((4, 2)), pf.layers.SpatialDropout1D(0.2, seed=3), pf.layers.Flatten(),
+        pf.layers.ActivityRegularization(l2=0.01), pf.layers.UnitNormalization(), pf.layers.RepeatVector(2),
+        pf.layers.Flatten(), pf.layers.Dense(3)]),
+    "preprocessing layers": ((5,), "int32", lambda: [
+        pf.layers.CategoryEncoding(20, output_mode="count"), pf.layers.Rescaling(0.5, offset=0.1),
+        pf.layers.Normalization(axis=None, mean=1.0, variance=4.0), pf.layers.Dense(3)]),
 }
 
 
