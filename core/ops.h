@@ -7,11 +7,13 @@
 //    operand takes the tensor's dtype (a fractional scalar with an integer tensor is an error);
 //  - float-only ops (exp, log, sqrt, tanh, sigmoid, softmax, divide, ...) reject integer and bool
 //    tensors and name `cast` as the fix;
-//  - comparisons return bool; argmax returns int64; cast is the only op that changes dtype.
+//  - comparisons and the logical ops return bool; argmax, argmin, argsort and top_k's indices are
+//    int64; cast is the only op that changes dtype.
 // float16 / bfloat16 elementwise ops compute in float32 and round once to the format, as GPUs do;
 // reductions and matmul accumulate in float32 and round the result.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pitfall/core/tensor.h"
@@ -76,6 +78,21 @@ Tensor gelu(const Tensor& x, bool approximate = true);
 // Gradient passes where min <= x <= max.
 Tensor clip(const Tensor& x, double min_value, double max_value);
 Tensor cast(const Tensor& x, DType dtype);  // differentiable between floating dtypes
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+// Piecewise constant, so not differentiable: the result carries no gradient. floor and ceil take
+// floating tensors; round(x, decimals) rounds half to even at 10^-decimals (np.round; an integer
+// tensor is returned as is for decimals >= 0); sign is -1, 0 or 1 (NaN stays NaN).
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x, int64_t decimals = 0);
+Tensor sign(const Tensor& x);
+// Any dtypes (nonzero and NaN are true), broadcasting; bool result, not differentiable.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+// a / b, and 0 where b == 0 (with a gradient of 0 there for both operands). Floating only.
+Tensor divide_no_nan(const Tensor& a, const Tensor& b);
 
 // ---- normalizing activations (max-subtracted, stable for any finite input)
 Tensor softmax(const Tensor& x, int64_t axis = -1);
@@ -101,6 +118,21 @@ Tensor batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& scale
 // promoted to a matrix and the added axis removed from the result).
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// ---- keras.ops.nn functions (composites)
+Tensor silu(const Tensor& x);  // x * sigmoid(x)
+// Elementwise, target and output of one shape: -(t log p + (1 - t) log(1 - p)) with p clipped to
+// [1e-7, 1 - 1e-7]; from_logits: the stable logits form (tf.nn.sigmoid_cross_entropy_with_logits).
+// Integer or bool targets are cast to the output's dtype; a floating target must share it.
+Tensor binary_crossentropy(const Tensor& target, const Tensor& output, bool from_logits = false);
+// -sum(target * log p) along `axis`: p = softmax(output) from logits, else output / sum(output)
+// clipped to [1e-7, 1 - 1e-7]. Target and output of one shape.
+Tensor categorical_crossentropy(const Tensor& target, const Tensor& output, bool from_logits = false,
+                                int64_t axis = -1);
+// The same with integer class indices: target has output's shape without `axis` (a trailing axis
+// of 1 is squeezed); indices outside [0, classes) are errors.
+Tensor sparse_categorical_crossentropy(const Tensor& target, const Tensor& output, bool from_logits = false,
+                                       int64_t axis = -1);
+
 // ---- placement
 // x's values on `device` (a copy; x itself when already there), recorded by autograd: the gradient
 // goes back to x's device. Raises when the device is not available (no GPU, no CUDA build).
@@ -122,10 +154,46 @@ Tensor strided_slice(const Tensor& x, const std::vector<int64_t>& begin, const s
 Tensor slice(const Tensor& x, const std::vector<int64_t>& start, const std::vector<int64_t>& size);
 // np.take / keras.ops.take: integer indices (negative wrap once) along `axis`.
 Tensor take(const Tensor& x, const Tensor& indices, int64_t axis = 0);
-// Integer labels -> one-hot of `depth` along a new last axis. Labels outside [0, depth) are errors.
-Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype = DType::float32);
+// Integer labels -> one-hot of `depth` along a new axis at `axis` of the result (default last).
+// Labels outside [0, depth) are errors.
+Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype = DType::float32, int64_t axis = -1);
 // Sums x over broadcast axes so the result has `shape` (the adjoint of broadcast_to).
 Tensor sum_to_shape(const Tensor& x, const Shape& shape);
+// np.take_along_axis: out[..., j, ...] = x[..., indices[..., j, ...], ...] along `axis`; indices
+// (int32/int64, negatives wrap once) have x's rank, and the other axes broadcast.
+Tensor take_along_axis(const Tensor& x, const Tensor& indices, int64_t axis);
+// np.tile: x repeated `repeats[d]` times along each axis (the shorter of the two padded with 1s).
+Tensor tile(const Tensor& x, const std::vector<int64_t>& repeats);
+// np.repeat along `axis`: each element `repeats` times, or repeats[i] times for element i.
+Tensor repeat(const Tensor& x, int64_t repeats, int64_t axis);
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats, int64_t axis);
+// np.split along `axis` into `sections` equal pieces, or at the given indices (views).
+std::vector<Tensor> split(const Tensor& x, int64_t sections, int64_t axis = 0);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& indices, int64_t axis = 0);
+// np.pad with (before, after) per axis. mode "constant" (constant_value), "edge", "reflect",
+// "symmetric" or "wrap"; reflect pads at most size - 1 per side, symmetric and wrap at most size.
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pad_width,
+           const std::string& mode = "constant", double constant_value = 0.0);
+// keras.ops.slice_update: a copy of x with the block at `start` replaced by `updates` (same rank
+// and dtype; the block must lie inside x).
+Tensor slice_update(const Tensor& x, const std::vector<int64_t>& start, const Tensor& updates);
+// np.einsum: NumPy subscripts ("ij,jk->ik", "...", implicit output, diagonals "ii->i"). The
+// operands share a dtype; they are contracted pairwise from left to right.
+Tensor einsum(const std::string& subscripts, const std::vector<Tensor>& operands);
+// np.tensordot: sums a's axes a_axes against b's b_axes; the result has a's free axes, then b's.
+Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<int64_t>& a_axes,
+                 const std::vector<int64_t>& b_axes);
+
+// ---- scans and sorting along one axis
+// Running sum / product (numeric; floating values accumulate in double and each output is rounded
+// once; integers wrap like NumPy's). cumprod's gradient is exact where x has zeros (first order).
+Tensor cumsum(const Tensor& x, int64_t axis);
+Tensor cumprod(const Tensor& x, int64_t axis);
+// Stable: equal values keep their index order. Ascending puts NaN last; descending puts it first.
+Tensor argsort(const Tensor& x, int64_t axis = -1, bool descending = false);
+Tensor sort(const Tensor& x, int64_t axis = -1);  // ascending, NaN last
+// The k largest entries along the last axis, largest first (ties by index), and their indices.
+std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k);
 
 // ---- adjoints used by backward passes (public so that they are gradchecked like every op)
 // Zeros of `input_shape` with `grad` written at the positions strided_slice(begin, step) selected.
@@ -133,6 +201,9 @@ Tensor strided_slice_grad(const Tensor& grad, const Shape& input_shape, const st
                           const std::vector<int64_t>& step);
 // Zeros of `input_shape` with `grad` scatter-added at take(x, indices, axis)'s positions.
 Tensor take_grad(const Tensor& grad, const Tensor& indices, const Shape& input_shape, int64_t axis);
+// Zeros of `input_shape` with `grad` scatter-added at take_along_axis(x, indices, axis)'s positions
+// (grad and indices of one shape: input_shape with `axis` resized).
+Tensor take_along_axis_grad(const Tensor& grad, const Tensor& indices, const Shape& input_shape, int64_t axis);
 
 // ---- reductions (axes empty = all axes)
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
@@ -140,7 +211,13 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
 Tensor min(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
 Tensor var(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);  // ddof 0
+// sqrt(var): keras.ops.std (ddof 0).
+Tensor standard_deviation(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
 Tensor argmax(const Tensor& x, int64_t axis = -1, bool keepdims = false);  // int64; first on ties
+Tensor argmin(const Tensor& x, int64_t axis = -1, bool keepdims = false);  // int64; first on ties
+// Any dtype (nonzero is true); bool result; an empty reduction gives false (any) / true (all).
+Tensor any(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
+Tensor all(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdims = false);
 
 // ---- convolution and pooling: channels_last (N, H, W, C); kernel (kh, kw, in, out) as in Keras.
 // padding "valid" or "same" (TensorFlow's rule: total padding max((ceil(in/stride) - 1) * stride +

@@ -35,6 +35,9 @@ struct Attrs {
   // cast's target dtype; one_hot's dtype and depth.
   DType dtype = DType::float32;
   int64_t depth = 0;
+  // argsort: largest first (ties still in index order); round: decimal places.
+  bool descending = false;
+  int64_t decimals = 0;
   // Activations and their gradients.
   struct Activation {
     double negative_slope = 0.0;  // leaky_relu

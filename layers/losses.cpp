@@ -23,9 +23,6 @@ namespace pitfall {
 
 namespace {
 
-// keras.backend.epsilon(): the probability clip of the crossentropies.
-constexpr double kEpsilon = 1e-7;
-
 // y_pred must be a floating tensor; y_true is brought to its dtype.
 Tensor prepare_labels(const std::string& loss_name, const Tensor& y_true, const Tensor& y_pred) {
   if (!y_true.defined() || !y_pred.defined()) {
@@ -141,43 +138,14 @@ class BinaryCrossentropy : public Loss {
     if (from_logits_) warn_if_already_activated(name(), prediction, "sigmoid");
     auto [labels, y_pred] = aligned_pair(name(), prepare_labels(name(), y_true, prediction), prediction, false);
     if (label_smoothing_ > 0) labels = add(multiply(labels, 1.0 - label_smoothing_), 0.5 * label_smoothing_);
-    Tensor elementwise;
-    if (from_logits_) {
-      // tf.nn.sigmoid_cross_entropy_with_logits: max(x, 0) - x*y + log(1 + exp(-|x|)), with both
-      // branches written as where(x >= 0, ...) so the gradient at x == 0 is sigmoid(0) - y.
-      const Tensor zero = scalar_like(0.0, y_pred, "binary_crossentropy");
-      const Tensor nonnegative = greater_equal(y_pred, zero);
-      const Tensor relu_logits = where(nonnegative, y_pred, zeros_like(y_pred));
-      const Tensor neg_abs_logits = where(nonnegative, negative(y_pred), y_pred);
-      elementwise = add(subtract(relu_logits, multiply(y_pred, labels)), log(add(exp(neg_abs_logits), 1.0)));
-    } else {
-      // Keras 3: clip to [eps, 1 - eps], then -(y log p + (1 - y) log(1 - p)). The clip zeroes the
-      // gradient of saturated probabilities (pitfall P09).
-      const Tensor p = clip(y_pred, kEpsilon, 1.0 - kEpsilon);
-      const Tensor positive = multiply(labels, log(p));
-      const Tensor negative_part = multiply(subtract(1.0, labels), log(subtract(1.0, p)));
-      elementwise = negative(add(positive, negative_part));
-    }
+    const Tensor elementwise = binary_crossentropy(labels, y_pred, from_logits_);
     return mean_last_axis(elementwise);
   }
 
  private:
-  static Tensor zeros_like(const Tensor& x) { return Tensor::zeros(x.shape(), x.dtype(), x.device()); }
   bool from_logits_;
   double label_smoothing_;
 };
-
-// -sum(y * log p) along `axis` from logits or from probabilities (renormalized, then clipped).
-Tensor crossentropy_along(const Tensor& one_hot_labels, const Tensor& y_pred, bool from_logits, int64_t axis) {
-  Tensor log_probs;
-  if (from_logits) {
-    log_probs = log_softmax(y_pred, axis);
-  } else {
-    const Tensor normalized = divide(y_pred, sum(y_pred, {axis}, true));
-    log_probs = log(clip(normalized, kEpsilon, 1.0 - kEpsilon));
-  }
-  return negative(sum(multiply(one_hot_labels, log_probs), {axis}));
-}
 
 void warn_if_single_class(const std::string& loss_name, const Tensor& y_pred, int64_t axis) {
   if (y_pred.ndim() == 0 || y_pred.dim(axis) != 1) return;
@@ -221,7 +189,7 @@ class CategoricalCrossentropy : public Loss {
       const double num_classes = static_cast<double>(y_pred.dim(axis));
       labels = add(multiply(labels, 1.0 - label_smoothing_), label_smoothing_ / num_classes);
     }
-    return crossentropy_along(labels, y_pred, from_logits_, axis);
+    return categorical_crossentropy(labels, y_pred, from_logits_, axis);
   }
 
  private:
@@ -264,7 +232,7 @@ class SparseCategoricalCrossentropy : public Loss {
     // From logits: one fused pass forward and back (no one-hot tensor, no log-softmax tensor).
     if (from_logits_) return sparse_softmax_cross_entropy(y_pred, reshape(labels, batch));
     const Tensor one_hot_labels = one_hot(reshape(labels, batch), num_classes, y_pred.dtype());
-    return crossentropy_along(one_hot_labels, y_pred, from_logits_, -1);
+    return categorical_crossentropy(one_hot_labels, y_pred, from_logits_, -1);
   }
 
  private:

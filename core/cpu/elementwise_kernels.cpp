@@ -288,6 +288,59 @@ struct EluOp {
   }
 };
 
+struct SinOp {
+  template <class T> static auto make(const Attrs&) { return [](compute_t<T> x) { return std::sin(x); }; }
+};
+struct CosOp {
+  template <class T> static auto make(const Attrs&) { return [](compute_t<T> x) { return std::cos(x); }; }
+};
+struct FloorOp {
+  template <class T> static auto make(const Attrs&) { return [](compute_t<T> x) { return std::floor(x); }; }
+};
+struct CeilOp {
+  template <class T> static auto make(const Attrs&) { return [](compute_t<T> x) { return std::ceil(x); }; }
+};
+// keras.ops.round is np.round (keras/src/backend/numpy/numpy.py): half to even (nearbyint in the
+// default rounding mode), scaled by 10^decimals in the compute type as NumPy scales (x * 10^d for
+// d >= 0, x / 10^-d for d < 0).
+struct RoundOp {
+  template <class T> static auto make(const Attrs& attrs) {
+    using C = compute_t<T>;
+    const int64_t decimals = attrs.decimals;
+    const C scale = static_cast<C>(std::pow(10.0, static_cast<double>(decimals < 0 ? -decimals : decimals)));
+    return [decimals, scale](C x) -> C {
+      if (decimals == 0) return std::nearbyint(x);
+      if (decimals > 0) return std::nearbyint(x * scale) / scale;
+      return std::nearbyint(x / scale) * scale;
+    };
+  }
+};
+// -1, 0 or 1 (NaN stays NaN, as np.sign).
+struct SignOp {
+  template <class T> static auto make(const Attrs&) {
+    using C = compute_t<T>;
+    return [](C x) -> C {
+      if constexpr (std::is_unsigned_v<C>) {
+        return x > C(0) ? C(1) : C(0);
+      } else {
+        if (is_nan(x)) return x;
+        return x > C(0) ? C(1) : (x < C(0) ? C(-1) : C(0));
+      }
+    };
+  }
+};
+
+// Logical ops on bool operands (the front-ends cast other dtypes to bool: nonzero is true).
+template <class F>
+KernelFn logical_binary_kernel() {
+  return [](const std::vector<Tensor>& in, Tensor& out, const Attrs&) { map_binary<bool, bool>(in[0], in[1], out, F{}); };
+}
+struct LogicalAndF { bool operator()(bool a, bool b) const { return a && b; } };
+struct LogicalOrF { bool operator()(bool a, bool b) const { return a || b; } };
+void logical_not_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs&) {
+  map_unary<bool, bool>(in[0], out, [](bool x) { return !x; });
+}
+
 // GELU and its derivative. Exact: x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2,
 // d/dx = Phi(x) + x phi(x). Approximate: u = k (x + 0.044715 x^3), k = sqrt(2/pi),
 // 0.5 x (1 + tanh u), d/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) k (1 + 3 * 0.044715 x^2).
@@ -456,6 +509,15 @@ void register_cpu_elementwise_kernels(OpRegistry& r) {
   r.add_kernel("elu", cpu, floating_unary_kernel<EluOp>());
   r.add_kernel("gelu", cpu, floating_unary_kernel<GeluOp>());
   r.add_kernel("gelu_grad", cpu, gelu_grad_kernel);
+  r.add_kernel("sin", cpu, floating_unary_kernel<SinOp>());
+  r.add_kernel("cos", cpu, floating_unary_kernel<CosOp>());
+  r.add_kernel("floor", cpu, floating_unary_kernel<FloorOp>());
+  r.add_kernel("ceil", cpu, floating_unary_kernel<CeilOp>());
+  r.add_kernel("round", cpu, floating_unary_kernel<RoundOp>());
+  r.add_kernel("sign", cpu, numeric_unary_kernel<SignOp>());
+  r.add_kernel("logical_and", cpu, logical_binary_kernel<LogicalAndF>());
+  r.add_kernel("logical_or", cpu, logical_binary_kernel<LogicalOrF>());
+  r.add_kernel("logical_not", cpu, logical_not_kernel);
   r.add_kernel("cast", cpu, cast_kernel);
 }
 

@@ -1,4 +1,4 @@
-// CPU kernels for reductions (sum, max, min, argmax) and the normalizing activations (softmax,
+// CPU kernels for reductions (sum, max, min, argmax, argmin, any, all) and the normalizing activations (softmax,
 // log_softmax). Reduced axes arrive as one adjacent run (the front-end arranges that).
 #include <cmath>
 #include <limits>
@@ -68,9 +68,9 @@ void extreme_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& att
   });
 }
 
-// Index of the first maximum; the first NaN wins (NumPy's rule).
-template <class T>
-struct ArgmaxReducer {
+// Index of the first maximum (IsMax) or minimum; the first NaN wins (NumPy's rule).
+template <class T, bool IsMax>
+struct ArgExtremeReducer {
   using C = compute_t<T>;
   struct Acc {
     C best{};
@@ -82,7 +82,7 @@ struct ArgmaxReducer {
     if (acc.nan) return;
     bool v_nan = false;
     if constexpr (is_float_v<T>) v_nan = std::isnan(static_cast<double>(v));
-    if (r == 0 || v_nan || v > acc.best) {
+    if (r == 0 || v_nan || (IsMax ? v > acc.best : v < acc.best)) {
       acc.best = v;
       acc.index = r;
       acc.nan = v_nan;
@@ -91,11 +91,28 @@ struct ArgmaxReducer {
   int64_t finish(Acc acc, int64_t) const { return acc.index; }
 };
 
-void argmax_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+template <bool IsMax>
+void arg_extreme_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
   visit_dtype(in[0].dtype(), [&](auto zero) {
     using T = decltype(zero);
-    cpu::reduce_run<T, int64_t>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), ArgmaxReducer<T>{});
+    cpu::reduce_run<T, int64_t>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), ArgExtremeReducer<T, IsMax>{});
   });
+}
+
+// any / all over a bool input (the front-end casts other dtypes: nonzero is true). An empty
+// reduction gives the identity: false for any, true for all.
+template <bool IsAny>
+struct LogicalReducer {
+  using Acc = uint8_t;  // not bool: reduce_run keeps a std::vector<Acc>
+  Acc init() const { return IsAny ? 0 : 1; }
+  void step(Acc& acc, bool v, int64_t) const { acc = IsAny ? (acc || v) : (acc && v); }
+  bool finish(Acc acc, int64_t) const { return acc != 0; }
+};
+
+template <bool IsAny>
+void logical_reduce_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  if (in[0].dtype() != DType::bool_) throw DTypeError(std::string(IsAny ? "any" : "all") + ": the kernel takes bool input");
+  cpu::reduce_run<bool, bool>(in[0], out, reduce_geometry(in[0].shape(), attrs.axes), LogicalReducer<IsAny>{});
 }
 
 // softmax / log_softmax along attrs.axes[0]. x viewed as (outer, R, inner); every (o, i) column is
@@ -237,7 +254,10 @@ void register_cpu_reduction_kernels(OpRegistry& r) {
   r.add_kernel("sum", DeviceType::cpu, sum_kernel);
   r.add_kernel("max", DeviceType::cpu, extreme_kernel<true>);
   r.add_kernel("min", DeviceType::cpu, extreme_kernel<false>);
-  r.add_kernel("argmax", DeviceType::cpu, argmax_kernel);
+  r.add_kernel("argmax", DeviceType::cpu, arg_extreme_kernel<true>);
+  r.add_kernel("argmin", DeviceType::cpu, arg_extreme_kernel<false>);
+  r.add_kernel("any", DeviceType::cpu, logical_reduce_kernel<true>);
+  r.add_kernel("all", DeviceType::cpu, logical_reduce_kernel<false>);
   r.add_kernel("softmax", DeviceType::cpu, softmax_kernel<false>);
   r.add_kernel("log_softmax", DeviceType::cpu, softmax_kernel<true>);
 }

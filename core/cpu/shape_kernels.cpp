@@ -1,5 +1,5 @@
-// CPU kernels for shape and indexing ops: concatenate, take, take_grad, one_hot,
-// strided_slice_grad.
+// CPU kernels for shape and indexing ops: concatenate, take, take_grad, take_along_axis,
+// take_along_axis_grad, one_hot, strided_slice_grad.
 #include <cstring>
 
 #include "pitfall/core/cpu/kernels.h"
@@ -146,6 +146,66 @@ void take_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& a
   });
 }
 
+// x (outer, dim, inner), indices (outer, n, inner) -> out (outer, n, inner):
+// out[o, j, i] = x[o, indices[o, j, i], i] (np.take_along_axis; negative indices wrap once).
+void take_along_axis_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Tensor& x = in[0];
+  const AxisGeometry g = axis_geometry(x.shape(), attrs.axis);
+  const std::vector<int64_t> index = resolve_indices("take_along_axis", in[1], attrs.axis, g.dim);
+  const int64_t n = out.shape()[attrs.axis];
+  const size_t item = dtype_size(x.dtype());
+  const char* src = static_cast<const char*>(x.data_ptr());
+  char* dst = static_cast<char*>(out.data_ptr());
+  parallel_for(out.numel(), kCopyBlockBytes / static_cast<int64_t>(item), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t i = t % g.inner, o = t / (g.inner * n);
+      std::memcpy(dst + t * item, src + ((o * g.dim + index[t]) * g.inner + i) * item, item);
+    }
+  });
+}
+
+// grad (outer, n, inner), indices (outer, n, inner) -> out (outer, dim, inner) zeros with
+// out[o, indices[o, j, i], i] += grad[o, j, i]. Each parallel block owns whole outer slices and
+// adds in increasing (j, i), so every element sums in one fixed order (no atomics, any thread count
+// gives the same bits). float16/bfloat16 accumulate in float32 and round once, as take_grad does.
+void take_along_axis_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
+  const Tensor& grad = in[0];
+  const AxisGeometry g = axis_geometry(out.shape(), attrs.axis);
+  const std::vector<int64_t> index = resolve_indices("take_along_axis_grad", in[1], attrs.axis, g.dim);
+  const int64_t n = grad.shape()[attrs.axis];
+  visit_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, bool>) {
+      throw DTypeError("take_along_axis_grad of a bool gradient; gradients are numeric");
+    } else {
+      using Acc = std::conditional_t<is_reduced_float_v<T>, float, T>;
+      T* dst = static_cast<T*>(out.data_ptr());
+      std::vector<Acc> widened;
+      Acc* acc;
+      if constexpr (is_reduced_float_v<T>) {
+        widened.assign(static_cast<size_t>(out.numel()), 0.0f);
+        acc = widened.data();
+      } else {
+        std::fill(dst, dst + out.numel(), T{});
+        acc = dst;
+      }
+      const T* src = static_cast<const T*>(grad.data_ptr());
+      const int64_t slice = std::max<int64_t>(1, n * g.inner);
+      parallel_for(g.outer, std::max<int64_t>(1, kCopyBlockBytes / slice), [&](int64_t begin, int64_t end) {
+        for (int64_t o = begin; o < end; ++o) {
+          for (int64_t t = o * n * g.inner; t < (o + 1) * n * g.inner; ++t) {
+            Acc& to = acc[(o * g.dim + index[t]) * g.inner + t % g.inner];
+            to = static_cast<Acc>(to + static_cast<Acc>(src[t]));
+          }
+        }
+      });
+      if constexpr (is_reduced_float_v<T>) {
+        for (int64_t i = 0; i < out.numel(); ++i) dst[i] = T(widened[static_cast<size_t>(i)]);
+      }
+    }
+  });
+}
+
 // indices (...) -> out (..., depth): zeros with a one at each label. Labels outside [0, depth) are
 // errors (TensorFlow would silently give an all-zero row, which hides label bugs).
 void one_hot_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs) {
@@ -191,6 +251,8 @@ void register_cpu_shape_kernels(OpRegistry& r) {
   r.add_kernel("concatenate", DeviceType::cpu, concatenate_kernel);
   r.add_kernel("take", DeviceType::cpu, take_kernel);
   r.add_kernel("take_grad", DeviceType::cpu, take_grad_kernel);
+  r.add_kernel("take_along_axis", DeviceType::cpu, take_along_axis_kernel);
+  r.add_kernel("take_along_axis_grad", DeviceType::cpu, take_along_axis_grad_kernel);
   r.add_kernel("one_hot", DeviceType::cpu, one_hot_kernel);
   r.add_kernel("strided_slice_grad", DeviceType::cpu, strided_slice_grad_kernel);
 }

@@ -431,6 +431,94 @@ Tensor clip(const Tensor& x, double min_value, double max_value) {
   return out;
 }
 
+Tensor sin(const Tensor& x) {
+  OpScope scope("sin");
+  check_floating("sin", x);
+  Tensor out = run_unary("sin", x);
+  if (needs_record({x})) {
+    record(out, "sin", {x}, [x = x.detach()](const Tensor& g) { return std::vector<Tensor>{multiply(g, cos(x))}; });
+  }
+  return out;
+}
+
+Tensor cos(const Tensor& x) {
+  OpScope scope("cos");
+  check_floating("cos", x);
+  Tensor out = run_unary("cos", x);
+  if (needs_record({x})) {
+    record(out, "cos", {x}, [x = x.detach()](const Tensor& g) {
+      return std::vector<Tensor>{negative(multiply(g, sin(x)))};
+    });
+  }
+  return out;
+}
+
+// Piecewise constant: their derivative is 0 wherever it exists, so they record nothing and the
+// result carries no gradient (TensorFlow registers no gradient for them either).
+Tensor floor(const Tensor& x) {
+  OpScope scope("floor");
+  check_floating("floor", x);
+  return run_unary("floor", x.detach());
+}
+
+Tensor ceil(const Tensor& x) {
+  OpScope scope("ceil");
+  check_floating("ceil", x);
+  return run_unary("ceil", x.detach());
+}
+
+Tensor round(const Tensor& x, int64_t decimals) {
+  OpScope scope("round");
+  check_numeric("round", x);
+  if (!is_floating(x.dtype())) {
+    // np.round of an integer tensor: the identity for decimals >= 0.
+    if (decimals >= 0) return x.detach().clone();
+    throw ValueError("round: decimals=" + std::to_string(decimals) + " on the integer tensor " + describe(x) +
+                     " is not supported; cast it to a floating dtype first, or pass decimals >= 0");
+  }
+  Attrs attrs;
+  attrs.decimals = decimals;
+  return run_unary("round", x.detach(), attrs);
+}
+
+Tensor sign(const Tensor& x) {
+  OpScope scope("sign");
+  check_numeric("sign", x);
+  return run_unary("sign", x.detach());
+}
+
+namespace {
+
+Tensor run_logical(const char* op, const Tensor& a, const Tensor& b) {
+  OpScope scope(op);
+  const Tensor x = detail::truth_values(a), y = detail::truth_values(b);
+  return dispatch(op, {x, y}, broadcast_shapes(x.shape(), y.shape(), op), DType::bool_);
+}
+
+}  // namespace
+
+Tensor logical_and(const Tensor& a, const Tensor& b) { return run_logical("logical_and", a, b); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return run_logical("logical_or", a, b); }
+
+Tensor logical_not(const Tensor& x) {
+  OpScope scope("logical_not");
+  return run_unary("logical_not", detail::truth_values(x));
+}
+
+// tf.math.divide_no_nan / keras.ops.divide_no_nan (keras/src/backend/jax/numpy.py): 0 where b == 0,
+// a / b elsewhere. The divisor is replaced by 1 where it is 0 before dividing, so the unused
+// quotient is finite and both gradients are exactly 0 there (not 0 * inf = NaN).
+Tensor divide_no_nan(const Tensor& a, const Tensor& b) {
+  if (auto promoted = promote_operands(a, b)) return divide_no_nan(promoted->first, promoted->second);
+  OpScope scope("divide_no_nan");
+  check_same_dtype("divide_no_nan", a, b);
+  check_floating("divide_no_nan", a);
+  const Tensor zero = zero_like(b);
+  const Tensor is_zero = equal(b, zero);
+  const Tensor safe = where(is_zero, Tensor::full({}, 1.0, b.dtype(), b.device()), b);
+  return where(is_zero, zero, divide(a, safe));
+}
+
 Tensor cast(const Tensor& x, DType dtype) {
   OpScope scope("cast");
   Attrs attrs;

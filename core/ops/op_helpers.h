@@ -41,6 +41,12 @@ inline void check_numeric(const char* op, const Tensor& x) {
 
 inline std::string dtype_str(DType dtype) { return std::string(dtype_name(dtype)); }
 
+// The truth values of any tensor for the logical ops and any/all: nonzero (and NaN) is true, as in
+// NumPy. Not differentiable.
+inline Tensor truth_values(const Tensor& x) {
+  return x.dtype() == DType::bool_ ? x.detach() : cast(x.detach(), DType::bool_);
+}
+
 // For ops that were told they may write their result over an input (dispatch's overwrite_input):
 // true when nothing else can see `t` (no other handle, no view on its storage), and it is contiguous
 // from the start of its storage, so an elementwise kernel can read and write it in the same pass.

@@ -1,5 +1,5 @@
-// Front-ends of the reductions (sum, mean, max, min, var, argmax) and of the normalizing
-// activations (softmax, log_softmax), whose kernels reduce along one axis.
+// Front-ends of the reductions (sum, mean, max, min, var, standard_deviation, argmax, argmin, any,
+// all) and of the normalizing activations (softmax, log_softmax), whose kernels reduce along one axis.
 #include <algorithm>
 #include <string_view>
 
@@ -158,12 +158,42 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   return mean(multiply(centered, centered), norm, keepdims);
 }
 
-Tensor argmax(const Tensor& x, int64_t axis, bool keepdims) {
-  OpScope scope("argmax");
+// Standard deviation (ddof 0) as sqrt(var): keras/src/backend/numpy/numpy.py std is np.std.
+Tensor standard_deviation(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  OpScope scope("standard_deviation");
+  detail::check_floating("std", x);
+  return sqrt(var(x, axes, keepdims));
+}
+
+namespace {
+
+Tensor arg_extreme(const char* op, const Tensor& x, int64_t axis, bool keepdims) {
+  OpScope scope(op);
   if (x.ndim() == 0) return Tensor::zeros({}, DType::int64, x.device());  // np.argmax of a scalar
-  const int64_t a = normalize_axis(axis, x.ndim(), "argmax");
-  check_nonempty("argmax", x, {a});
-  return reduce_with_kernel("argmax", x.detach(), {a}, keepdims, DType::int64);
+  const int64_t a = normalize_axis(axis, x.ndim(), op);
+  check_nonempty(op, x, {a});
+  return reduce_with_kernel(op, x.detach(), {a}, keepdims, DType::int64);
+}
+
+Tensor logical_reduction(const char* op, const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  OpScope scope(op);
+  const Tensor truth = detail::truth_values(x);
+  const auto norm = normalize_axes(axes, x.ndim(), op);
+  if (norm.empty()) return truth.clone();
+  return reduce_with_kernel(op, truth, norm, keepdims, DType::bool_);
+}
+
+}  // namespace
+
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdims) { return arg_extreme("argmax", x, axis, keepdims); }
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdims) { return arg_extreme("argmin", x, axis, keepdims); }
+
+Tensor any(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  return logical_reduction("any", x, axes, keepdims);
+}
+
+Tensor all(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  return logical_reduction("all", x, axes, keepdims);
 }
 
 namespace {

@@ -47,6 +47,9 @@ void bind_ops(py::module_& m) {
   def_binary<pitfall::greater>(ops, "greater");
   def_binary<pitfall::greater_equal>(ops, "greater_equal");
   def_binary<pitfall::matmul>(ops, "matmul");
+  def_binary<pitfall::logical_and>(ops, "logical_and");
+  def_binary<pitfall::logical_or>(ops, "logical_or");
+  def_binary<pitfall::divide_no_nan>(ops, "divide_no_nan");
   ops.def("scalar_like",
           [](double value, const Tensor& like, const std::string& op) {
             return pitfall::scalar_like(value, like, op.c_str());
@@ -63,6 +66,14 @@ void bind_ops(py::module_& m) {
   def_unary<pitfall::tanh>(ops, "tanh");
   def_unary<pitfall::sigmoid>(ops, "sigmoid");
   def_unary<pitfall::relu>(ops, "relu");
+  def_unary<pitfall::sin>(ops, "sin");
+  def_unary<pitfall::cos>(ops, "cos");
+  def_unary<pitfall::floor>(ops, "floor");
+  def_unary<pitfall::ceil>(ops, "ceil");
+  def_unary<pitfall::sign>(ops, "sign");
+  def_unary<pitfall::logical_not>(ops, "logical_not");
+  def_unary<pitfall::silu>(ops, "silu");
+  ops.def("round", &pitfall::round, py::arg("x"), py::arg("decimals"), Release());
   ops.def("leaky_relu", &pitfall::leaky_relu, py::arg("x"), py::arg("negative_slope"), Release());
   ops.def("elu", &pitfall::elu, py::arg("x"), py::arg("alpha"), Release());
   ops.def("gelu", &pitfall::gelu, py::arg("x"), py::arg("approximate"), Release());
@@ -87,10 +98,37 @@ void bind_ops(py::module_& m) {
   ops.def("slice", &pitfall::slice, py::arg("x"), py::arg("start"), py::arg("size"), Release());
   ops.def("take", &pitfall::take, py::arg("x"), py::arg("indices"), py::arg("axis"), Release());
   ops.def("one_hot",
-          [](const Tensor& x, int64_t depth, const std::string& dtype) {
-            return pitfall::one_hot(x, depth, pitfall::parse_dtype(dtype));
+          [](const Tensor& x, int64_t depth, const std::string& dtype, int64_t axis) {
+            return pitfall::one_hot(x, depth, pitfall::parse_dtype(dtype), axis);
           },
-          py::arg("x"), py::arg("depth"), py::arg("dtype"), Release());
+          py::arg("x"), py::arg("depth"), py::arg("dtype"), py::arg("axis"), Release());
+  ops.def("take_along_axis", &pitfall::take_along_axis, py::arg("x"), py::arg("indices"), py::arg("axis"), Release());
+  ops.def("tile", &pitfall::tile, py::arg("x"), py::arg("repeats"), Release());
+  ops.def("repeat", py::overload_cast<const Tensor&, const Axes&, int64_t>(&pitfall::repeat), py::arg("x"),
+          py::arg("repeats"), py::arg("axis"), Release());
+  ops.def("split", py::overload_cast<const Tensor&, int64_t, int64_t>(&pitfall::split), py::arg("x"),
+          py::arg("sections"), py::arg("axis"), Release());
+  ops.def("split", py::overload_cast<const Tensor&, const Axes&, int64_t>(&pitfall::split), py::arg("x"),
+          py::arg("indices"), py::arg("axis"), Release());
+  ops.def("pad", &pitfall::pad, py::arg("x"), py::arg("pad_width"), py::arg("mode"), py::arg("constant_value"),
+          Release());
+  ops.def("slice_update", &pitfall::slice_update, py::arg("x"), py::arg("start"), py::arg("updates"), Release());
+  ops.def("einsum", &pitfall::einsum, py::arg("subscripts"), py::arg("operands"), Release());
+  ops.def("tensordot", &pitfall::tensordot, py::arg("x1"), py::arg("x2"), py::arg("axes1"), py::arg("axes2"),
+          Release());
+  ops.def("cumsum", &pitfall::cumsum, py::arg("x"), py::arg("axis"), Release());
+  ops.def("cumprod", &pitfall::cumprod, py::arg("x"), py::arg("axis"), Release());
+  ops.def("argsort", &pitfall::argsort, py::arg("x"), py::arg("axis"), py::arg("descending"), Release());
+  ops.def("sort", &pitfall::sort, py::arg("x"), py::arg("axis"), Release());
+  ops.def("top_k", &pitfall::top_k, py::arg("x"), py::arg("k"), Release());
+  ops.def("binary_crossentropy", &pitfall::binary_crossentropy, py::arg("target"), py::arg("output"),
+          py::arg("from_logits"), Release());
+  ops.def("categorical_crossentropy", &pitfall::categorical_crossentropy, py::arg("target"), py::arg("output"),
+          py::arg("from_logits"), py::arg("axis"), Release());
+  ops.def("sparse_categorical_crossentropy", &pitfall::sparse_categorical_crossentropy, py::arg("target"),
+          py::arg("output"), py::arg("from_logits"), py::arg("axis"), Release());
+  ops.def("conv2d", &pitfall::conv2d, py::arg("x"), py::arg("kernel"), py::arg("strides"), py::arg("padding"),
+          Release());
   ops.def("sum_to_shape", &pitfall::sum_to_shape, py::arg("x"), py::arg("shape"), Release());
 
   def_reduction<pitfall::sum>(ops, "sum");
@@ -98,7 +136,11 @@ void bind_ops(py::module_& m) {
   def_reduction<pitfall::max>(ops, "max");
   def_reduction<pitfall::min>(ops, "min");
   def_reduction<pitfall::var>(ops, "var");
+  def_reduction<pitfall::standard_deviation>(ops, "std");
+  def_reduction<pitfall::any>(ops, "any");
+  def_reduction<pitfall::all>(ops, "all");
   ops.def("argmax", &pitfall::argmax, py::arg("x"), py::arg("axis"), py::arg("keepdims"), Release());
+  ops.def("argmin", &pitfall::argmin, py::arg("x"), py::arg("axis"), py::arg("keepdims"), Release());
 }
 
 }  // namespace pitfall_python

@@ -82,12 +82,14 @@ int composite_factor(const std::string& op, const std::string& label) {
   if (op == "batch_norm_apply") return 3;
   if (op == "matmul" && label == "matrix @ vector and vector @ vector") return 2;  // two rounded products, then add
   if (op == "conv2d" && label == "composed with its filter gradient") return 2;    // rounded conv output feeds the filter gradient
+  if (op == "einsum" && label == "three operands with ellipsis broadcasting") return 2;  // two rounded matmuls
   return 1;
 }
 
 // The cases written here: ops no gradcheck case covers (not differentiable: data movement, fill,
 // comparisons, argmax, one_hot, gelu_grad, sparse_softmax_cross_entropy_grad, batch_norm_moments_grad,
-// batch_norm_channel_sums, max_pool2d_argmax) and
+// batch_norm_channel_sums, max_pool2d_argmax, floor, ceil, round, sign, the logical ops, argmin, any,
+// all, argsort, cumprod_grad) and
 // cast between the formats.
 std::vector<HalfCase> own_cases() {
   std::vector<HalfCase> cases;
@@ -172,6 +174,38 @@ std::vector<HalfCase> own_cases() {
   add("max_pool2d_argmax", "3x3 stride 2 same",
       [](const Inputs& in, DType) { return max_pool2d_argmax(in[0], {3, 3}, {2, 2}, "same"); },
       [] { return Inputs{uniform({1, 5, 7, 2}, -1, 1, 38)}; });
+  // ---- rounding, sign and logical ops (exact on the rounded inputs)
+  const std::vector<std::pair<std::string, Tensor (*)(const Tensor&)>> piecewise = {
+      {"floor", floor}, {"ceil", ceil}, {"sign", sign}, {"logical_not", logical_not}};
+  for (const auto& [name, fn] : piecewise) {
+    add(name, "values around integers", [fn = fn](const Inputs& in, DType) { return fn(in[0]); },
+        [] { return Inputs{f64({-2.5, -1.0, -0.3, 0.0, 0.7, 1.5, 2.0, 99.9}, {8})}; });
+  }
+  for (int64_t decimals : {0, 1, -1}) {
+    add("round", "decimals " + std::to_string(decimals),
+        [decimals](const Inputs& in, DType) { return round(in[0], decimals); },
+        [] { return Inputs{f64({-2.5, -1.25, -0.35, 0.5, 1.5, 2.45, 14.9, 95.0}, {8})}; });
+  }
+  add("logical_and", "with broadcasting", [](const Inputs& in, DType) { return logical_and(in[0], in[1]); },
+      [] { return Inputs{f64({0.0, 1.0, -2.0, 0.5}, {2, 2}), f64({1.0, 0.0}, {2})}; });
+  add("logical_or", "with broadcasting", [](const Inputs& in, DType) { return logical_or(in[0], in[1]); },
+      [] { return Inputs{f64({0.0, 1.0, -2.0, 0.0}, {2, 2}), f64({0.0, 0.0}, {2})}; });
+  add("argmin", "axis 0", [](const Inputs& in, DType) { return argmin(in[0], 0); },
+      [] { return Inputs{uniform({5, 3}, -1, 1, 45)}; });
+  add("any", "axis 1", [](const Inputs& in, DType) { return any(in[0], {1}); },
+      [] { return Inputs{f64({0.0, 0.0, 1e-6, 0.0, 0.0, 0.0}, {2, 3})}; });
+  add("all", "all axes", [](const Inputs& in, DType) { return all(in[0]); },
+      [] { return Inputs{f64({1.0, -0.5, 1e-6}, {3})}; });
+  add("argsort", "descending along axis 0 (rounding may create ties: both sides see the same values)",
+      [](const Inputs& in, DType) { return argsort(in[0], 0, true); }, [] { return Inputs{uniform({6, 2}, -1, 1, 46)}; });
+  // ---- cumprod's backward kernel, called directly (double arithmetic, rounded once)
+  add("cumprod_grad", "axis 1 with a zero",
+      [](const Inputs& in, DType) {
+        Attrs attrs;
+        attrs.axis = 1;
+        return dispatch("cumprod_grad", {in[0], in[1]}, in[0].shape(), in[0].dtype(), attrs);
+      },
+      [] { return Inputs{f64({0.5, -1.5, 0.0, 2.0, 1.25, 0.8}, {2, 3}), uniform({2, 3}, -1, 1, 47)}; });
   // ---- cast between the formats (gradcheck's cast cases are float64-bound or float64 -> float64)
   add("cast", "half -> float32 (exact widening)", [](const Inputs& in, DType) { return cast(in[0], DType::float32); },
       [] { return Inputs{uniform({3, 4}, -3, 3, 39)}; }, [](DType) { return DType::float32; });
