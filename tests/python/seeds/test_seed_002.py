@@ -7,8 +7,10 @@ Changes made to the seed's code (nothing else was changed):
     `tf.random.normal` -> `pf.random.normal`; `keras.Sequential` -> `pf.Sequential`;
     `tf.keras.optimizers.Adam` -> `pf.optimizers.Adam`
   - `except tf.errors.InvalidArgumentError` -> `except ValueError` (pitfall raises ValueError for shapes)
-  - the third snippet (tf.data pipeline) needs pf.data (a later capability) and is not ported yet
+  - `tf.data.Dataset` / `tf.data.AUTOTUNE` -> `pf.data.Dataset` / `pf.data.AUTOTUNE` (third snippet)
 """
+import numpy as np
+
 import pitfall as pf
 from pitfall import layers
 
@@ -74,6 +76,26 @@ def snippet_2():
     return losses
 
 
+def create_dataset(num_samples):
+    images = np.random.rand(num_samples, 28, 28, 3).astype(np.float32)
+    labels = np.random.randint(0, 10, size=num_samples).astype(np.int32)
+    return images, labels
+
+
+def snippet_3():
+    images, labels = create_dataset(1000)
+
+    dataset = pf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(100)
+    dataset = dataset.batch(32)
+    dataset = dataset.prefetch(pf.data.AUTOTUNE)
+
+    for images, labels in dataset:
+        print(f"Batch images shape: {images.shape}, labels shape {labels.shape}")
+        break
+    return images, labels, dataset
+
+
 def test_shape_error_names_the_layer_its_input_and_the_mismatched_shapes():
     message = snippet_1()
     assert message is not None
@@ -85,3 +107,18 @@ def test_custom_training_loop_decreases_the_loss():
     pf.utils.set_random_seed(2)
     losses = snippet_2()
     assert losses[-1] < losses[0]
+
+
+def test_the_tf_data_pipeline_batches_shuffled_pairs():
+    np.random.seed(2)
+    images, labels, dataset = snippet_3()
+    assert tuple(images.shape) == (32, 28, 28, 3) and images.dtype == "float32"
+    assert tuple(labels.shape) == (32,) and labels.dtype == "int32"
+    # Every (image, label) pair arrives exactly once per epoch, in a shuffled order.
+    np.random.seed(2)
+    all_images, all_labels = create_dataset(1000)
+    seen = np.concatenate([np.asarray(y) for _, y in dataset])
+    assert len(seen) == 1000 and sorted(seen.tolist()) == sorted(all_labels.tolist())
+    first = np.asarray(next(iter(dataset))[0])[0]
+    index = int(np.argmin(np.abs(all_images - first).reshape(1000, -1).sum(1)))
+    np.testing.assert_array_equal(all_images[index], first)
