@@ -33,6 +33,7 @@
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/layer_normalization.h"
 #include "pitfall/layers/losses.h"
+#include "pitfall/layers/masking.h"
 #include "pitfall/layers/merge.h"
 #include "pitfall/layers/metrics.h"
 #include "pitfall/layers/pooling.h"

@@ -473,6 +473,7 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::GlobalAveragePooling2D>(m, "GlobalAveragePooling2D");
   bind_builtin<pitfall::SimpleRNN>(m, "SimpleRNN");
   bind_builtin<pitfall::LSTM>(m, "LSTM");
+  bind_builtin<pitfall::Masking>(m, "Masking");
 
   m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });
   m.def("registered_layer_classes", &pitfall::registered_layer_classes);

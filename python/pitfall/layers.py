@@ -47,12 +47,12 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
+Masking = _C.Masking
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
-             Minimum, Concatenate, Dot, Embedding,
-             BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-             SimpleRNN, LSTM):
+             Minimum, Concatenate, Dot, Embedding, BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D,
+             AveragePooling2D, GlobalAveragePooling2D, SimpleRNN, LSTM, Masking):
     _arguments.install(_cls, "layers")
 
 

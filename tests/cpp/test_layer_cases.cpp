@@ -64,6 +64,7 @@ const std::map<std::string, LayerCase>& layer_cases() {
     c["GlobalAveragePooling2D"] = {args({}), {{3, 4, 5, 2}}, {}, {}};
     c["SimpleRNN"] = {args({{"units", 3}}), {{2, 4, 3}}, {.trainable_weights = 3}, {}};
     c["LSTM"] = {args({{"units", 2}}), {{2, 3, 3}}, {.trainable_weights = 3}, {}};
+    c["Masking"] = {args({{"mask_value", 0.5}}), {{2, 4, 3}}, {}, {}};
     c["InputLayer"] = {args({}), {}, {}, [] {
       const auto layer = from_arguments("InputLayer", args({{"shape", Json::from_vector(std::vector<int64_t>{4})},
                                                             {"dtype", "int32"}}));

@@ -55,6 +55,7 @@ CASES = {
     "layers/GlobalAveragePooling2D": dict(keepdims=True),
     "layers/SimpleRNN": dict(units=4, return_sequences=True, dropout=0.1),
     "layers/LSTM": dict(units=5, recurrent_activation="hard_sigmoid", unit_forget_bias=False),
+    "layers/Masking": dict(mask_value=-1.0),
     "optimizers/SGD": dict(learning_rate=0.1, momentum=0.9, nesterov=True),
     "optimizers/Adam": dict(learning_rate=3e-4, epsilon=1e-8, clipnorm=1.0),
     "optimizers/AdamW": dict(weight_decay=0.01, convention="torch"),
