@@ -49,7 +49,7 @@ PITFALL_REGISTER_LAYER(Conv2D, conv2d_arguments());
 
 int64_t conv_output_length(int64_t input_length, int64_t window, int64_t stride, const std::string& padding) {
   if (input_length < 0) return -1;
-  if (padding == "same") return (input_length + stride - 1) / stride;
+  if (padding == "same" || padding == "causal") return (input_length + stride - 1) / stride;
   return input_length < window ? 0 : (input_length - window) / stride + 1;
 }
 

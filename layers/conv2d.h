@@ -63,7 +63,9 @@ class Conv2D : public Layer {
   Tensor kernel_, bias_;
 };
 
-// The output length of one spatial axis for "valid"/"same" padding (TensorFlow's rule); -1 stays -1.
+// The output length of one spatial axis for "valid", "same" or "causal" padding (TensorFlow's rule;
+// "causal" pads window - 1 on the left, so it gives "same"'s length) with a window of `window`
+// positions (a dilated kernel's extent); -1 stays -1.
 int64_t conv_output_length(int64_t input_length, int64_t window, int64_t stride, const std::string& padding);
 
 }  // namespace pitfall

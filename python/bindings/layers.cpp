@@ -473,6 +473,15 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::GlobalAveragePooling2D>(m, "GlobalAveragePooling2D");
   bind_builtin<pitfall::SimpleRNN>(m, "SimpleRNN");
   bind_builtin<pitfall::LSTM>(m, "LSTM");
+  bind_builtin<pitfall::Conv1D>(m, "Conv1D");
+  bind_builtin<pitfall::Conv2DTranspose>(m, "Conv2DTranspose");
+  bind_builtin<pitfall::DepthwiseConv2D>(m, "DepthwiseConv2D");
+  bind_builtin<pitfall::SeparableConv2D>(m, "SeparableConv2D");
+  bind_builtin<pitfall::MaxPooling1D>(m, "MaxPooling1D");
+  bind_builtin<pitfall::AveragePooling1D>(m, "AveragePooling1D");
+  bind_builtin<pitfall::GlobalMaxPooling1D>(m, "GlobalMaxPooling1D");
+  bind_builtin<pitfall::GlobalAveragePooling1D>(m, "GlobalAveragePooling1D");
+  bind_builtin<pitfall::GlobalMaxPooling2D>(m, "GlobalMaxPooling2D");
   bind_builtin<pitfall::Masking>(m, "Masking");
 
   m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });

@@ -47,12 +47,33 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
+Conv1D = _C.Conv1D
+Conv2DTranspose = _C.Conv2DTranspose
+DepthwiseConv2D = _C.DepthwiseConv2D
+SeparableConv2D = _C.SeparableConv2D
+MaxPooling1D = _C.MaxPooling1D
+AveragePooling1D = _C.AveragePooling1D
+GlobalMaxPooling1D = _C.GlobalMaxPooling1D
+GlobalAveragePooling1D = _C.GlobalAveragePooling1D
+GlobalMaxPooling2D = _C.GlobalMaxPooling2D
 Masking = _C.Masking
+# Keras's aliases (keras/src/layers/__init__.py exports).
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
              Minimum, Concatenate, Dot, Embedding, BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D,
-             AveragePooling2D, GlobalAveragePooling2D, SimpleRNN, LSTM, Masking):
+             AveragePooling2D, GlobalAveragePooling2D, SimpleRNN, LSTM, Conv1D, Conv2DTranspose, DepthwiseConv2D,
+             SeparableConv2D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D,
+             GlobalMaxPooling2D, Masking):
     _arguments.install(_cls, "layers")
 
 
