@@ -44,6 +44,7 @@
 #include "pitfall/layers/recurrent.h"
 #include "pitfall/layers/regularizers.h"
 #include "pitfall/layers/reshape.h"
+#include "pitfall/layers/wrappers.h"
 #include "pitfall/training/callbacks.h"
 #include "pitfall/training/defaults_table.h"
 #include "pitfall/training/model.h"

@@ -293,6 +293,22 @@ LayerClass<T> bind_builtin(py::module_& m, const char* class_name) {
     Json entry = Json::object();
     entry["class_name"] = class_name;
     entry["config"] = to_json(bound[0], class_name);
+    const py::dict objects = bound[1].cast<py::dict>();
+    if (!objects.empty()) {
+      // A layer argument given as a layer (Bidirectional, TimeDistributed): passed as the object.
+      std::map<std::string, std::shared_ptr<void>> held;
+      for (const std::pair<py::handle, py::handle> item : objects) {
+        const std::string name = py::cast<std::string>(item.first);
+        if (!py::isinstance<Layer>(item.second)) {
+          throw py::type_error(std::string(class_name) + "(): argument '" + name + "' must be a layer, got " +
+                               py::cast<std::string>(py::repr(item.second)));
+        }
+        held[name] = py::cast<std::shared_ptr<Layer>>(item.second);
+      }
+      const pitfall::ArgumentTable* table = pitfall::find_argument_table("layers", class_name);
+      return std::make_shared<T>(pitfall::parse_arguments(*table, entry["config"], held),
+                                 pitfall::layer_options_from_config(entry["config"]));
+    }
     auto layer = std::dynamic_pointer_cast<T>(pitfall::layer_from_config(entry));
     if (!layer) throw pitfall::RuntimeError(std::string(class_name) + ": the registry built another class");
     return layer;
@@ -473,6 +489,7 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::GlobalAveragePooling2D>(m, "GlobalAveragePooling2D");
   bind_builtin<pitfall::SimpleRNN>(m, "SimpleRNN");
   bind_builtin<pitfall::LSTM>(m, "LSTM");
+  bind_builtin<pitfall::GRU>(m, "GRU");
   bind_builtin<pitfall::Conv1D>(m, "Conv1D");
   bind_builtin<pitfall::Conv2DTranspose>(m, "Conv2DTranspose");
   bind_builtin<pitfall::DepthwiseConv2D>(m, "DepthwiseConv2D");
@@ -483,6 +500,11 @@ void bind_layers(py::module_& m) {
   bind_builtin<pitfall::GlobalAveragePooling1D>(m, "GlobalAveragePooling1D");
   bind_builtin<pitfall::GlobalMaxPooling2D>(m, "GlobalMaxPooling2D");
   bind_builtin<pitfall::Masking>(m, "Masking");
+  bind_builtin<pitfall::Bidirectional>(m, "Bidirectional")
+      .def_property_readonly("forward_layer", [](const pitfall::Bidirectional& l) { return std::shared_ptr<Layer>(l.forward_layer()); })
+      .def_property_readonly("backward_layer", [](const pitfall::Bidirectional& l) { return std::shared_ptr<Layer>(l.backward_layer()); });
+  bind_builtin<pitfall::TimeDistributed>(m, "TimeDistributed")
+      .def_property_readonly("layer", &pitfall::TimeDistributed::layer);
 
   m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });
   m.def("registered_layer_classes", &pitfall::registered_layer_classes);

@@ -47,6 +47,7 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 SimpleRNN = _C.SimpleRNN
 LSTM = _C.LSTM
+GRU = _C.GRU
 Conv1D = _C.Conv1D
 Conv2DTranspose = _C.Conv2DTranspose
 DepthwiseConv2D = _C.DepthwiseConv2D
@@ -57,6 +58,8 @@ GlobalMaxPooling1D = _C.GlobalMaxPooling1D
 GlobalAveragePooling1D = _C.GlobalAveragePooling1D
 GlobalMaxPooling2D = _C.GlobalMaxPooling2D
 Masking = _C.Masking
+Bidirectional = _C.Bidirectional
+TimeDistributed = _C.TimeDistributed
 # Keras's aliases (keras/src/layers/__init__.py exports).
 Convolution1D = Conv1D
 Convolution2D = Conv2D
@@ -70,10 +73,11 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
-             Minimum, Concatenate, Dot, Embedding, BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D,
-             AveragePooling2D, GlobalAveragePooling2D, SimpleRNN, LSTM, Conv1D, Conv2DTranspose, DepthwiseConv2D,
-             SeparableConv2D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D,
-             GlobalMaxPooling2D, Masking):
+             Minimum, Concatenate, Dot, Embedding,
+             BatchNormalization, LayerNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
+             SimpleRNN, LSTM, GRU, Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D,
+             AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, Masking, Bidirectional,
+             TimeDistributed):
     _arguments.install(_cls, "layers")
 
 
