@@ -1,6 +1,7 @@
 // keras.layers.Conv2D: output = activation(conv2d(inputs, kernel) + bias) on NHWC (channels_last)
-// inputs. kernel (kernel_h, kernel_w, in_channels, filters), bias (filters,): Keras layouts.
-// Dilation 1, groups 1 and channels_last only: other values raise NotImplementedError naming the fix.
+// inputs. kernel (kernel_h, kernel_w, in_channels / groups, filters), bias (filters,): Keras layouts.
+// dilation_rate and groups rewrite the kernel for core's conv2d (layers/convolution.h); channels_last
+// only.
 #pragma once
 #include <memory>
 #include <optional>

@@ -1,5 +1,7 @@
 #include "pitfall/layers/convolution.h"
 
+#include <algorithm>
+
 #include "pitfall/core/ops.h"
 #include "pitfall/layers/conv2d.h"
 
@@ -71,19 +73,19 @@ ConvolutionBase::ConvolutionBase(const std::string& class_name, int rank, Argume
       use_bias_(arguments_.flag("use_bias")),
       activation_name_(arguments_.text("activation")),
       activation_(get_activation(activation_name_)) {
-  // keras/src/layers/convolutional/base_conv.py: TensorFlow's convolution has no strided dilation.
+  check_strides_and_dilation(class_name, strides_, dilation_rate_);
+}
+
+void check_strides_and_dilation(const std::string& class_name, const std::vector<int64_t>& strides,
+                                const std::vector<int64_t>& dilation_rate) {
   const auto above_one = [](const std::vector<int64_t>& v) {
-    for (int64_t x : v) {
-      if (x > 1) return true;
-    }
-    return false;
+    return std::any_of(v.begin(), v.end(), [](int64_t x) { return x > 1; });
   };
-  if (above_one(strides_) && above_one(dilation_rate_)) {
-    const auto text = [](const std::vector<int64_t>& v) { return python_repr(Json::from_vector(v)); };
-    throw ValueError(class_name + ": strides > 1 is not supported together with dilation_rate > 1, got strides=" +
-                     text(strides_) + " and dilation_rate=" + text(dilation_rate_) +
-                     "; use strides=1 with the dilation, or dilation_rate=1 with the strides");
-  }
+  if (!above_one(strides) || !above_one(dilation_rate)) return;
+  const auto text = [](const std::vector<int64_t>& v) { return python_repr(Json::from_vector(v)); };
+  throw ValueError(class_name + ": strides > 1 is not supported together with dilation_rate > 1, got strides=" +
+                   text(strides) + " and dilation_rate=" + text(dilation_rate) +
+                   "; use strides=1 with the dilation, or dilation_rate=1 with the strides");
 }
 
 void ConvolutionBase::check_input(const Shape& shape) const {

@@ -29,6 +29,11 @@ Tensor dilate_kernel(const Tensor& kernel, const std::vector<int64_t>& rates);
 // (filters / groups consecutive ones) and is zero elsewhere. Returns the kernel itself for 1 group.
 Tensor block_diagonal_kernel(const Tensor& kernel, int64_t groups);
 
+// keras/src/layers/convolutional/base_conv.py: TensorFlow's convolution has no strided dilation, so
+// strides and dilation_rate above 1 together raise ValueError naming `class_name` and both values.
+void check_strides_and_dilation(const std::string& class_name, const std::vector<int64_t>& strides,
+                                const std::vector<int64_t>& dilation_rate);
+
 // ---- the layers' shared arguments
 // The pitfall-only `convention` argument of a kernel layer: whose default initializers.
 Argument kernel_convention_argument();

@@ -70,6 +70,21 @@ def test_conv1d_causal_output_never_sees_the_future():
     assert not np.allclose(y[0, 6:], y_changed[0, 6:])
 
 
+@pytest.mark.parametrize("padding,dilation,groups", [("same", (2, 3), 1), ("valid", (1, 1), 3), ("same", (2, 2), 2)])
+def test_conv2d_dilation_and_groups_match_torch(padding, dilation, groups):
+    x = normal(2, 9, 8, 6)
+    layer = L.Conv2D(6, (3, 2), padding=padding, dilation_rate=dilation, groups=groups, dtype="float64")
+    y = run(layer, x)
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (3, 2, 6 // groups, 6)
+    xt = t(x).permute(0, 3, 1, 2)
+    if padding == "same":
+        xt = torch_same(xt, (3, 2), (1, 1), dilation)
+    ref = F.conv2d(xt, t(kernel).permute(3, 2, 0, 1), t(bias), dilation=dilation, groups=groups)
+    np.testing.assert_allclose(y, ref.permute(0, 2, 3, 1).numpy(), rtol=1e-10, atol=1e-12)
+    assert layer.compute_output_shape((None, 9, 8, 6)) == (None,) + tuple(ref.shape[2:]) + (6,)
+
+
 # ---------------------------------------------------------------- Conv2DTranspose
 
 
