@@ -98,6 +98,10 @@ std::vector<Tensor> call_outputs_from_python(const py::handle& result) {
   return out;
 }
 
+bool names_parameter(const py::handle& function, const char* name) {
+  return py::module_::import("inspect").attr("signature")(function).attr("parameters").contains(name);
+}
+
 bool accepts_training(const py::handle& function) {
   const py::object parameters = py::module_::import("inspect").attr("signature")(function).attr("parameters");
   if (parameters.contains("training")) return true;
@@ -355,6 +359,34 @@ void bind_layers(py::module_& m) {
            py::detail::is_new_style_constructor())
       .def_property_readonly("name", &Layer::name)
       .def_property_readonly("class_name", &Layer::class_name)
+      .def_property(
+          "supports_masking", &Layer::supports_masking,
+          [](Layer& l, bool value) {
+            if (auto* python = dynamic_cast<PythonLayer*>(&l)) return python->set_supports_masking(value);
+            if (auto* model = dynamic_cast<PythonModel*>(&l)) return model->set_supports_masking(value);
+            throw py::attribute_error(l.describe() + ": supports_masking of a built-in layer is fixed by its class");
+          },
+          "Whether the layer passes its input's mask on (Keras's supports_masking); a subclass may set it.")
+      .def(
+          "compute_mask",
+          [](Layer& l, const py::object& inputs, const py::object& mask) {
+            const std::vector<Tensor> xs = tensors_from_python(inputs);
+            std::vector<Tensor> masks;
+            if (mask.is_none()) {
+              masks.resize(xs.size());
+            } else if (py::isinstance<py::list>(mask) || py::isinstance<py::tuple>(mask)) {
+              for (const py::handle m : mask) masks.push_back(m.is_none() ? Tensor() : m.cast<Tensor>());
+            } else {
+              masks.push_back(mask.cast<Tensor>());
+            }
+            const std::vector<Tensor> out = l.compute_mask(xs, masks);
+            if (out.size() <= 1) return out.empty() ? py::object(py::none()) : tensor_or_none(out[0]);
+            py::list result;
+            for (const auto& m : out) result.append(tensor_or_none(m));
+            return py::object(result);
+          },
+          py::arg("inputs"), py::arg("previous_mask") = py::none(),
+          "The outputs' masks for these inputs and their masks (Keras's compute_mask).")
       .def_property("trainable", &Layer::trainable, &Layer::set_trainable)
       .def_property_readonly("built", &Layer::built)
       .def_property_readonly("dtype", [](const Layer& l) { return std::string(pitfall::dtype_name(l.dtype())); })

@@ -514,6 +514,36 @@ def test_a_layer_without_masking_drops_the_mask_with_keras_warning():
     assert out._keras_mask is None
 
 
+def test_a_python_layer_takes_and_passes_masks_as_keras_does():
+    class Scale(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+            self.seen = None
+
+        def call(self, inputs, mask=None):
+            self.seen = mask
+            return inputs * 2.0
+
+    class Unmask(L.Layer):
+        def call(self, inputs):
+            return inputs + 0.0  # a new tensor: the input itself would keep its mask, in Keras too
+
+        def compute_mask(self, inputs, mask=None):
+            return None
+
+    vectors = L.Embedding(10, 3, mask_zero=True)(np.array([[1, 0, 2]], np.int32))
+    scale = Scale()
+    y = scale(vectors)
+    np.testing.assert_array_equal(np.asarray(scale.seen), [[True, False, True]])
+    np.testing.assert_array_equal(np.asarray(y._keras_mask), [[True, False, True]])
+    assert Unmask().supports_masking and Unmask()(y)._keras_mask is None
+    assert L.Dense(2).supports_masking and not L.Flatten().supports_masking
+    np.testing.assert_array_equal(np.asarray(L.Dense(2).compute_mask(y, y._keras_mask)), [[True, False, True]])
+    with pytest.raises(AttributeError, match="supports_masking of a built-in layer is fixed"):
+        L.Dense(2).supports_masking = False
+
+
 def test_merge_layers_combine_masks():
     a = L.Masking()(np.array([[[1.0], [0.0], [1.0]]], np.float32))
     b = L.Masking()(np.array([[[1.0], [1.0], [0.0]]], np.float32))
