@@ -29,6 +29,8 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;
   std::shared_ptr<TensorImpl> grad;
   std::string name;
+  // Keras's _keras_mask (see Tensor::keras_mask); null when none.
+  std::shared_ptr<TensorImpl> keras_mask;
 };
 
 class Tensor {
@@ -70,6 +72,12 @@ class Tensor {
   bool is_contiguous() const;
   const std::string& name() const { return checked()->name; }
   Tensor& set_name(std::string name);
+  // Keras's _keras_mask: a bool tensor over this tensor's leading axes ((batch, timesteps) for a
+  // sequence) that a layer attached to its output to mark the positions later layers and the losses
+  // use (layers/layer.h). Ops do not carry it to their results. Undefined when there is none.
+  Tensor keras_mask() const { return Tensor(checked()->keras_mask); }
+  // Attaches `mask` (undefined: removes it) to this tensor's handle, seen by every copy of the handle.
+  void set_keras_mask(const Tensor& mask) const { checked()->keras_mask = mask.impl_; }
 
   // ---- data access (host memory; CPU tensors)
   // Address of this view's first element.

@@ -10,6 +10,7 @@ namespace pitfall {
 
 class Activation : public Layer {
  public:
+  bool supports_masking() const override { return true; }  // Keras: passes the input's mask on
   Activation(const Arguments& arguments, const LayerOptions& options = {});
   explicit Activation(const std::string& activation, const LayerOptions& options = {});
 

@@ -49,6 +49,7 @@ struct BatchNormalizationOptions {
 
 class BatchNormalization : public Layer {
  public:
+  bool supports_masking() const override { return true; }  // Keras: passes the input's mask on
   BatchNormalization(const Arguments& arguments, const LayerOptions& options = {});
   explicit BatchNormalization(const BatchNormalizationOptions& bn_options = {}, const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;

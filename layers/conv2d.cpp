@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "pitfall/core/ops.h"
+#include "pitfall/layers/convolution.h"
 
 namespace pitfall {
 
@@ -17,19 +18,9 @@ static const ArgumentTable& conv2d_arguments() {
        pair_argument("kernel_size", Json(), "the window's (height, width); one int for both").make_required(),
        pair_argument("strides", Json::from_vector(std::vector<int64_t>{1, 1}), "the step between windows"),
        padding_argument(), data_format_argument(),
-       pair_argument("dilation_rate", Json::from_vector(std::vector<int64_t>{1, 1}),
-                     "spacing between the kernel's taps; only (1, 1)")
-           .checked([](const Json& value) -> std::string {
-             if (value.as_int_vector() != std::vector<int64_t>{1, 1}) {
-               throw NotImplementedError("only (1, 1) is supported; a dilated k x k kernel equals a "
-                                         "(d*(k-1)+1)-sized kernel with zeros between the taps");
-             }
-             return "";
-           }),
-       Argument("groups", ArgKind::integer, 1).checked([](const Json& value) -> std::string {
-         if (value.as_int() != 1) throw NotImplementedError("only groups=1 (an ordinary convolution) is supported");
-         return "";
-       }).described("the number of channel groups; only 1"),
+       dilation_argument(2, Json::from_vector(std::vector<int64_t>{1, 1})),
+       Argument("groups", ArgKind::integer, 1).checked(positive_integer)
+           .described("channel groups convolved separately; channels and filters must both divide by it"),
        activation_argument("activation", Json(), "activation function; None means linear"),
        Argument("use_bias", ArgKind::boolean, true).described("whether the layer adds a bias vector"),
        initializer_argument("kernel_initializer", Json(), "initializer of the kernel")
@@ -49,7 +40,7 @@ PITFALL_REGISTER_LAYER(Conv2D, conv2d_arguments());
 
 int64_t conv_output_length(int64_t input_length, int64_t window, int64_t stride, const std::string& padding) {
   if (input_length < 0) return -1;
-  if (padding == "same") return (input_length + stride - 1) / stride;
+  if (padding == "same" || padding == "causal") return (input_length + stride - 1) / stride;
   return input_length < window ? 0 : (input_length - window) / stride + 1;
 }
 
@@ -61,7 +52,14 @@ Conv2D::Conv2D(const Arguments& arguments, const LayerOptions& options)
       padding_(arguments.text("padding")),
       use_bias_(arguments.flag("use_bias")),
       activation_name_(arguments.text("activation")),
-      activation_(get_activation(activation_name_)) {}
+      activation_(get_activation(activation_name_)) {
+  check_strides_and_dilation("Conv2D", strides_, arguments_.ints("dilation_rate"));
+  const int64_t groups = arguments_.integer("groups");
+  if (filters_ % groups != 0) {
+    throw ValueError("Conv2D: filters must be a multiple of groups, got filters=" + std::to_string(filters_) +
+                     " and groups=" + std::to_string(groups) + "; each group has filters / groups output channels");
+  }
+}
 
 namespace {
 Arguments conv2d_given(int64_t filters, const std::vector<int64_t>& kernel_size, const Conv2DOptions& o) {
@@ -93,14 +91,22 @@ void Conv2D::build(const std::vector<Shape>& input_shapes) {
                      "channel count, got shape " + shape_str(shape) +
                      "; pitfall uses channels_last (NHWC): for a single grayscale image of 28x28 pass (1, 28, 28, 1)");
   }
-  const Shape kernel_shape = {kernel_size_[0], kernel_size_[1], shape.back(), filters_};
+  const int64_t groups = arguments_.integer("groups");
+  if (shape.back() % groups != 0) {
+    throw ShapeError(describe() + ": the input's " + std::to_string(shape.back()) + " channels do not divide into "
+                     "groups=" + std::to_string(groups) + "; use a groups value that divides the channel count");
+  }
+  const Shape kernel_shape = {kernel_size_[0], kernel_size_[1], shape.back() / groups, filters_};
   std::tie(kernel_, bias_) = add_kernel_and_bias(kernel_shape, {filters_}, compute_fans(kernel_shape).first, use_bias_);
 }
 
 std::vector<Tensor> Conv2D::call(const std::vector<Tensor>& inputs, bool) {
-  // inputs (N, H, W, C) * kernel (kh, kw, C, filters) -> (N, OH, OW, filters)
-  return {add_bias_and_activate(conv2d(inputs[0], in_compute_dtype(kernel_), strides_, padding_), use_bias_ ? in_compute_dtype(bias_) : Tensor(), activation_,
-                                activation_name_)};
+  // inputs (N, H, W, C) * kernel (kh, kw, C / groups, filters) -> (N, OH, OW, filters); a grouped or
+  // dilated kernel is rewritten as an ordinary one (layers/convolution.h).
+  const Tensor kernel = dilate_kernel(block_diagonal_kernel(in_compute_dtype(kernel_), arguments_.integer("groups")),
+                                      arguments_.ints("dilation_rate"));
+  return {add_bias_and_activate(conv2d(inputs[0], kernel, strides_, padding_), use_bias_ ? in_compute_dtype(bias_) : Tensor(),
+                                activation_, activation_name_)};
 }
 
 std::vector<DType> Conv2D::compute_output_dtype(const std::vector<DType>&) const {
@@ -113,8 +119,9 @@ std::vector<Shape> Conv2D::compute_output_shape(const std::vector<Shape>& input_
     throw ShapeError("layer '" + name() + "' (Conv2D) needs a 4-D input (batch, height, width, channels), got shape " +
                      shape_str(in));
   }
-  return {{in[0], conv_output_length(in[1], kernel_size_[0], strides_[0], padding_),
-           conv_output_length(in[2], kernel_size_[1], strides_[1], padding_), filters_}};
+  const std::vector<int64_t> dilation = arguments_.ints("dilation_rate");
+  return {{in[0], conv_output_length(in[1], dilated_size(kernel_size_[0], dilation[0]), strides_[0], padding_),
+           conv_output_length(in[2], dilated_size(kernel_size_[1], dilation[1]), strides_[1], padding_), filters_}};
 }
 
 }  // namespace pitfall

@@ -1,6 +1,7 @@
 // keras.layers.Conv2D: output = activation(conv2d(inputs, kernel) + bias) on NHWC (channels_last)
-// inputs. kernel (kernel_h, kernel_w, in_channels, filters), bias (filters,): Keras layouts.
-// Dilation 1, groups 1 and channels_last only: other values raise NotImplementedError naming the fix.
+// inputs. kernel (kernel_h, kernel_w, in_channels / groups, filters), bias (filters,): Keras layouts.
+// dilation_rate and groups rewrite the kernel for core's conv2d (layers/convolution.h); channels_last
+// only.
 #pragma once
 #include <memory>
 #include <optional>
@@ -63,7 +64,9 @@ class Conv2D : public Layer {
   Tensor kernel_, bias_;
 };
 
-// The output length of one spatial axis for "valid"/"same" padding (TensorFlow's rule); -1 stays -1.
+// The output length of one spatial axis for "valid", "same" or "causal" padding (TensorFlow's rule;
+// "causal" pads window - 1 on the left, so it gives "same"'s length) with a window of `window`
+// positions (a dilated kernel's extent); -1 stays -1.
 int64_t conv_output_length(int64_t input_length, int64_t window, int64_t stride, const std::string& padding);
 
 }  // namespace pitfall

@@ -26,6 +26,7 @@ struct DenseOptions {
 
 class Dense : public Layer {
  public:
+  bool supports_masking() const override { return true; }  // Keras: passes the input's mask on
   Dense(const Arguments& arguments, const LayerOptions& options = {});
   explicit Dense(int64_t units, const DenseOptions& dense = {}, const LayerOptions& options = {});
   Dense(int64_t units, const std::string& activation, const LayerOptions& options = {});

@@ -11,6 +11,7 @@ namespace pitfall {
 
 class Dropout : public Layer {
  public:
+  bool supports_masking() const override { return true; }  // Keras: passes the input's mask on
   Dropout(const Arguments& arguments, const LayerOptions& options = {});
   // noise_shape: the mask's shape, broadcast over the input (-1 = the input's dimension there);
   // none = the input's shape. seed: a fixed seed for this layer's masks (none: drawn from the

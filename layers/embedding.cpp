@@ -38,13 +38,9 @@ static const ArgumentTable& embedding_arguments() {
            .from_convention("Embedding.embeddings_initializer"),
        regularizer_argument("embeddings_regularizer", "penalty on the table"),
        unsupported_argument("embeddings_constraint"),
-       Argument("mask_zero", ArgKind::boolean, false).checked([](const Json& value) -> std::string {
-         if (value.as_bool()) {
-           throw NotImplementedError("mask_zero=True is not supported (pitfall has no masks); pass mask_zero=False and "
-                                     "handle padding index 0 in the loss or with sample weights");
-         }
-         return "";
-       }).described("whether index 0 is a padding value to mask (unsupported: False only)"),
+       Argument("mask_zero", ArgKind::boolean, false)
+           .described("whether index 0 is padding: the output then carries a mask (indices != 0) that recurrent "
+                      "layers, losses and metrics honour"),
        unsupported_argument("weights"), unsupported_argument("lora_rank"), unsupported_argument("lora_alpha"),
        unsupported_argument("quantization_config"),
        Argument("convention", ArgKind::string, "keras").one_of({"keras", "torch"}).pitfall_only()
@@ -57,7 +53,8 @@ PITFALL_REGISTER_LAYER(Embedding, embedding_arguments());
 Embedding::Embedding(const Arguments& arguments, const LayerOptions& options)
     : Layer("Embedding", options, arguments),
       input_dim_(arguments.integer("input_dim")),
-      output_dim_(arguments.integer("output_dim")) {}
+      output_dim_(arguments.integer("output_dim")),
+      mask_zero_(arguments.flag("mask_zero")) {}
 
 namespace {
 Arguments embedding_given(int64_t input_dim, int64_t output_dim, const EmbeddingOptions& o) {
@@ -79,6 +76,12 @@ Embedding::Embedding(int64_t input_dim, int64_t output_dim, const EmbeddingOptio
 void Embedding::build(const std::vector<Shape>& /*input_shapes*/) {
   embeddings_ = add_weight("embeddings", {input_dim_, output_dim_}, make_initializer(arguments_.at("embeddings_initializer")),
                            /*trainable=*/true, regularizer_from_config(arguments_.at("embeddings_regularizer")));
+}
+
+std::vector<Tensor> Embedding::compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>&) {
+  if (!mask_zero_) return {Tensor()};
+  const Tensor& x = inputs.at(0);
+  return {not_equal(x.detach(), scalar_like(0.0, x, "Embedding"))};
 }
 
 std::vector<Shape> Embedding::compute_output_shape(const std::vector<Shape>& input_shapes) {

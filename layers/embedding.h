@@ -6,7 +6,9 @@
 // index raises ValueError instead. Indices outside [0, input_dim) raise IndexError naming the layer,
 // the index and input_dim (negative indices do not wrap, as in TensorFlow's gather on CPU).
 // The gradient is a deterministic scatter-add into the table (take's backward).
-// mask_zero=true is not supported (NotImplementedError).
+// mask_zero=true makes index 0 padding: the output's mask (Keras's _keras_mask) is indices != 0, so
+// the recurrent layers skip those steps and the losses and metrics leave them out; input_dim must
+// then count index 0 too (Keras's rule).
 #pragma once
 #include <optional>
 #include <string>
@@ -35,6 +37,11 @@ class Embedding : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const override;
   bool takes_float_inputs() const override { return false; }  // indices stay integers
+  // The table's size does not depend on the input: any shape of indices (Keras).
+  bool input_shape_compatible(size_t, const Shape&, const Shape&) override { return true; }
+  // Keras: supports_masking = mask_zero; the mask is indices != 0.
+  bool supports_masking() const override { return mask_zero_; }
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) override;
 
   int64_t input_dim() const { return input_dim_; }
   int64_t output_dim() const { return output_dim_; }
@@ -42,6 +49,7 @@ class Embedding : public Layer {
 
  private:
   int64_t input_dim_, output_dim_;
+  bool mask_zero_;
   Tensor embeddings_;
 };
 

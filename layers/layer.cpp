@@ -265,8 +265,16 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
     ensure_built(shapes);
     clear_call_losses();
     const std::vector<Tensor> inputs = autocast_inputs(xs);
+    std::vector<Tensor> masks;
+    bool masked = false;
+    for (const auto& x : xs) {
+      masks.push_back(x.defined() ? x.keras_mask() : Tensor());
+      masked = masked || masks.back().defined();
+    }
     LayerScope scope(name_);
-    return call(inputs, training);
+    std::vector<Tensor> outputs = masked ? call_masked(inputs, masks, training) : call(inputs, training);
+    if (masked || supports_masking()) attach_masks(inputs, masks, outputs);
+    return outputs;
   } catch (const Error& e) {
     if (e.message().rfind("layer '", 0) == 0) throw;  // an inner layer already said where
     std::string where = "layer '" + name_ + "' (" + class_name_ + ") called on input";
@@ -275,6 +283,29 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
                std::string(dtype_name(xs[i].dtype()));
     }
     throw_error(e.kind(), where + ": " + without_layer_prefix(e));
+  }
+}
+
+std::vector<Tensor> Layer::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) {
+  return {masks.empty() ? Tensor() : masks[0]};
+}
+
+void Layer::attach_masks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                         std::vector<Tensor>& outputs) {
+  // keras/src/layers/layer.py __call__ and _set_mask_metadata.
+  if (!supports_masking()) {
+    if (std::none_of(masks.begin(), masks.end(), [](const Tensor& m) { return m.defined(); })) return;
+    warn_once("mask-dropped:" + name_,
+              "Layer '" + name_ + "' (of type " + class_name_ + ") was passed an input with a mask attached to it. "
+              "However, this layer does not support masking and will therefore destroy the mask information. "
+              "Downstream layers will not see the mask.");
+    return;
+  }
+  const std::vector<Tensor> output_masks = compute_mask(inputs, masks);
+  for (size_t i = 0; i < outputs.size() && i < output_masks.size(); ++i) {
+    if (output_masks[i].defined() && outputs[i].defined() && !outputs[i].keras_mask().defined()) {
+      outputs[i].set_keras_mask(output_masks[i]);
+    }
   }
 }
 

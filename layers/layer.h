@@ -93,6 +93,23 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // inputs of a layer that takes float inputs), the input's dtype otherwise.
   virtual std::vector<DType> compute_output_dtype(const std::vector<DType>& input_dtypes) const;
 
+  // ---- masks (Keras's _keras_mask, core/tensor.h). A call reads its inputs' masks and gives them to
+  // call_masked; a layer that supports masking then attaches compute_mask's result to its outputs
+  // (where an output has none yet), one that does not drops them with Keras's warning. Sequential and
+  // functional models run their layers through these calls, so a mask reaches the outputs, where
+  // the losses and metrics honour it.
+  virtual bool supports_masking() const { return false; }
+  // The outputs' masks (undefined: none) for the inputs and their masks; Keras's default: the first
+  // input's mask, for the first output.
+  virtual std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks);
+  // call() given the inputs' masks (undefined where an input has none); layers that use masks (the
+  // recurrent layers, GlobalAveragePooling1D) override it.
+  virtual std::vector<Tensor> call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                          bool training) {
+    (void)masks;
+    return call(inputs, training);
+  }
+
   // ---- calling (builds on first call; wraps errors with the layer's context)
   Tensor operator()(const Tensor& x, bool training = false);
   std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false);
@@ -191,6 +208,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   RandomGenerator generator_;
   // The inputs as call() receives them: floating ones in the compute dtype, integers per the rules.
   std::vector<Tensor> autocast_inputs(const std::vector<Tensor>& xs) const;
+  // After a call: compute_mask's masks onto the outputs, or the warning of a layer that drops its
+  // inputs' masks.
+  void attach_masks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks, std::vector<Tensor>& outputs);
   // False until set_seed or the first next_random_key(): an unseeded layer takes its seed from the
   // global generator lazily, so constructing a layer never shifts the keys later weights draw.
   bool seeded_ = false;

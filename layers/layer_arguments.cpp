@@ -35,23 +35,32 @@ Argument activation_argument(const std::string& name, Json default_value, const 
       .described(doc);
 }
 
-Argument pair_argument(const std::string& name, Json default_value, const std::string& doc) {
-  return Argument(name, ArgKind::ints, std::move(default_value)).tuple_of(2).checked(positive_integer).described(doc);
+Argument window_argument(const std::string& name, int rank, Json default_value, const std::string& doc) {
+  return Argument(name, ArgKind::ints, std::move(default_value)).tuple_of(rank).checked(positive_integer).described(doc);
 }
 
-Argument padding_argument() {
+Argument pair_argument(const std::string& name, Json default_value, const std::string& doc) {
+  return window_argument(name, 2, std::move(default_value), doc);
+}
+
+Argument padding_argument(bool allow_causal) {
+  const auto lower = [](const Json& value) {
+    std::string text = value.as_string();
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
   return Argument("padding", ArgKind::string, "valid")
-      .checked([](const Json& value) -> std::string {
-        std::string lower = value.as_string();
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return lower == "valid" || lower == "same" ? "" : "\"valid\" or \"same\"";
+      .checked([lower, allow_causal](const Json& value) -> std::string {
+        const std::string text = lower(value);
+        if (text == "valid" || text == "same" || (allow_causal && text == "causal")) return "";
+        return allow_causal ? "\"valid\", \"same\" or \"causal\"" : "\"valid\" or \"same\"";
       })
-      .normalized([](const Json& value) {
-        std::string lower = value.as_string();
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return Json(lower);
-      })
-      .described("\"valid\" (no padding) or \"same\" (pad evenly so the output has ceil(input / stride) positions)");
+      .normalized([lower](const Json& value) { return Json(lower(value)); })
+      .described(allow_causal
+                     ? "\"valid\" (no padding), \"same\" (pad evenly so the output has ceil(input / stride) "
+                       "positions) or \"causal\" (pad on the left only: output t never sees inputs after t)"
+                     : "\"valid\" (no padding) or \"same\" (pad evenly so the output has ceil(input / stride) "
+                       "positions)");
 }
 
 Argument data_format_argument() {

@@ -25,10 +25,13 @@ Argument initializer_argument(const std::string& name, Json default_value, const
 Argument regularizer_argument(const std::string& name, const std::string& doc);
 // An activation argument: a name, None meaning linear; stored as the canonical name.
 Argument activation_argument(const std::string& name, Json default_value, const std::string& doc);
-// Window arguments of the conv and pooling layers: an int or a (height, width) pair of positive ints.
+// Window arguments of the conv and pooling layers: an int or a tuple of `rank` positive ints (one per
+// spatial axis), stored as the tuple.
+Argument window_argument(const std::string& name, int rank, Json default_value, const std::string& doc);
+// The 2-D window argument: an int or a (height, width) pair of positive ints.
 Argument pair_argument(const std::string& name, Json default_value, const std::string& doc);
-// padding: "valid" or "same", any case, stored lower-case.
-Argument padding_argument();
+// padding: "valid" or "same" (and "causal" where allowed: Conv1D), any case, stored lower-case.
+Argument padding_argument(bool allow_causal = false);
 // data_format: None or "channels_last" (stored "channels_last"); "channels_first" raises
 // NotImplementedError naming the transpose that fixes it.
 Argument data_format_argument();

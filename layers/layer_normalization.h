@@ -24,6 +24,7 @@ struct LayerNormalizationOptions {
 
 class LayerNormalization : public Layer {
  public:
+  bool supports_masking() const override { return true; }  // Keras: passes the input's mask on
   LayerNormalization(const Arguments& arguments, const LayerOptions& options = {});
   explicit LayerNormalization(const LayerNormalizationOptions& ln_options = {}, const LayerOptions& options = {});
   void build(const std::vector<Shape>& input_shapes) override;

@@ -314,12 +314,17 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor
   // a float16 log or sum over a batch loses the small terms Keras keeps by computing in float32.
   const bool half = y_pred.defined() && is_reduced_float(y_pred.dtype());
   const Tensor per_sample = call(y_true, half ? cast(y_pred, DType::float32) : y_pred);
-  Tensor total;
-  if (sample_weight.defined()) {
-    total = sum(multiply(per_sample, aligned_sample_weight(sample_weight, per_sample, name())));
-  } else {
-    total = sum(per_sample);
+  Tensor weight = sample_weight.defined() ? aligned_sample_weight(sample_weight, per_sample, name()) : Tensor();
+  if (const Tensor mask = y_pred.defined() ? y_pred.keras_mask() : Tensor(); mask.defined()) {
+    // keras/src/losses/loss.py apply_mask: a mask on the predictions (an RNN's sequence output over
+    // padded steps) weighs the kept values total / kept and the others 0, so that the mean below is
+    // the mean over the kept values.
+    const Tensor kept = cast(mask, per_sample.dtype());
+    const double total = static_cast<double>(kept.numel()), valid = sum(kept).item();
+    const Tensor mask_weight = aligned_sample_weight(multiply(kept, valid > 0 ? total / valid : 0.0), per_sample, name());
+    weight = weight.defined() ? multiply(weight, mask_weight) : mask_weight;
   }
+  const Tensor total = weight.defined() ? sum(multiply(per_sample, weight)) : sum(per_sample);
   // Keras 3 "sum_over_batch_size": divide_no_nan(sum, number of per-sample values).
   const int64_t count = per_sample.numel();
   return count == 0 ? multiply(total, 0.0) : divide(total, static_cast<double>(count));

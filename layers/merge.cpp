@@ -3,6 +3,7 @@
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
 #include "pitfall/layers/unit_normalization.h"
+#include "pitfall/layers/masking.h"
 
 #include <algorithm>
 
@@ -90,6 +91,15 @@ ArgumentTable elementwise_table(const char* class_name, const char* file, const 
 ElementwiseMerge::ElementwiseMerge(const std::string& class_name, const Arguments& arguments,
                                    const LayerOptions& options)
     : Layer(class_name, options, arguments) {}
+
+std::vector<Tensor> ElementwiseMerge::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) {
+  // keras/src/layers/merging/base_merge.py: all of the given masks.
+  Tensor out;
+  for (const Tensor& m : masks) {
+    if (m.defined()) out = out.defined() ? mask_and(out, m) : m;
+  }
+  return {out};
+}
 
 void ElementwiseMerge::build(const std::vector<Shape>& input_shapes) { compute_output_shape(input_shapes); }
 
@@ -203,6 +213,24 @@ std::vector<Tensor> Concatenate::call(const std::vector<Tensor>& inputs, bool /*
   concatenate_shape(*this, axis_, shapes_of(inputs));
   check_same_dtype(*this, inputs);
   return {concatenate(inputs, axis_)};
+}
+
+std::vector<Tensor> Concatenate::compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) {
+  // keras/src/layers/merging/concatenate.py: each input's mask spread over its full shape (all true
+  // without one), concatenated, then reduced over the last axis with "any".
+  if (std::none_of(masks.begin(), masks.end(), [](const Tensor& m) { return m.defined(); })) return {Tensor()};
+  std::vector<Tensor> full;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    Tensor m = i < masks.size() ? masks[i] : Tensor();
+    if (!m.defined()) {
+      m = Tensor::full(x.shape(), 1.0, DType::bool_, x.device());
+    } else if (m.ndim() < x.ndim()) {
+      m = broadcast_to(expand_dims(m, -1), x.shape());
+    }
+    full.push_back(cast(m, DType::float32));
+  }
+  return {mask_any_last_axis(cast(concatenate(full, axis_), DType::bool_))};
 }
 
 // ---------------------------------------------------------------- Dot

@@ -25,6 +25,9 @@ class ElementwiseMerge : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
   bool takes_float_inputs() const override { return false; }  // moves data of any dtype
+  // Keras's merge mask: the positions every masked input keeps (logical and).
+  bool supports_masking() const override { return true; }
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) override;
 
  protected:
   virtual Tensor combine(const Tensor& accumulated, const Tensor& next) const = 0;
@@ -62,6 +65,10 @@ class Concatenate : public Layer {
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }
   bool takes_float_inputs() const override { return false; }  // moves data of any dtype
+  // Keras: the inputs' masks (all-true for an unmasked input) concatenated along `axis`; a position
+  // is kept where any of the concatenated entries is.
+  bool supports_masking() const override { return true; }
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) override;
   int64_t axis() const { return axis_; }
 
  private:
@@ -79,6 +86,9 @@ class Dot : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool training) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) override;
   int num_inputs() const override { return -1; }  // exactly 2, checked with Keras's message
+  // Keras: takes masked inputs, and its output has no mask.
+  bool supports_masking() const override { return true; }
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>&) override { return {}; }
 
  private:
   std::pair<int64_t, int64_t> resolved_axes(const std::vector<Shape>& shapes) const;

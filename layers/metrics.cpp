@@ -92,6 +92,13 @@ class MeanMetricWrapper : public Metric {
       // Weights are aligned to the batch axis (and any leading axes they name).
       weights = expanded_weights(name(), sample_weight, shape);
     }
+    if (const Tensor mask = y_pred.keras_mask(); mask.defined()) {
+      // keras/src/metrics/reduction_metrics.py MeanMetricWrapper: the predictions' mask weighs each
+      // value (apply_mask with reduction "sum"): masked positions count for nothing.
+      const std::vector<double> kept = expanded_weights(name(), cast(mask, DType::float64), shape);
+      if (weights.empty()) weights.assign(kept.size(), 1.0);
+      for (size_t i = 0; i < kept.size(); ++i) weights[i] *= kept[i];
+    }
     for (int64_t s = 0; s < num_samples; ++s) {
       double value_sum = 0.0, weight_sum = 0.0;
       for (int64_t j = 0; j < per_sample; ++j) {

@@ -4,6 +4,7 @@
 
 #include "pitfall/core/ops.h"
 #include "pitfall/core/random.h"
+#include "pitfall/layers/masking.h"
 
 namespace pitfall {
 
@@ -17,8 +18,11 @@ Tensor gate_block(const Tensor& x, int block, int64_t units) {
   return slice(x, start, size);
 }
 
-// The arguments SimpleRNN and LSTM share, in Keras's order around the LSTM-only ones.
-std::vector<Argument> recurrent_arguments(bool lstm) {
+enum class Cell { simple_rnn, lstm, gru };
+
+// The arguments the recurrent layers share, in Keras's order around each cell's own ones.
+std::vector<Argument> recurrent_arguments(Cell cell) {
+  const bool lstm = cell == Cell::lstm, gated = cell != Cell::simple_rnn;
   const auto rate = [](const char* name, const char* doc) {
     return Argument(name, ArgKind::number, 0.0).checked(in_range(0.0, false, 1.0, true)).described(doc);
   };
@@ -26,8 +30,9 @@ std::vector<Argument> recurrent_arguments(bool lstm) {
       Argument("units", ArgKind::integer).make_required().checked(positive_integer)
           .described("the dimensionality of the output space (and of each state)"),
       activation_argument("activation", "tanh", "the activation of the output (LSTM: and of the cell candidate)")};
-  if (lstm) {
-    out.push_back(activation_argument("recurrent_activation", "sigmoid", "the activation of the i, f, o gates"));
+  if (gated) {
+    out.push_back(activation_argument("recurrent_activation", "sigmoid",
+                                      lstm ? "the activation of the i, f, o gates" : "the activation of the z, r gates"));
   }
   out.push_back(Argument("use_bias", ArgKind::boolean, true).described("whether the layer adds a bias vector"));
   out.push_back(initializer_argument("kernel_initializer", "glorot_uniform", "initializer of the input kernel"));
@@ -48,7 +53,7 @@ std::vector<Argument> recurrent_arguments(bool lstm) {
   }
   Argument seed = Argument("seed", ArgKind::integer).allow_none().checked(non_negative_integer)
                       .described("the dropout masks' seed (None: drawn from the global generator)");
-  if (lstm) out.push_back(seed);
+  if (gated) out.push_back(seed);
   for (Argument a :
        {Argument("return_sequences", ArgKind::boolean, false).described("return every step's output, not the last"),
         Argument("return_state", ArgKind::boolean, false).described("also return the final states"),
@@ -65,8 +70,13 @@ std::vector<Argument> recurrent_arguments(bool lstm) {
             .described("accepted for Keras compatibility: the define-by-run loop is always unrolled")}) {
     out.push_back(a);
   }
-  if (!lstm) out.push_back(seed);
-  if (lstm) out.push_back(unsupported_argument("use_cudnn", "auto"));
+  if (!gated) out.push_back(seed);
+  if (cell == Cell::gru) {
+    out.push_back(Argument("reset_after", ArgKind::boolean, true)
+                      .described("apply the reset gate after the recurrent product (True: Keras 3, cuDNN and "
+                                 "torch.nn.GRU; the bias is then (2, 3 * units))"));
+  }
+  if (gated) out.push_back(unsupported_argument("use_cudnn", "auto"));
   return out;
 }
 
@@ -78,18 +88,25 @@ static const ArgumentTable& simple_rnn_arguments() {
   static const ArgumentTable table =
       layer_table("SimpleRNN", "keras/src/layers/rnn/simple_rnn.py",
                   "Fully-connected RNN where the output is fed back: h_t = activation(x_t W + h_{t-1} U + b).",
-                  recurrent_arguments(false));
+                  recurrent_arguments(Cell::simple_rnn));
   return table;
 }
 
 static const ArgumentTable& lstm_arguments() {
   static const ArgumentTable table = layer_table("LSTM", "keras/src/layers/rnn/lstm.py",
-                                                 "Long Short-Term Memory layer (Hochreiter 1997).", recurrent_arguments(true));
+                                                 "Long Short-Term Memory layer (Hochreiter 1997).", recurrent_arguments(Cell::lstm));
+  return table;
+}
+
+static const ArgumentTable& gru_arguments() {
+  static const ArgumentTable table = layer_table("GRU", "keras/src/layers/rnn/gru.py",
+                                                 "Gated Recurrent Unit (Cho et al. 2014).", recurrent_arguments(Cell::gru));
   return table;
 }
 
 PITFALL_REGISTER_LAYER(SimpleRNN, simple_rnn_arguments());
 PITFALL_REGISTER_LAYER(LSTM, lstm_arguments());
+PITFALL_REGISTER_LAYER(GRU, gru_arguments());
 
 RecurrentLayer::RecurrentLayer(const std::string& class_name, Arguments arguments, const LayerOptions& options)
     : Layer(class_name, options, std::move(arguments)), units_(arguments_.integer("units")) {
@@ -115,6 +132,7 @@ Arguments RecurrentLayer::given(const ArgumentTable& table, int64_t units, const
   set_given(given, "recurrent_initializer", o.recurrent_initializer);
   set_given(given, "bias_initializer", o.bias_initializer);
   set_given(given, "unit_forget_bias", o.unit_forget_bias);
+  set_given(given, "reset_after", o.reset_after);
   set_given(given, "kernel_regularizer", o.kernel_regularizer);
   set_given(given, "recurrent_regularizer", o.recurrent_regularizer);
   set_given(given, "bias_regularizer", o.bias_regularizer);
@@ -166,7 +184,7 @@ void RecurrentLayer::build(const std::vector<Shape>& input_shapes) {
                                  make_initializer(arguments_.at("recurrent_initializer")), true,
                                  regularizer_from_config(arguments_.at("recurrent_regularizer")));
   if (settings_.use_bias) {
-    bias_ = add_weight("bias", {columns}, effective_bias_initializer(), true,
+    bias_ = add_weight("bias", bias_shape(), effective_bias_initializer(), true,
                        regularizer_from_config(arguments_.at("bias_regularizer")));
   }
 }
@@ -202,22 +220,46 @@ Tensor RecurrentLayer::input_projection(const Tensor& x, const std::vector<Tenso
     }
     projection = concatenate(blocks, -1);
   }
-  if (settings_.use_bias) projection = add(projection, compute_bias_);
+  if (settings_.use_bias) projection = add(projection, input_bias());
   return projection;
 }
 
-Tensor RecurrentLayer::recurrent_projection(const Tensor& h, const std::vector<Tensor>& recurrent_masks) const {
-  // h (B, U) @ recurrent_kernel (U, G*U) -> (B, G*U)
-  if (recurrent_masks.empty()) return matmul(h, compute_recurrent_kernel_);
-  if (recurrent_masks.size() == 1) return matmul(multiply(h, recurrent_masks[0]), compute_recurrent_kernel_);
+Tensor RecurrentLayer::recurrent_projection(const Tensor& h, int first, int count) const {
+  // h (B, U) @ recurrent_kernel[:, first * U : (first + count) * U] -> (B, count * U)
+  if (count < 0) count = gates() - first;
+  const auto columns = [&](int block, int blocks) {
+    if (block == 0 && blocks == gates()) return compute_recurrent_kernel_;
+    return slice(compute_recurrent_kernel_, {0, block * units_}, {-1, blocks * units_});
+  };
+  if (recurrent_masks_.empty()) return matmul(h, columns(first, count));
+  if (recurrent_masks_.size() == 1) return matmul(multiply(h, recurrent_masks_[0]), columns(first, count));
   std::vector<Tensor> blocks;
-  for (int g = 0; g < gates(); ++g) {
-    blocks.push_back(matmul(multiply(h, recurrent_masks[g]), gate_block(compute_recurrent_kernel_, g, units_)));
-  }
-  return concatenate(blocks, -1);
+  for (int g = first; g < first + count; ++g) blocks.push_back(matmul(multiply(h, recurrent_masks_[g]), columns(g, 1)));
+  return blocks.size() == 1 ? blocks[0] : concatenate(blocks, -1);
 }
 
 std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool training) {
+  return run(inputs, Tensor(), training);
+}
+
+std::vector<Tensor> RecurrentLayer::call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                                bool training) {
+  Tensor mask = masks.empty() ? Tensor() : masks[0];
+  if (mask.defined()) {
+    const Tensor& x = inputs.at(0);
+    check_mask(describe(), mask, x.shape(), 2);
+    if (mask.ndim() != 2) mask = reshape(mask, {x.dim(0), x.dim(1)});
+  }
+  return run(inputs, mask, training);
+}
+
+std::vector<Tensor> RecurrentLayer::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) {
+  std::vector<Tensor> out(1 + (settings_.return_state ? num_states() : 0));
+  if (settings_.return_sequences && !masks.empty()) out[0] = masks[0];
+  return out;
+}
+
+std::vector<Tensor> RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) {
   // Errors raised here get the layer's name, class and input shapes from Layer::operator().
   const Tensor& x = inputs.at(0);
   if (x.dtype() != compute_dtype()) {
@@ -247,27 +289,39 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, bool
 
   // Keras draws the masks once per call: every step of a sequence drops the same units.
   const int mask_count = per_gate_dropout_masks() ? gates() : 1;
-  std::vector<Tensor> input_masks, recurrent_masks;
+  std::vector<Tensor> input_masks;
+  recurrent_masks_.clear();
   if (training && settings_.dropout > 0.0) {
     input_masks = dropout_masks({batch, x.shape()[2]}, settings_.dropout, mask_count, x.device());
   }
   if (training && settings_.recurrent_dropout > 0.0) {
-    recurrent_masks = dropout_masks({batch, units_}, settings_.recurrent_dropout, mask_count, x.device());
+    recurrent_masks_ = dropout_masks({batch, units_}, settings_.recurrent_dropout, mask_count, x.device());
   }
 
   const Tensor projection = input_projection(x, input_masks);  // (B, T, G*U)
   const int64_t columns = gates() * units_;
   std::vector<Tensor> outputs;
   outputs.reserve(settings_.return_sequences ? timesteps : 1);
+  // With a mask: the output a masked step repeats (zeros before the first kept step).
+  Tensor output = mask.defined() ? Tensor::zeros({batch, units_}, compute_dtype(), x.device()) : Tensor();
   for (int64_t i = 0; i < timesteps; ++i) {
     const int64_t t = settings_.go_backwards ? timesteps - 1 - i : i;
     const Tensor x_part = reshape(slice(projection, {0, t, 0}, {-1, 1, -1}), {batch, columns});
-    states = step(add(x_part, recurrent_projection(states[0], recurrent_masks)), states);
-    if (settings_.return_sequences) outputs.push_back(states[0]);
+    std::vector<Tensor> next = step(x_part, states);
+    if (mask.defined()) {
+      // keras/src/backend/tensorflow/rnn.py: a masked sample keeps its states, and outputs the previous
+      // output (or zeros with zero_output_for_mask).
+      const Tensor keep = reshape(slice(mask, {0, t}, {-1, 1}), {batch, 1});
+      for (size_t s = 0; s < next.size(); ++s) next[s] = where(keep, next[s], states[s]);
+      output = where(keep, next[0], zero_output_for_mask_ ? multiply(output, 0.0) : output);
+    }
+    states = std::move(next);
+    if (settings_.return_sequences) outputs.push_back(mask.defined() ? output : states[0]);
   }
+  recurrent_masks_.clear();
 
   std::vector<Tensor> results;
-  results.push_back(settings_.return_sequences ? stack(outputs, 1) : states[0]);
+  results.push_back(settings_.return_sequences ? stack(outputs, 1) : (mask.defined() ? output : states[0]));
   if (settings_.return_state) results.insert(results.end(), states.begin(), states.end());
   return results;
 }
@@ -295,7 +349,9 @@ SimpleRNN::SimpleRNN(const Arguments& arguments, const LayerOptions& options)
 SimpleRNN::SimpleRNN(int64_t units, const RecurrentOptions& recurrent, const LayerOptions& options)
     : SimpleRNN(given(simple_rnn_arguments(), units, recurrent), options) {}
 
-std::vector<Tensor> SimpleRNN::step(const Tensor& z, const std::vector<Tensor>&) const { return {activation_(z)}; }
+std::vector<Tensor> SimpleRNN::step(const Tensor& x_part, const std::vector<Tensor>& states) const {
+  return {activation_(add(x_part, recurrent_projection(states[0])))};
+}
 
 // ---------------------------------------------------------------- LSTM
 
@@ -307,8 +363,9 @@ LSTM::LSTM(const Arguments& arguments, const LayerOptions& options)
 LSTM::LSTM(int64_t units, const RecurrentOptions& recurrent, const LayerOptions& options)
     : LSTM(given(lstm_arguments(), units, recurrent), options) {}
 
-std::vector<Tensor> LSTM::step(const Tensor& z, const std::vector<Tensor>& states) const {
+std::vector<Tensor> LSTM::step(const Tensor& x_part, const std::vector<Tensor>& states) const {
   const int64_t n = units();
+  const Tensor z = add(x_part, recurrent_projection(states[0]));
   const Tensor input_gate = recurrent_activation_(gate_block(z, 0, n));
   const Tensor forget_gate = recurrent_activation_(gate_block(z, 1, n));
   const Tensor candidate = activation_(gate_block(z, 2, n));
@@ -331,6 +388,52 @@ std::shared_ptr<Initializer> LSTM::effective_bias_initializer() const {
     const Tensor rest = (*base)({2 * n}, dtype, RandomKey{key.seed, key.stream ^ 0x5bd1e995ull});
     return concatenate({input_block, Tensor::ones({n}, dtype), rest}, 0);
   });
+}
+
+
+
+// ---------------------------------------------------------------- GRU
+
+GRU::GRU(const Arguments& arguments, const LayerOptions& options)
+    : RecurrentLayer("GRU", arguments, options),
+      recurrent_activation_(get_activation(arguments.text("recurrent_activation"))),
+      reset_after_(arguments.flag("reset_after")) {}
+
+GRU::GRU(int64_t units, const RecurrentOptions& recurrent, const LayerOptions& options)
+    : GRU(given(gru_arguments(), units, recurrent), options) {}
+
+// Keras switches the GRU cell to per-gate masks (implementation 1) whenever recurrent_dropout is set.
+bool GRU::per_gate_dropout_masks() const { return options().recurrent_dropout > 0.0; }
+
+Shape GRU::bias_shape() const {
+  if (reset_after_) return {2, 3 * units()};
+  return {3 * units()};
+}
+
+Tensor GRU::bias_row(int row) const { return reshape(slice(compute_bias_, {row, 0}, {1, -1}), {3 * units()}); }
+
+Tensor GRU::input_bias() const { return reset_after_ ? bias_row(0) : compute_bias_; }
+
+std::vector<Tensor> GRU::step(const Tensor& x_part, const std::vector<Tensor>& states) const {
+  // keras/src/layers/rnn/gru.py GRUCell.call; blocks z, r, h.
+  const int64_t n = units();
+  const Tensor& h = states[0];
+  const bool bias = options().use_bias;
+  Tensor z, r, candidate;
+  if (reset_after_) {
+    Tensor inner = recurrent_projection(h);  // (B, 3U)
+    if (bias) inner = add(inner, bias_row(1));
+    z = recurrent_activation_(add(gate_block(x_part, 0, n), gate_block(inner, 0, n)));
+    r = recurrent_activation_(add(gate_block(x_part, 1, n), gate_block(inner, 1, n)));
+    candidate = activation_(add(gate_block(x_part, 2, n), multiply(r, gate_block(inner, 2, n))));
+  } else {
+    const Tensor inner = recurrent_projection(h, 0, 2);  // (B, 2U)
+    z = recurrent_activation_(add(gate_block(x_part, 0, n), gate_block(inner, 0, n)));
+    r = recurrent_activation_(add(gate_block(x_part, 1, n), gate_block(inner, 1, n)));
+    candidate = activation_(add(gate_block(x_part, 2, n), recurrent_projection(multiply(r, h), 2, 1)));
+  }
+  // h_t = z h + (1 - z) candidate
+  return {add(multiply(z, h), multiply(subtract(1.0, z), candidate))};
 }
 
 }  // namespace pitfall

@@ -322,7 +322,9 @@ void Model::update_metrics(const std::vector<Tensor>& y, const std::vector<Tenso
     }
   }
   for (size_t i = 0; i < metrics_.size() && i < y_pred.size(); ++i) {
-    for (auto& m : metrics_[i]) m->update_state(y[i], y_pred[i].detach(), sample_weight);
+    Tensor prediction = y_pred[i].detach();
+    prediction.set_keras_mask(y_pred[i].keras_mask());  // the metrics honour the output's mask, as Keras's do
+    for (auto& m : metrics_[i]) m->update_state(y[i], prediction, sample_weight);
   }
 }
 

@@ -98,6 +98,10 @@ std::vector<Tensor> call_outputs_from_python(const py::handle& result) {
   return out;
 }
 
+bool names_parameter(const py::handle& function, const char* name) {
+  return py::module_::import("inspect").attr("signature")(function).attr("parameters").contains(name);
+}
+
 bool accepts_training(const py::handle& function) {
   const py::object parameters = py::module_::import("inspect").attr("signature")(function).attr("parameters");
   if (parameters.contains("training")) return true;
@@ -294,6 +298,22 @@ LayerClass<T> bind_builtin(py::module_& m, const char* class_name) {
     Json entry = Json::object();
     entry["class_name"] = class_name;
     entry["config"] = to_json(bound[0], class_name);
+    const py::dict objects = bound[1].cast<py::dict>();
+    if (!objects.empty()) {
+      // A layer argument given as a layer (Bidirectional, TimeDistributed): passed as the object.
+      std::map<std::string, std::shared_ptr<void>> held;
+      for (const std::pair<py::handle, py::handle> item : objects) {
+        const std::string name = py::cast<std::string>(item.first);
+        if (!py::isinstance<Layer>(item.second)) {
+          throw py::type_error(std::string(class_name) + "(): argument '" + name + "' must be a layer, got " +
+                               py::cast<std::string>(py::repr(item.second)));
+        }
+        held[name] = py::cast<std::shared_ptr<Layer>>(item.second);
+      }
+      const pitfall::ArgumentTable* table = pitfall::find_argument_table("layers", class_name);
+      return std::make_shared<T>(pitfall::parse_arguments(*table, entry["config"], held),
+                                 pitfall::layer_options_from_config(entry["config"]));
+    }
     auto layer = std::dynamic_pointer_cast<T>(pitfall::layer_from_config(entry));
     if (!layer) throw pitfall::RuntimeError(std::string(class_name) + ": the registry built another class");
     return layer;
@@ -340,6 +360,34 @@ void bind_layers(py::module_& m) {
            py::detail::is_new_style_constructor())
       .def_property_readonly("name", &Layer::name)
       .def_property_readonly("class_name", &Layer::class_name)
+      .def_property(
+          "supports_masking", &Layer::supports_masking,
+          [](Layer& l, bool value) {
+            if (auto* python = dynamic_cast<PythonLayer*>(&l)) return python->set_supports_masking(value);
+            if (auto* model = dynamic_cast<PythonModel*>(&l)) return model->set_supports_masking(value);
+            throw py::attribute_error(l.describe() + ": supports_masking of a built-in layer is fixed by its class");
+          },
+          "Whether the layer passes its input's mask on (Keras's supports_masking); a subclass may set it.")
+      .def(
+          "compute_mask",
+          [](Layer& l, const py::object& inputs, const py::object& mask) {
+            const std::vector<Tensor> xs = tensors_from_python(inputs);
+            std::vector<Tensor> masks;
+            if (mask.is_none()) {
+              masks.resize(xs.size());
+            } else if (py::isinstance<py::list>(mask) || py::isinstance<py::tuple>(mask)) {
+              for (const py::handle m : mask) masks.push_back(m.is_none() ? Tensor() : m.cast<Tensor>());
+            } else {
+              masks.push_back(mask.cast<Tensor>());
+            }
+            const std::vector<Tensor> out = l.compute_mask(xs, masks);
+            if (out.size() <= 1) return out.empty() ? py::object(py::none()) : tensor_or_none(out[0]);
+            py::list result;
+            for (const auto& m : out) result.append(tensor_or_none(m));
+            return py::object(result);
+          },
+          py::arg("inputs"), py::arg("previous_mask") = py::none(),
+          "The outputs' masks for these inputs and their masks (Keras's compute_mask).")
       .def_property("trainable", &Layer::trainable, &Layer::set_trainable)
       .def_property_readonly("built", &Layer::built)
       .def_property_readonly("dtype", [](const Layer& l) { return std::string(pitfall::dtype_name(l.dtype())); })
@@ -501,6 +549,22 @@ void bind_layers(py::module_& m) {
       })
       .def("_adapt_batch", &pitfall::Normalization::adapt_batch, py::arg("batch"), py::call_guard<py::gil_scoped_release>())
       .def("_finish_adapt", &pitfall::Normalization::finish_adapt);
+  bind_builtin<pitfall::GRU>(m, "GRU");
+  bind_builtin<pitfall::Conv1D>(m, "Conv1D");
+  bind_builtin<pitfall::Conv2DTranspose>(m, "Conv2DTranspose");
+  bind_builtin<pitfall::DepthwiseConv2D>(m, "DepthwiseConv2D");
+  bind_builtin<pitfall::SeparableConv2D>(m, "SeparableConv2D");
+  bind_builtin<pitfall::MaxPooling1D>(m, "MaxPooling1D");
+  bind_builtin<pitfall::AveragePooling1D>(m, "AveragePooling1D");
+  bind_builtin<pitfall::GlobalMaxPooling1D>(m, "GlobalMaxPooling1D");
+  bind_builtin<pitfall::GlobalAveragePooling1D>(m, "GlobalAveragePooling1D");
+  bind_builtin<pitfall::GlobalMaxPooling2D>(m, "GlobalMaxPooling2D");
+  bind_builtin<pitfall::Masking>(m, "Masking");
+  bind_builtin<pitfall::Bidirectional>(m, "Bidirectional")
+      .def_property_readonly("forward_layer", [](const pitfall::Bidirectional& l) { return std::shared_ptr<Layer>(l.forward_layer()); })
+      .def_property_readonly("backward_layer", [](const pitfall::Bidirectional& l) { return std::shared_ptr<Layer>(l.backward_layer()); });
+  bind_builtin<pitfall::TimeDistributed>(m, "TimeDistributed")
+      .def_property_readonly("layer", &pitfall::TimeDistributed::layer);
 
   m.def("layer_from_config", [](const py::object& entry) { return pitfall::layer_from_config(to_json(entry, "from_config")); });
   m.def("registered_layer_classes", &pitfall::registered_layer_classes);

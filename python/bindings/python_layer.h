@@ -81,6 +81,8 @@ inline std::string python_class_name(const py::detail::value_and_holder& v_h) {
 
 // Whether a Python `call` accepts a `training` keyword (Keras passes it only then).
 bool accepts_training(const py::handle& function);
+// Whether a Python function names a parameter `name` (Keras passes `mask` to a call that names it).
+bool names_parameter(const py::handle& function, const char* name);
 
 // Keras's variable autocasting for layers written in Python: under a mixed dtype policy, the
 // layer's floating weights read inside call() are in the compute dtype (float16), while the stored
@@ -125,37 +127,41 @@ class PythonOverrides : public Base {
   }
 
   std::vector<pitfall::Tensor> call(const std::vector<pitfall::Tensor>& inputs, bool training) override {
+    return invoke_call(inputs, nullptr, training);
+  }
+
+  std::vector<pitfall::Tensor> call_masked(const std::vector<pitfall::Tensor>& inputs,
+                                           const std::vector<pitfall::Tensor>& masks, bool training) override {
+    return invoke_call(inputs, &masks, training);
+  }
+
+  // Keras: a subclass passes masks on when it sets self.supports_masking = True or defines
+  // compute_mask (keras/src/layers/layer.py).
+  bool supports_masking() const override {
+    if (supports_masking_) return *supports_masking_;
+    py::gil_scoped_acquire gil;
+    return static_cast<bool>(py::get_override(static_cast<const Base*>(this), "compute_mask"));
+  }
+  void set_supports_masking(bool value) { supports_masking_ = value; }
+
+  std::vector<pitfall::Tensor> compute_mask(const std::vector<pitfall::Tensor>& inputs,
+                                            const std::vector<pitfall::Tensor>& masks) override {
     {
       py::gil_scoped_acquire gil;
-      if (py::function call = py::get_override(static_cast<const Base*>(this), "call")) {
+      if (py::function fn = py::get_override(static_cast<const Base*>(this), "compute_mask")) {
         return translate_python_errors([&] {
-          py::object arg = inputs.size() == 1 ? py::cast(inputs[0]) : py::cast(inputs);
-          if (!accepts_training_) accepts_training_ = accepts_training(call);
-          try {
-            const AutocastWeightAttributes autocast(*const_cast<PythonOverrides*>(this), self);
-            py::object result = *accepts_training_ ? call(arg, py::arg("training") = training) : call(arg);
-            auto outputs = call_outputs_from_python(result);
-            warn_if_disconnected(*const_cast<PythonOverrides*>(this), inputs, outputs);
-            return outputs;
-          } catch (py::error_already_set& e) {
-            // np.sin(tensor) and friends: tensors refuse NumPy ufuncs so that gradients are never lost.
-            if (e.matches(PyExc_TypeError) && py::str(e.value()).cast<std::string>().find("ufunc") != std::string::npos) {
-              throw pitfall::DTypeError(
-                  "call() applied a NumPy function to a tensor (" + py::str(e.value()).cast<std::string>() +
-                  "); gradients cannot flow through NumPy, so the weights before it would never train. "
-                  "Use pf.ops (pf.ops.matmul, pf.ops.tanh, ...) instead of np.* inside call()");
-            }
-            throw;
+          py::object result = fn(python_structure(inputs), python_masks(masks));
+          if (result.is_none()) return std::vector<pitfall::Tensor>{};
+          std::vector<pitfall::Tensor> out;
+          const bool several = py::isinstance<py::list>(result) || py::isinstance<py::tuple>(result);
+          for (const py::handle item : several ? py::list(result) : py::list(py::make_tuple(result))) {
+            out.push_back(item.is_none() ? pitfall::Tensor() : item.cast<pitfall::Tensor>());
           }
+          return out;
         });
       }
     }
-    if constexpr (std::is_abstract_v<Base>) {
-      throw pitfall::NotImplementedError("the class defines no call(self, inputs); a layer subclass must "
-                                         "implement call()");
-    } else {
-      return Base::call(inputs, training);
-    }
+    return Base::compute_mask(inputs, masks);
   }
 
   std::vector<pitfall::Shape> compute_output_shape(const std::vector<pitfall::Shape>& input_shapes) override {
@@ -194,7 +200,58 @@ class PythonOverrides : public Base {
   }
 
  private:
-  mutable std::optional<bool> accepts_training_;
+  static py::object python_structure(const std::vector<pitfall::Tensor>& inputs) {
+    return inputs.size() == 1 ? py::cast(inputs[0]) : py::cast(inputs);
+  }
+  static py::object python_masks(const std::vector<pitfall::Tensor>& masks) {
+    if (masks.size() == 1) return tensor_or_none(masks[0]);
+    py::list out;
+    for (const auto& m : masks) out.append(tensor_or_none(m));
+    return out;
+  }
+
+  // The Python call(), given `training` when it takes it and the inputs' masks when it names `mask`.
+  std::vector<pitfall::Tensor> invoke_call(const std::vector<pitfall::Tensor>& inputs,
+                                           const std::vector<pitfall::Tensor>* masks, bool training) {
+    {
+      py::gil_scoped_acquire gil;
+      if (py::function call = py::get_override(static_cast<const Base*>(this), "call")) {
+        return translate_python_errors([&] {
+          py::object arg = python_structure(inputs);
+          if (!accepts_training_) accepts_training_ = accepts_training(call);
+          if (!accepts_mask_) accepts_mask_ = names_parameter(call, "mask");
+          try {
+            const AutocastWeightAttributes autocast(*const_cast<PythonOverrides*>(this), self);
+            py::dict keywords;
+            if (*accepts_training_) keywords["training"] = training;
+            if (*accepts_mask_ && masks) keywords["mask"] = python_masks(*masks);
+            py::object result = call(arg, **keywords);
+            auto outputs = call_outputs_from_python(result);
+            warn_if_disconnected(*const_cast<PythonOverrides*>(this), inputs, outputs);
+            return outputs;
+          } catch (py::error_already_set& e) {
+            // np.sin(tensor) and friends: tensors refuse NumPy ufuncs so that gradients are never lost.
+            if (e.matches(PyExc_TypeError) && py::str(e.value()).cast<std::string>().find("ufunc") != std::string::npos) {
+              throw pitfall::DTypeError(
+                  "call() applied a NumPy function to a tensor (" + py::str(e.value()).cast<std::string>() +
+                  "); gradients cannot flow through NumPy, so the weights before it would never train. "
+                  "Use pf.ops (pf.ops.matmul, pf.ops.tanh, ...) instead of np.* inside call()");
+            }
+            throw;
+          }
+        });
+      }
+    }
+    if constexpr (std::is_abstract_v<Base>) {
+      throw pitfall::NotImplementedError("the class defines no call(self, inputs); a layer subclass must "
+                                         "implement call()");
+    } else {
+      return masks ? Base::call_masked(inputs, *masks, training) : Base::call(inputs, training);
+    }
+  }
+
+  mutable std::optional<bool> accepts_training_, accepts_mask_;
+  std::optional<bool> supports_masking_;
 };
 
 using PythonLayer = PythonOverrides<pitfall::Layer>;

@@ -85,6 +85,10 @@ void bind_tensor(py::module_& m) {
           "The gradient accumulated by backward() (None until then).")
       .def_property(
           "name", &Tensor::name, [](Tensor& t, std::string name) { t.set_name(std::move(name)); })
+      .def_property(
+          "_keras_mask", [](const Tensor& t) { return tensor_or_none(t.keras_mask()); },
+          [](const Tensor& t, const std::optional<Tensor>& mask) { t.set_keras_mask(mask.value_or(Tensor())); },
+          "The mask a layer attached to this output (Keras's _keras_mask): bool over the leading axes, or None.")
       .def("is_contiguous", &Tensor::is_contiguous)
       .def("item", &item, "The value of a one-element tensor as a Python scalar.")
       .def(

@@ -77,6 +77,29 @@ UnitNormalization = _C.UnitNormalization
 Rescaling = _C.Rescaling
 Normalization = _C.Normalization
 CategoryEncoding = _C.CategoryEncoding
+GRU = _C.GRU
+Conv1D = _C.Conv1D
+Conv2DTranspose = _C.Conv2DTranspose
+DepthwiseConv2D = _C.DepthwiseConv2D
+SeparableConv2D = _C.SeparableConv2D
+MaxPooling1D = _C.MaxPooling1D
+AveragePooling1D = _C.AveragePooling1D
+GlobalMaxPooling1D = _C.GlobalMaxPooling1D
+GlobalAveragePooling1D = _C.GlobalAveragePooling1D
+GlobalMaxPooling2D = _C.GlobalMaxPooling2D
+Masking = _C.Masking
+Bidirectional = _C.Bidirectional
+TimeDistributed = _C.TimeDistributed
+# Keras's aliases (keras/src/layers/__init__.py exports).
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
 
 # Every built-in layer class: its signature and help text from its argument table (layers/*.cpp).
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average, Maximum,
@@ -86,6 +109,9 @@ for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subt
              ZeroPadding2D, Cropping1D, Cropping2D, Permute, RepeatVector, SpatialDropout1D, SpatialDropout2D,
              GaussianNoise, GaussianDropout, ActivityRegularization, UnitNormalization, Rescaling, Normalization,
              CategoryEncoding):
+             SimpleRNN, LSTM, GRU, Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D,
+             AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, Masking, Bidirectional,
+             TimeDistributed):
     _arguments.install(_cls, "layers")
 
 

@@ -160,7 +160,10 @@ inline void check_weights(Layer& layer, const LayerCheckOptions& options) {
   CHECK(static_cast<int>(layer.trainable_weights().size()) == options.trainable_weights);
   CHECK(static_cast<int>(layer.non_trainable_weights().size()) == options.non_trainable_weights);
   for (Weight* w : layer.weights()) {
-    CHECK(w->path == layer.name() + "/" + w->name);
+    // A wrapper's weights are its sublayers' (Bidirectional's forward and backward layers).
+    bool named = w->path == layer.name() + "/" + w->name;
+    for (const auto& sub : layer.sublayers()) named = named || w->path == sub->name() + "/" + w->name;
+    CHECK_MESSAGE(named, w->path);
     CHECK(w->value.name() == w->path);
   }
 }

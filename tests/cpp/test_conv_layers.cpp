@@ -19,6 +19,19 @@ LayerCheckOptions trainable(int count) {
 }
 }  // namespace
 
+TEST_CASE("conv layers: a dilated or grouped Conv2D passes the generic layer checks") {
+  check_layer([] {
+    Conv2DOptions conv;
+    conv.dilation_rate = {2, 1};
+    conv.padding = "same";
+    return std::make_shared<Conv2D>(3, std::vector<int64_t>{3, 2}, conv);
+  }, {{2, 6, 5, 2}}, trainable(2));
+  check_layer([] {
+    return layer_from_config(Json(Json::Object{
+        {"class_name", "Conv2D"}, {"config", Json(Json::Object{{"filters", 4}, {"kernel_size", 2}, {"groups", 2}})}}));
+  }, {{2, 4, 5, 6}}, trainable(2));
+}
+
 TEST_CASE("conv layers: Conv2D passes the generic layer checks") {
   check_layer([] { return std::make_shared<Conv2D>(3, std::vector<int64_t>{3, 3}); }, {{2, 6, 5, 2}},
               trainable(2));
@@ -149,9 +162,12 @@ TEST_CASE("conv layers: errors name the layer, the argument and the fix") {
   m = message_of([&] { Conv2D(4, {3, 3}, channels_first); });
   CHECK(m.find("channels_last") != std::string::npos);
   CHECK_THROWS_AS(Conv2D(4, {3, 3}, channels_first), NotImplementedError);
-  Conv2DOptions dilated;
-  dilated.dilation_rate = {2, 2};
-  CHECK_THROWS_AS(Conv2D(4, {3, 3}, dilated), NotImplementedError);
+  Conv2DOptions strided_dilation;
+  strided_dilation.dilation_rate = {2, 2};
+  strided_dilation.strides = {2, 1};
+  m = message_of([&] { Conv2D(4, {3, 3}, strided_dilation); });
+  CHECK(m.find("strides=[2, 1] and dilation_rate=[2, 2]") != std::string::npos);
+  CHECK_THROWS_AS(Conv2D(4, {3, 3}, strided_dilation), ValueError);
   CHECK_THROWS_AS(Conv2D(4, {3, 3, 3}), ValueError);
   CHECK_THROWS_AS(MaxPooling2D({0, 2}), ValueError);
 

@@ -95,6 +95,27 @@ const std::map<std::string, LayerCase>& layer_cases() {
     c["Normalization"] = {args({}), {{3, 4}}, {.non_trainable_weights = 3}, {}};
     c["CategoryEncoding"] = {args({{"num_tokens", 6}, {"output_mode", "count"}}), {{3, 4}},
                              {.input_dtypes = {DType::int64}, .int_input_high = 6, .gradcheck = false}, {}};
+    c["GRU"] = {args({{"units", 3}, {"return_sequences", true}}), {{2, 4, 3}}, {.trainable_weights = 3}, {}};
+    c["Conv1D"] = {args({{"filters", 4}, {"kernel_size", 3}, {"padding", "causal"}, {"dilation_rate", 2}, {"groups", 2}}),
+                   {{2, 7, 2}}, {.trainable_weights = 2}, {}};
+    c["Conv2DTranspose"] = {args({{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}),
+                            {{2, 3, 4, 2}}, {.trainable_weights = 2}, {}};
+    c["DepthwiseConv2D"] = {args({{"kernel_size", 3}, {"depth_multiplier", 2}, {"padding", "same"}}), {{2, 5, 4, 3}},
+                            {.trainable_weights = 2}, {}};
+    c["SeparableConv2D"] = {args({{"filters", 4}, {"kernel_size", 3}, {"depth_multiplier", 2}}), {{2, 5, 6, 3}},
+                            {.trainable_weights = 3}, {}};
+    c["MaxPooling1D"] = {args({}), {{2, 7, 3}}, {}, {}};
+    c["AveragePooling1D"] = {args({{"pool_size", 3}, {"strides", 2}, {"padding", "same"}}), {{2, 7, 3}}, {}, {}};
+    c["GlobalMaxPooling1D"] = {args({}), {{2, 5, 3}}, {}, {}};
+    c["GlobalAveragePooling1D"] = {args({{"keepdims", true}}), {{2, 5, 3}}, {}, {}};
+    c["GlobalMaxPooling2D"] = {args({}), {{2, 4, 5, 3}}, {}, {}};
+    c["Masking"] = {args({{"mask_value", 0.5}}), {{2, 4, 3}}, {}, {}};
+    c["Bidirectional"] = {
+        args({{"layer", args({{"class_name", "LSTM"}, {"config", args({{"units", 2}, {"return_sequences", true}})}})},
+              {"merge_mode", "concat"}}),
+        {{2, 3, 3}}, {.trainable_weights = 6}, {}};
+    c["TimeDistributed"] = {args({{"layer", args({{"class_name", "Dense"}, {"config", args({{"units", 3}})}})}}),
+                            {{2, 4, 5}}, {.trainable_weights = 2}, {}};
     c["InputLayer"] = {args({}), {}, {}, [] {
       const auto layer = from_arguments("InputLayer", args({{"shape", Json::from_vector(std::vector<int64_t>{4})},
                                                             {"dtype", "int32"}}));

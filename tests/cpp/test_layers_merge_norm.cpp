@@ -357,12 +357,17 @@ TEST_CASE("Embedding: out-of-range and negative indices name the layer, the inde
   CHECK_THROWS_AS(layer(Tensor::from_vector<int64_t>({-1}, {1})), IndexError);
 }
 
-TEST_CASE("Embedding: constructor checks, mask_zero unsupported") {
+TEST_CASE("Embedding: constructor checks, mask_zero marks index 0 in the output's mask") {
   CHECK_THROWS_AS(Embedding(0, 3), ValueError);
   CHECK(message_of([] { Embedding(5, -2); }).find("output_dim=-2") != std::string::npos);
   EmbeddingOptions masked;
   masked.mask_zero = true;
-  CHECK_THROWS_AS(Embedding(5, 2, masked), NotImplementedError);
+  Embedding layer(5, 2, masked);
+  const Tensor out = layer(Tensor::from_vector<int64_t>({3, 0, 1, 0}, {2, 2}));
+  REQUIRE(out.keras_mask().defined());
+  CHECK(out.keras_mask().dtype() == DType::bool_);
+  CHECK(cast(out.keras_mask(), DType::int32).to_vector<int32_t>() == std::vector<int32_t>{1, 0, 1, 0});
+  CHECK_FALSE(Embedding(5, 2)(Tensor::from_vector<int64_t>({3, 0}, {1, 2})).keras_mask().defined());
 }
 
 TEST_CASE("Embedding: gradient scatter-adds repeated rows, deterministically") {
