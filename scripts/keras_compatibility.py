@@ -67,6 +67,11 @@ def read_keras_names(git_dir):
 
 
 def pitfall_object(module, name):
+    import os
+    build = pathlib.Path(os.environ.get("PITFALL_BUILD_DIR", ROOT / "build"))
+    package = str((build if build.is_absolute() else ROOT / build) / "python")
+    if package not in sys.path:
+        sys.path.insert(0, package)
     import pitfall
     obj = pitfall
     for part in module.split("/"):

@@ -108,8 +108,7 @@ for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Add, Subt
              SimpleRNN, LSTM, LeakyReLU, PReLU, ReLU, Softmax, ELU, UpSampling1D, UpSampling2D, ZeroPadding1D,
              ZeroPadding2D, Cropping1D, Cropping2D, Permute, RepeatVector, SpatialDropout1D, SpatialDropout2D,
              GaussianNoise, GaussianDropout, ActivityRegularization, UnitNormalization, Rescaling, Normalization,
-             CategoryEncoding):
-             SimpleRNN, LSTM, GRU, Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D,
+             CategoryEncoding, GRU, Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, MaxPooling1D,
              AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, Masking, Bidirectional,
              TimeDistributed):
     _arguments.install(_cls, "layers")
