@@ -415,7 +415,7 @@ std::string Model::summary(int line_length) const {
   out << std::string(width, '=') << "\n";
   for (size_t r = 0; r < rows.size(); ++r) {
     const Row& row = rows[r];
-    std::vector<std::string> cells{row.name, row.shape, std::to_string(row.params)};
+    std::vector<std::string> cells{row.name, row.shape, with_commas(row.params)};
     if (!chain) cells.push_back(row.connected.empty() ? "" : row.connected[0]);
     out << format_row(cells);
     for (size_t k = 1; !chain && k < row.connected.size(); ++k) out << format_row({"", "", "", row.connected[k]});
@@ -496,6 +496,7 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
   std::map<std::pair<std::string, int64_t>, std::vector<KerasTensor>> produced;  // (layer, node) -> outputs
   struct Pending {
     std::shared_ptr<Layer> layer;
+    std::string config_name;  // the name the config's references use (a rebuilt layer may get another)
     int64_t node_index;
     Json call;
   };
@@ -513,7 +514,7 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
     }
     int64_t k = 0;
     const Json inbound = entry.get("inbound_nodes", Json::array());
-    for (const auto& call : inbound.as_array()) pending.push_back({layer, k++, call});
+    for (const auto& call : inbound.as_array()) pending.push_back({layer, layer_name, k++, call});
   }
   auto ref_key = [](const Json& ref) {
     const auto& a = ref.as_array();
@@ -541,7 +542,7 @@ std::shared_ptr<Model> Model::functional_from_config(const Json& config) {
       for (const auto& ref : call_args(it->call).as_array()) {
         args.push_back(produced.at(ref_key(ref)).at(ref.as_array().at(2).as_int()));
       }
-      produced[{it->layer->name(), it->node_index}] = (*it->layer)(args, call_training(it->call));
+      produced[{it->config_name, it->node_index}] = (*it->layer)(args, call_training(it->call));
       it = pending.erase(it);
       progress = true;
     }

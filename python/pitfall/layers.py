@@ -276,19 +276,19 @@ def serialize(layer):
 # returned is the one layer.weights lists (Keras's `layer.weights == [w, b]`), with assign,
 # assign_add, assign_sub and numpy() writing and reading the layer's own storage.
 
-# layer -> {weight storage id: its Variable}; kept outside the layer's __dict__, which autocasting
-# under a mixed policy rewrites during call().
-_VARIABLES = weakref.WeakKeyDictionary()
+# weight storage id -> its Variable, while anything holds the Variable: the same object from every
+# layer and model that lists the weight (a nested model's weights are its parent's). Kept outside
+# the layers' __dict__, which autocasting under a mixed policy rewrites during call().
+_VARIABLES = weakref.WeakValueDictionary()
 
 
 def _variable_for(self, tensor, name=None, path=None, trainable=None):
     from .variables import Variable
-    cache = _VARIABLES.setdefault(self, {})
     key = tensor._impl_id()
-    variable = cache.get(key)
+    variable = _VARIABLES.get(key)
     if variable is None:
         variable = Variable._sharing(tensor, name=name, trainable=trainable)
-        cache[key] = variable
+        _VARIABLES[key] = variable
     if path is not None and variable.name != path:
         variable.path = path
     return variable

@@ -237,10 +237,10 @@ TEST_CASE("model: summary lists rows, shapes and parameter totals") {
   CHECK(contains(text, "Param #"));
   CHECK(contains(text, "dense (Dense)"));
   CHECK(contains(text, "(None, 128)"));
-  CHECK(contains(text, "100480"));
+  CHECK(contains(text, "100,480"));
   CHECK(contains(text, "dense_1 (Dense)"));
   CHECK(contains(text, "(None, 10)"));
-  CHECK(contains(text, "1290"));
+  CHECK(contains(text, "1,290"));
   CHECK(contains(text, "Total params: 101,770 (397.54 KB)"));
   CHECK(contains(text, "Trainable params: 101,770 (397.54 KB)"));
   CHECK(contains(text, "Non-trainable params: 0 (0.00 B)"));
