@@ -100,6 +100,34 @@ void take_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& attrs)
 // Columns of the inner axis handled per task by take_grad.
 constexpr int64_t kScatterColumns = 512;
 
+// Zeroes `out` and calls add(src, acc): src the gradient's data, acc where its values are summed,
+// `out` itself, or for float16/bfloat16 a float32 buffer rounded into `out` once at the end.
+template <class Add>
+void accumulate_gradient(const char* op, const Tensor& grad, Tensor& out, Add&& add) {
+  visit_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, bool>) {
+      throw DTypeError(std::string(op) + " of a bool gradient; gradients are numeric");
+    } else {
+      using Acc = std::conditional_t<is_reduced_float_v<T>, float, T>;
+      T* dst = static_cast<T*>(out.data_ptr());
+      std::vector<Acc> widened;
+      Acc* acc;
+      if constexpr (is_reduced_float_v<T>) {
+        widened.assign(static_cast<size_t>(out.numel()), Acc{});
+        acc = widened.data();
+      } else {
+        std::fill(dst, dst + out.numel(), T{});
+        acc = dst;
+      }
+      add(static_cast<const T*>(grad.data_ptr()), acc);
+      if constexpr (is_reduced_float_v<T>) {
+        for (int64_t i = 0; i < out.numel(); ++i) dst[i] = T(widened[static_cast<size_t>(i)]);
+      }
+    }
+  });
+}
+
 // grad (outer, n, inner), indices (n) -> out (outer, dim, inner) zeros with
 // out[o, indices[j], :] += grad[o, j, :]. Tasks own disjoint (outer, column-range) tiles and add the
 // gradient rows in increasing j, so every element sums in one fixed order: no atomics, and the
@@ -109,40 +137,22 @@ void take_grad_kernel(const std::vector<Tensor>& in, Tensor& out, const Attrs& a
   const AxisGeometry g = axis_geometry(out.shape(), attrs.axis);
   const std::vector<int64_t> index = resolve_indices("take_grad", in[1], attrs.axis, g.dim);
   const int64_t n = static_cast<int64_t>(index.size());
-  visit_dtype(out.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    if constexpr (std::is_same_v<T, bool>) {
-      throw DTypeError("take_grad of a bool gradient; gradients are numeric");
-    } else {
-      using Acc = std::conditional_t<is_reduced_float_v<T>, float, T>;
-      T* dst = static_cast<T*>(out.data_ptr());
-      std::vector<float> widened;
-      Acc* acc;
-      if constexpr (is_reduced_float_v<T>) {
-        widened.assign(static_cast<size_t>(out.numel()), 0.0f);
-        acc = widened.data();
-      } else {
-        std::fill(dst, dst + out.numel(), T{});
-        acc = dst;
-      }
-      const T* src = static_cast<const T*>(grad.data_ptr());
-      const int64_t column_blocks = (g.inner + kScatterColumns - 1) / kScatterColumns;
-      parallel_for(g.outer * column_blocks, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) {
-          const int64_t o = t / column_blocks;
-          const int64_t c0 = (t % column_blocks) * kScatterColumns;
-          const int64_t c1 = std::min(g.inner, c0 + kScatterColumns);
-          for (int64_t j = 0; j < n; ++j) {
-            const T* from = src + (o * n + j) * g.inner;
-            Acc* to = acc + (o * g.dim + index[j]) * g.inner;
-            for (int64_t c = c0; c < c1; ++c) to[c] = static_cast<Acc>(to[c] + static_cast<Acc>(from[c]));
-          }
+  accumulate_gradient("take_grad", grad, out, [&](const auto* src, auto* acc) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
+    using Acc = std::remove_pointer_t<decltype(acc)>;
+    const int64_t column_blocks = (g.inner + kScatterColumns - 1) / kScatterColumns;
+    parallel_for(g.outer * column_blocks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t o = t / column_blocks;
+        const int64_t c0 = (t % column_blocks) * kScatterColumns;
+        const int64_t c1 = std::min(g.inner, c0 + kScatterColumns);
+        for (int64_t j = 0; j < n; ++j) {
+          const T* from = src + (o * n + j) * g.inner;
+          Acc* to = acc + (o * g.dim + index[j]) * g.inner;
+          for (int64_t c = c0; c < c1; ++c) to[c] = static_cast<Acc>(to[c] + static_cast<Acc>(from[c]));
         }
-      });
-      if constexpr (is_reduced_float_v<T>) {
-        for (int64_t i = 0; i < out.numel(); ++i) dst[i] = T(widened[static_cast<size_t>(i)]);
       }
-    }
+    });
   });
 }
 
@@ -173,36 +183,17 @@ void take_along_axis_grad_kernel(const std::vector<Tensor>& in, Tensor& out, con
   const AxisGeometry g = axis_geometry(out.shape(), attrs.axis);
   const std::vector<int64_t> index = resolve_indices("take_along_axis_grad", in[1], attrs.axis, g.dim);
   const int64_t n = grad.shape()[attrs.axis];
-  visit_dtype(out.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    if constexpr (std::is_same_v<T, bool>) {
-      throw DTypeError("take_along_axis_grad of a bool gradient; gradients are numeric");
-    } else {
-      using Acc = std::conditional_t<is_reduced_float_v<T>, float, T>;
-      T* dst = static_cast<T*>(out.data_ptr());
-      std::vector<Acc> widened;
-      Acc* acc;
-      if constexpr (is_reduced_float_v<T>) {
-        widened.assign(static_cast<size_t>(out.numel()), 0.0f);
-        acc = widened.data();
-      } else {
-        std::fill(dst, dst + out.numel(), T{});
-        acc = dst;
-      }
-      const T* src = static_cast<const T*>(grad.data_ptr());
-      const int64_t slice = std::max<int64_t>(1, n * g.inner);
-      parallel_for(g.outer, std::max<int64_t>(1, kCopyBlockBytes / slice), [&](int64_t begin, int64_t end) {
-        for (int64_t o = begin; o < end; ++o) {
-          for (int64_t t = o * n * g.inner; t < (o + 1) * n * g.inner; ++t) {
-            Acc& to = acc[(o * g.dim + index[t]) * g.inner + t % g.inner];
-            to = static_cast<Acc>(to + static_cast<Acc>(src[t]));
-          }
+  accumulate_gradient("take_along_axis_grad", grad, out, [&](const auto* src, auto* acc) {
+    using Acc = std::remove_pointer_t<decltype(acc)>;
+    const int64_t slice = std::max<int64_t>(1, n * g.inner);
+    parallel_for(g.outer, std::max<int64_t>(1, kCopyBlockBytes / slice), [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        for (int64_t t = o * n * g.inner; t < (o + 1) * n * g.inner; ++t) {
+          Acc& to = acc[(o * g.dim + index[t]) * g.inner + t % g.inner];
+          to = static_cast<Acc>(to + static_cast<Acc>(src[t]));
         }
-      });
-      if constexpr (is_reduced_float_v<T>) {
-        for (int64_t i = 0; i < out.numel(); ++i) dst[i] = T(widened[static_cast<size_t>(i)]);
       }
-    }
+    });
   });
 }
 
