@@ -48,7 +48,7 @@ def unpack_x_y_sample_weight(data):
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     """keras.utils.pack_x_y_sample_weight: the inverse of unpack_x_y_sample_weight."""
     if y is None:
-        return (x,) if not isinstance(x, (list, tuple)) else (x,)
+        return (x,)
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)
