@@ -190,6 +190,7 @@ std::vector<Tensor> Model::run_graph(const std::vector<Tensor>& xs, bool trainin
     std::vector<Tensor> args;
     for (const auto& t : node->inputs) args.push_back(values.at({t.node.get(), t.index}));
     std::vector<Tensor> outs = (*node->layer)(args, node->training.value_or(training));
+    monitor_layer_call(*node->layer, outs);
     for (size_t k = 0; k < outs.size(); ++k) values[{node.get(), static_cast<int>(k)}] = outs[k];
   }
   std::vector<Tensor> outputs;

@@ -12,6 +12,7 @@
 #include "pitfall/layers/layer.h"
 #include "pitfall/layers/losses.h"
 #include "pitfall/layers/metrics.h"
+#include "pitfall/training/monitor.h"
 #include "pitfall/training/numeric_report.h"
 #include "pitfall/optim/optimizer.h"
 
@@ -162,6 +163,9 @@ class Model : public Layer {
   // epochs of the fit call, epoch and batch 1-based). The *_on_batch methods are not affected.
   void set_check_numerics(bool enabled) { check_numerics_ = enabled; }
   bool check_numerics() const { return check_numerics_; }
+  // The doctor's tap on this model's train steps (training/monitor.h); null when none is attached.
+  void set_monitor(std::shared_ptr<TrainingMonitor> monitor) { monitor_ = std::move(monitor); }
+  const std::shared_ptr<TrainingMonitor>& monitor() const { return monitor_; }
   const std::shared_ptr<Optimizer>& optimizer() const { return optimizer_; }
   const std::vector<std::shared_ptr<Loss>>& compiled_losses() const { return losses_; }
   const std::vector<double>& compiled_loss_weights() const { return loss_weights_; }
@@ -185,6 +189,10 @@ class Model : public Layer {
  protected:
   // Sets the graph (inputs_, outputs_, nodes_) and tracks its layers; raises "Graph disconnected".
   void set_graph(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs);
+  // Tells an armed monitor about a layer call of this model's own graph.
+  void monitor_layer_call(const Layer& layer, const std::vector<Tensor>& outputs) const {
+    if (monitor_ && monitor_->recording()) monitor_->record_layer_call(layer, outputs);
+  }
   // Runs the graph's nodes on concrete inputs.
   std::vector<Tensor> run_graph(const std::vector<Tensor>& inputs, bool training);
   // Raises ShapeError naming the model, the input index and both shapes when the data cannot feed
@@ -201,6 +209,8 @@ class Model : public Layer {
   // The train/test step shared by fit and *_on_batch (and evaluate).
   Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
   Logs test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
+  // Hands an armed monitor the step's gradients and the variables' paths (before the update).
+  void record_monitored_update(const std::vector<Tensor>& grads, const std::vector<Tensor>& variables);
   void update_metrics(const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred, const Tensor& sample_weight,
                       int64_t batch_rows, double loss, const std::vector<double>& per_output_loss);
   Logs metrics_logs() const;
@@ -221,6 +231,7 @@ class Model : public Layer {
   void check_targets(const std::vector<Tensor>& y, const char* where) const;
 
   bool check_numerics_ = false;
+  std::shared_ptr<TrainingMonitor> monitor_;
   std::shared_ptr<Mean> loss_tracker_;
   std::vector<std::shared_ptr<Mean>> output_loss_trackers_;
 

@@ -343,10 +343,22 @@ Logs Model::metrics_logs() const {
   return logs;
 }
 
+void Model::record_monitored_update(const std::vector<Tensor>& grads, const std::vector<Tensor>& variables) {
+  NoGradGuard no_grad;
+  std::vector<std::string> paths;
+  for (Weight* w : weights()) {
+    if (w->value.requires_grad()) paths.push_back(w->path);
+  }
+  const double scale = optimizer_->scale_loss(Tensor::scalar(1.0, DType::float32)).item();
+  monitor_->record_update(paths, grads, variables, scale);
+}
+
 Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  if (monitor_) monitor_->begin_step();
   std::vector<Tensor> y_pred = (*this)(x, /*training=*/true);
   std::vector<double> per_output;
   Tensor loss = compute_loss(y, y_pred, sample_weight, y_pred.size() > 1 ? &per_output : nullptr);
+  if (monitor_) monitor_->record_batch(x, y, sample_weight, y_pred);
   const std::vector<Tensor> variables = trainable_weights();
   if (variables.empty()) {
     // keras/src/backend/tensorflow/trainer.py train_step: a warning, and no update.
@@ -356,6 +368,7 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   } else {
     // A loss-scaling optimizer differentiates the scaled loss and unscales the gradients itself.
     const std::vector<Tensor> grads = gradients(optimizer_->scale_loss(loss), variables);
+    if (monitor_ && monitor_->recording()) record_monitored_update(grads, variables);
     NumericsPhaseScope phase("optimizer");  // names the pass in check numerics reports
     optimizer_->apply_gradients(grads, variables);
   }
@@ -364,6 +377,7 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
     NoGradGuard no_grad;
     loss_value = loss.item();
   }
+  if (monitor_) monitor_->end_step(loss_value);
   update_metrics(y, y_pred, sample_weight, x.at(0).dim(0), loss_value, per_output);
   return metrics_logs();
 }

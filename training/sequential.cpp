@@ -114,7 +114,10 @@ std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs, bool tra
     throw ValueError(where(*this) + ": a Sequential model takes one input, got " + std::to_string(xs.size()));
   }
   Tensor x = xs[0];
-  for (const auto& layer : sequence_) x = (*layer)(x, training);
+  for (const auto& layer : sequence_) {
+    x = (*layer)(x, training);
+    monitor_layer_call(*layer, {x});
+  }
   return {x};
 }
 

@@ -92,9 +92,54 @@ pitfall::LayerOptions model_options(const std::string& class_name, const py::kwa
   return options;
 }
 
+
+// The doctor's tap (training/monitor.h). A sample comes back as a dict of tensors; the custom-loop
+// watcher (pf.debug.Doctor.watch) drives the same steps from Python.
+void bind_monitor(py::module_& m) {
+  using pitfall::TrainingMonitor;
+  py::class_<TrainingMonitor, std::shared_ptr<TrainingMonitor>>(m, "TrainingMonitor")
+      .def(py::init<>())
+      .def("arm", &TrainingMonitor::arm)
+      .def_property_readonly("armed", &TrainingMonitor::armed)
+      .def_property_readonly("recording", &TrainingMonitor::recording)
+      .def_property_readonly("steps", &TrainingMonitor::steps)
+      .def("set_record_targets", &TrainingMonitor::set_record_targets, py::arg("on"))
+      .def("begin_step", &TrainingMonitor::begin_step)
+      .def(
+          "record_batch",
+          [](TrainingMonitor& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+             const std::optional<Tensor>& sample_weight, const std::vector<Tensor>& y_pred) {
+            self.record_batch(x, y, sample_weight.value_or(Tensor()), y_pred);
+          },
+          py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("y_pred"))
+      .def("record_update", &TrainingMonitor::record_update, py::arg("paths"), py::arg("gradients"),
+           py::arg("variables"), py::arg("gradient_scale") = 1.0)
+      .def("end_step", &TrainingMonitor::end_step, py::arg("loss"))
+      .def("take_targets", &TrainingMonitor::take_targets)
+      .def("take_sample", [](TrainingMonitor& self) -> py::object {
+        TrainingMonitor::Sample s = self.take_sample();
+        if (s.step < 0) return py::none();
+        py::dict out;
+        out["step"] = s.step;
+        out["x"] = s.x;
+        out["y"] = s.y;
+        out["y_pred"] = s.y_pred;
+        out["sample_weight"] = s.sample_weight.defined() ? py::cast(s.sample_weight) : py::none();
+        out["loss"] = s.loss;
+        out["gradient_scale"] = s.gradient_scale;
+        out["variable_paths"] = s.variable_paths;
+        out["gradients"] = s.gradients;
+        out["values_before"] = s.values_before;
+        out["layer_names"] = s.layer_names;
+        out["layer_outputs"] = s.layer_outputs;
+        return out;
+      });
+}
+
 }  // namespace
 
 void bind_models(py::module_& m) {
+  bind_monitor(m);
   using ModelClass = py::class_<Model, Layer, PythonModel, std::shared_ptr<Model>>;
   ModelClass model(m, "Model", py::dynamic_attr());
   model
@@ -160,6 +205,7 @@ void bind_models(py::module_& m) {
           py::arg("y"), py::arg("y_pred"), py::arg("sample_weight") = py::none())
       .def_readwrite("stop_training", &Model::stop_training)
       .def_property("check_numerics", &Model::check_numerics, &Model::set_check_numerics)
+      .def_property("_monitor", &Model::monitor, &Model::set_monitor)
       .def("summary_text", &Model::summary, py::arg("line_length") = 80)
       .def("_get_weight_tensors", &Model::get_weights, Release())
       .def("_set_weight_tensors", &Model::set_weights, py::arg("weights"), Release())

@@ -18,6 +18,11 @@ void bind_warnings(py::module_& m) {
   m.attr("PitfallWarning") = *category;
   pitfall::set_warning_handler([category](const std::string& message) {
     py::gil_scoped_acquire gil;
+    // Observers (pitfall/_hooks.py engine_warning: the doctor) see every engine warning first.
+    const py::object hooks = py::module_::import("sys").attr("modules").attr("get")("pitfall._hooks");
+    if (!hooks.is_none()) {
+      for (const auto& hook : hooks.attr("engine_warning")) hook(message);
+    }
     // A filter set to "error" (python -W error::pitfall.PitfallWarning) makes warn() raise: the
     // exception unwinds the engine call like any engine error and reaches the caller as that warning.
     py::module_::import("warnings").attr("warn")(message, *category, 2);

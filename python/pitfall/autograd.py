@@ -8,6 +8,7 @@ pitfall::gradients(), which never touches any .grad.
 import contextlib
 
 from . import _pitfall as _C
+from . import _hooks
 from ._convert import Tensor, convert_like, convert_to_tensor
 
 
@@ -140,6 +141,8 @@ class GradientTape:
                     grads[i] = _C.full(list(source.shape), 0.0, source.dtype)
         if not self._persistent:
             self._release()
+        for hook in _hooks.tape_gradient:
+            hook(target, flat_sources, grads)
         return _pack(sources, iter(grads))
 
     def _is_watched(self, source):

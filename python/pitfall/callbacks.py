@@ -20,6 +20,9 @@ for _cls in (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateO
     _arguments.install(_cls, "callbacks")
 
 
+from .doctor import Doctor  # noqa: E402  (a Python callback: the doctor, pitfall/doctor.py)
+
+
 class History:
     """What fit() returns: ``history.history`` maps each log name to its per-epoch values.
 

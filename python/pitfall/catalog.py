@@ -53,6 +53,7 @@ class Run:
     timing: dict = dataclasses.field(default_factory=dict)   # name -> wall-clock number (not printed)
     warnings: list = dataclasses.field(default_factory=list)
     label: str = ""
+    findings: list = None   # the doctor's findings (pitfall.doctor.Finding), when run with the doctor
 
 
 @dataclasses.dataclass
@@ -200,18 +201,26 @@ def _reset_engine(seed):
     pf.utils.set_random_seed(seed)
 
 
-def _run_variant(pitfall, variant, seed):
+def _run_variant(pitfall, variant, seed, doctor=False):
     function = getattr(pitfall.module, variant)
     _reset_engine(seed)
+    session = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = function(seed)
+            if doctor:
+                from .doctor import Session
+                with Session(sample_every=DOCTOR_SAMPLE_EVERY) as session:
+                    result = function(seed)
+            else:
+                result = function(seed)
         finally:
             _reset_engine(seed)
     if not isinstance(result, Run):
         raise TypeError(f"{pitfall.path}: {variant}() must return a catalog.Run, got {type(result).__name__}")
     result.label = variant
+    if session is not None:
+        result.findings = _doctor_findings(session, result)
     result.warnings = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
     return result
 
@@ -251,14 +260,41 @@ class Outcome:
                ("fix works" if self.fix_works else "fix does not work")
 
 
-def run_pitfall(pitfall, seed=DEFAULT_SEED):
+def _doctor_findings(session, run):
+    """The doctor's findings on one variant: its sessions' findings, and the errors the example caught
+    and kept as texts (in a user's script they would have stopped the run: classified the same way)."""
+    from .doctor import classify_error, _ordered
+    findings = list(session.findings)
+    for text in run.texts.values():
+        head = str(text).strip().splitlines()[0] if str(text).strip() else ""
+        match = re.match(r"^([A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Warning)): (.*)", head)
+        if not match:
+            continue
+        finding = classify_error(_TextError(head))
+        if finding is not None and not any(f.id == finding.id and f.category == finding.category for f in findings):
+            findings.append(finding)
+    return _ordered(findings)
+
+
+class _TextError(Exception):
+    """An error kept as text ('Type: message'), classified like the exception it was."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+DOCTOR_SAMPLE_EVERY = 10
+
+
+def run_pitfall(pitfall, seed=DEFAULT_SEED, doctor=False):
     """Runs broken and fixed with the same seed and measures the signature; never raises for a
-    failing example (the Outcome carries the traceback)."""
+    failing example (the Outcome carries the traceback). doctor=True runs each variant under the
+    doctor (pitfall.doctor.Session): its findings land in run.findings."""
     outcome = Outcome(pitfall, seed)
     start = time.perf_counter()
     try:
-        outcome.broken = _run_variant(pitfall, "broken", seed)
-        outcome.fixed = _run_variant(pitfall, "fixed", seed)
+        outcome.broken = _run_variant(pitfall, "broken", seed, doctor)
+        outcome.fixed = _run_variant(pitfall, "fixed", seed, doctor)
         checks = list(pitfall.module.signature(outcome.broken, outcome.fixed))
         bad = [c for c in checks if not isinstance(c, Check)]
         if bad:
@@ -366,6 +402,12 @@ def format_outcome(outcome, explain=True):
             mark = "ok  " if c.ok else "FAIL"
             measured = f"~{c.measured} [time]" if c.timing else c.measured
             out.write(f"    {mark} {c.variant:7}{c.claim}: {measured}\n")
+    for r in runs:
+        if r.findings is None:
+            continue
+        out.write(f"  doctor, {r.label}: " + ("no findings" if not r.findings else "") + "\n")
+        for f in r.findings:
+            out.write(f"    [{f.severity}] {f.id} {f.category}: {f.title}" + (f" ({f.layer})" if f.layer else "") + "\n")
     if outcome.error:
         out.write("  the example failed:\n    " + outcome.error.strip().replace("\n", "\n    ") + "\n")
     out.write(f"  verdict: {outcome.verdict}\n")

@@ -9,6 +9,10 @@
     pitfall report out.html [IDS]     one self-contained HTML page: every pitfall with its plot,
                                       signature and explanation
 
+    pitfall doctor [--json F] [--report F.html] SCRIPT.py [ARGS...]
+                                      run a training script unchanged and name the pitfalls in its
+                                      runs (exit status: the script's)
+
     pitfall defaults                  the Keras and PyTorch defaults side by side: every optimizer
                                       (values and update-rule variants), then the layer conventions
                                       (BatchNormalization momentum, default initializers, LeakyReLU)
@@ -67,7 +71,7 @@ def _run(args):
         raise ValueError(f"--plot {args.plot}: with several pitfalls --plot names a folder (one PNG per pitfall)")
     outcomes = []
     for pitfall in pitfalls:
-        outcome = catalog.run_pitfall(pitfall, args.seed)
+        outcome = catalog.run_pitfall(pitfall, args.seed, doctor=args.doctor)
         outcomes.append(outcome)
         sys.stdout.write(catalog.format_outcome(outcome, explain=not args.quiet) + ("\n" if several else ""))
         sys.stdout.flush()
@@ -96,6 +100,13 @@ def _report(args):
     return 0 if all(o.ok for o in outcomes) else 1
 
 
+def _doctor(args):
+    from .doctor_script import run_script
+    status, _ = run_script(args.script, args.args, json_path=args.json, report_path=args.report,
+                           sample_every=args.sample_every)
+    return status
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="pitfall", description="pitfall: reproduce training pitfalls and their fixes.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -112,12 +123,22 @@ def main(argv=None):
     run.add_argument("--plot", metavar="OUT", help="PNG of the curves (a folder when several pitfalls run)")
     run.add_argument("--report", metavar="OUT.html", help="also write the HTML report of these runs")
     run.add_argument("--quiet", action="store_true", help="leave out the symptom/cause/fix text")
+    run.add_argument("--doctor", action="store_true",
+                     help="also run the doctor on both variants and print its findings")
     run.set_defaults(run=_run)
     report = commands.add_parser("report", help="write the catalog as one self-contained HTML page")
     report.add_argument("output", metavar="OUT.html")
     report.add_argument("ids", nargs="*", metavar="ID", help="only these pitfalls (default: all)")
     report.add_argument("--seed", type=int, default=0, help="the seed of both runs (default 0)")
     report.set_defaults(run=_report)
+    doctor = commands.add_parser("doctor", help="run a training script and name the pitfalls in its runs")
+    doctor.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    doctor.add_argument("--report", metavar="FILE.html", help="write the findings and curves as an HTML page")
+    doctor.add_argument("--sample-every", type=int, default=50, metavar="N",
+                        help="read gradients and activations every N steps (and the first 4; default 50)")
+    doctor.add_argument("script", metavar="SCRIPT.py")
+    doctor.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's own arguments")
+    doctor.set_defaults(run=_doctor)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -20,8 +20,9 @@ off. With dynamic loss scaling (mixed precision) the overflowing float16 gradien
 expects are reported too.
 """
 from . import _pitfall as _C
+from .doctor import Doctor
 
-__all__ = ["enable_check_numerics", "disable_check_numerics", "check_numerics_enabled", "check_numerics"]
+__all__ = ["Doctor", "enable_check_numerics", "disable_check_numerics", "check_numerics_enabled", "check_numerics"]
 
 
 def enable_check_numerics():

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _pitfall as _C
+from . import _hooks
 from . import _trainer
 from . import data as _data
 from . import losses as _losses
@@ -182,6 +183,28 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     return result
 
 
+_FIT_SIGNATURE = inspect.signature(_fit)
+
+
+@functools.wraps(_fit)
+def _observed_fit(self, *args, **kwargs):
+    """fit, with what observers attached (pitfall.doctor) add to the callbacks and see of the History."""
+    if not (_hooks.fit_callbacks or _hooks.fit_history):
+        return _fit(self, *args, **kwargs)
+    bound = _FIT_SIGNATURE.bind(self, *args, **kwargs)
+    callbacks = list(bound.arguments.get("callbacks") or [])
+    for hook in _hooks.fit_callbacks:
+        callbacks = hook(self, callbacks)
+    bound.arguments["callbacks"] = callbacks
+    history = None
+    try:
+        history = _fit(*bound.args, **bound.kwargs)
+    finally:  # history None: fit raised
+        for hook in _hooks.fit_history:
+            hook(self, history)
+    return history
+
+
 def _logs_result(logs, return_dict):
     if return_dict:
         return dict(logs)
@@ -286,7 +309,7 @@ def _set_weights(self, weights):
 
 
 _METHODS = {
-    "compile": _compile, "fit": _fit, "evaluate": _evaluate, "predict": _predict,
+    "compile": _compile, "fit": _observed_fit, "evaluate": _evaluate, "predict": _predict,
     "train_on_batch": _train_on_batch, "test_on_batch": _test_on_batch, "predict_on_batch": _predict_on_batch,
     "summary": _summary,
 }
@@ -337,7 +360,11 @@ def _model_call(self, inputs, training=None, **kwargs):
                         "it takes inputs and training")
     if isinstance(inputs, dict):
         inputs = [inputs[n] for n in _input_names(self)] if self.is_functional else list(inputs.values())
+    for hook in _hooks.model_call:
+        hook(self, inputs, training, "before", None)
     outputs = _layer_call(self, inputs, training)
+    for hook in _hooks.model_call:
+        hook(self, inputs, training, "after", outputs)
     structure = self.__dict__.get("_keras_outputs_structure")
     if isinstance(structure, dict) and isinstance(outputs, (list, tuple)) and len(outputs) == len(structure):
         return dict(zip(structure.keys(), outputs))

@@ -1,0 +1,15 @@
+"""Observation points the doctor (pitfall.doctor) attaches to: each list holds functions called by
+the engine's Python surface. Empty lists cost one truth test per call; nothing here changes what a
+call computes.
+
+    model_call:     fn(model, inputs, training, phase, outputs)   phase "before" (outputs None) / "after"
+    tape_gradient:  fn(target, sources, gradients)                after GradientTape.gradient
+    fit_callbacks:  fn(model, callbacks) -> callbacks             before fit starts (may add callbacks)
+    engine_warning: fn(message)                                   every engine warning, before Python's filters
+    fit_history:    fn(model, history)                            after fit: its History (None if it raised)
+"""
+model_call = []
+tape_gradient = []
+fit_callbacks = []
+fit_history = []
+engine_warning = []

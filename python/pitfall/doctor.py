@@ -1,0 +1,1254 @@
+"""pitfall.doctor: name the pitfall in a training run, with the evidence and the fix.
+
+    doctor = pf.callbacks.Doctor()
+    model.fit(x, y, epochs=5, callbacks=[doctor])
+    for finding in doctor.findings: print(finding)
+
+    doctor = pf.debug.Doctor().watch(model, optimizer)     # a custom GradientTape loop
+    ... the loop ...
+    doctor.finish(); doctor.findings
+
+    pitfall doctor [--json F] [--report F.html] script.py [args]   # an unmodified script
+
+What is checked, when, and the thresholds with their sources: docs/doctor.md. Each finding names a
+catalog entry (``pitfall run <id>`` shows that pitfall broken and fixed). The doctor only reads: the
+weights a run computes are bitwise the same with and without it. Sampled steps are chosen by step
+number, so the same run gives the same findings.
+"""
+import dataclasses
+import json
+import math
+
+import numpy as np
+
+from . import _hooks
+from . import _pitfall as _C
+from ._convert import convert_to_tensor
+
+__all__ = ["CATEGORIES", "THRESHOLDS", "Finding", "Doctor", "Session", "classify_error", "findings_json"]
+
+CATEGORIES = (
+    "learning_rate_too_high", "learning_rate_too_low", "unnormalized_input", "wrong_output_activation",
+    "wrong_loss", "missing_hidden_activation", "bad_initialization", "dying_relu", "vanishing_gradient",
+    "exploding_gradient", "saturated_activation", "numerical_instability", "wrong_label_encoding",
+    "class_imbalance", "too_few_epochs", "overfitting", "data_pipeline", "dtype_precision", "api_misuse")
+
+SEVERITIES = ("error", "warning", "info")
+
+# Every threshold once, with where it comes from (docs/doctor.md gives the papers' rules in full).
+THRESHOLDS = {
+    # AUTOTRAINER (ICSE'21, AutoTrainer/utils/monitor.py): first/last layer gradient-norm ratio
+    # below 1e-3 with a first-layer norm below 1e-4 is vanishing.
+    "vanishing_ratio": 1e-3,
+    "vanishing_first_norm": 1e-4,
+    # TheDeepChecker (TOSEM'22): gradients above 1e6 explode. A gradient that is already inf/NaN
+    # while the loss is finite is the same fault at its limit.
+    "exploding_norm": 1e6,
+    # DeepDiagnosis (ICSE'22) dead node: >= 70% of a ReLU layer's units output <= 0 (AUTOTRAINER
+    # uses the same 70%).
+    "dead_fraction": 0.7,
+    # DeepDiagnosis saturated activation: > 50% of the pre-activations beyond +-5.
+    "saturated_fraction": 0.5,
+    "saturation_preactivation": 5.0,
+    # DeepDiagnosis learning-rate rule: lr * |dW| / |W| outside [1e-5, 1e-1]; measured here as the
+    # update actually applied, |W_after - W_before| / |W_before| (TheDeepChecker: log10 in [-4, -1]).
+    "update_ratio_low": 1e-5,
+    "update_ratio_high": 1e-1,
+    # SageMaker Debugger ClassImbalance: the most frequent class over the least frequent >= 10.
+    "class_imbalance_ratio": 10.0,
+    # DeepDiagnosis: loss not decreasing for 5 epochs.
+    "loss_not_decreasing_epochs": 5,
+    # A loss stuck at the uniform prediction's value: within 1% of ln K (TheDeepChecker's initial
+    # loss check; here for the whole run).
+    "stuck_loss_relative": 0.01,
+    # AUTOTRAINER's NaN rule extended: a finite loss above 1e3 times the first step's diverged.
+    "diverged_factor": 1e3,
+    # Overfitting (SageMaker Overfit/Overtraining): validation loss 10% above its minimum, that
+    # minimum at least 3 epochs before the end, while the training loss kept falling.
+    "overfit_rise": 0.10,
+    "overfit_patience": 3,
+    # Input ranges (UMLAUT checks inputs outside [-1, 1]; 0..255 pixels are its commonest case):
+    # integer-valued non-negative inputs with a maximum of 25 or more are raw counts or pixels; a
+    # feature scale spread (largest std / smallest std) above 1e3 is unscaled tabular data.
+    "raw_integer_max": 25.0,
+    "feature_scale_spread": 1e3,
+    "input_abs_max": 1e3,
+    # P26: a fit that waits for input more than half of its time has a pipeline problem.
+    "input_wait_fraction": 0.5,
+    # too_few_epochs: the last epoch still lowered the loss by more than 10%.
+    "still_improving": 0.10,
+}
+
+# What each kind of finding links to: the catalog entry that reproduces it.
+CATALOG = {
+    "double_softmax": "P07", "single_unit_softmax": "P11", "sigmoid_multiclass": "P11", "linear_probability": "P07",
+    "label_encoding": "P08", "probabilities_bce": "P09", "learning_rate_too_high": "P12",
+    "learning_rate_too_low": "P12", "adam_epsilon": "P13", "batchnorm_momentum": "P14", "exploding_gradient": "P16",
+    "training_flag": "P17", "regularization_dropped": "P18", "unnormalized_input": "P06", "off_centre_init": "P01",
+    "constant_init": "P02", "validation_split": "P21", "input_wait": "P26", "vanishing_gradient": "P31",
+    "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
+    "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
+    "class_imbalance": "P40", "too_few_epochs": "P41", "overfitting": "P42", "saturated_activation": "P43",
+    "float16": "P03",
+}
+
+_PROBABILITY_LOSSES = {"BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+                       "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"}
+_REGRESSION_LOSSES = {"MeanSquaredError", "MeanAbsoluteError", "Huber", "MeanSquaredLogarithmicError",
+                      "LogCosh", "MeanAbsolutePercentageError"}
+_ACCURACY_METRICS = {"Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy"}
+
+
+@dataclasses.dataclass
+class Finding:
+    """One diagnosis: which pitfall (catalog id), its category, how sure (severity), the numbers that
+    show it, what to change, and where (layer, epoch and step as first seen; 0-based)."""
+    id: str
+    category: str
+    severity: str
+    title: str
+    evidence: dict
+    fix: str
+    layer: str = None
+    epoch: int = None
+    step: int = None
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"Finding: unknown category {self.category!r}; one of {', '.join(CATEGORIES)}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"Finding: severity must be one of {SEVERITIES}, got {self.severity!r}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def __str__(self):
+        where = ", ".join(f"{k} {v}" for k, v in (("layer", self.layer), ("epoch", self.epoch), ("step", self.step))
+                          if v is not None)
+        evidence = "; ".join(f"{k}={_short(v)}" for k, v in self.evidence.items())
+        return (f"[{self.severity}] {self.id} {self.category}: {self.title}" + (f" ({where})" if where else "") +
+                f"\n    evidence: {evidence}\n    fix: {self.fix}")
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return "[" + ", ".join(_short(v) for v in value[:6]) + ", ...]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
+
+
+def _num(value):
+    """A JSON-safe float (inf/NaN as strings, since JSON has neither)."""
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def _array(tensor):
+    return np.asarray(tensor, dtype=np.float64) if tensor is not None else None
+
+
+# ---------------------------------------------------------------- what a model is made of
+def _class_name(obj):
+    name = getattr(obj, "class_name", None)
+    if callable(name):
+        name = name()
+    return name if isinstance(name, str) else type(obj).__name__
+
+
+def _config(obj):
+    try:
+        return obj.get_config()
+    except Exception:  # a user's layer without get_config: its class is still known
+        return {}
+
+
+def _activation_name(layer):
+    cls = _class_name(layer)
+    if cls in ("ReLU", "Softmax", "ELU", "LeakyReLU", "PReLU"):
+        return {"ReLU": "relu", "Softmax": "softmax", "ELU": "elu", "LeakyReLU": "leaky_relu", "PReLU": "prelu"}[cls]
+    activation = _config(layer).get("activation")
+    if isinstance(activation, dict):
+        activation = activation.get("config", {}).get("name") or activation.get("class_name")
+    return activation if isinstance(activation, str) else None
+
+
+def _flat_layers(model):
+    """The layers of a model in order, nested models expanded (their layers are where weights live)."""
+    out = []
+    for layer in getattr(model, "layers", []) or []:
+        if _class_name(layer) == "InputLayer":
+            continue
+        if hasattr(layer, "layers") and getattr(layer, "layers", None):
+            out.extend(_flat_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _loss_objects(model):
+    losses = getattr(model, "compiled_losses", None)
+    if callable(losses):
+        losses = losses()
+    return [l for l in (losses or []) if l is not None]
+
+
+def _optimizer(model):
+    return getattr(model, "optimizer", None)
+
+
+# ---------------------------------------------------------------- the analysis of one run
+class _Run:
+    """What the doctor gathered: per-epoch logs, sampled steps' statistics, label counts."""
+
+    def __init__(self):
+        self.epoch_logs = []        # [(epoch, {key: value})]
+        self.samples = []           # per sampled step: dict of statistics
+        self.step_losses = []       # [(step, loss)] of sampled steps (fit) or every step (custom loop)
+        self.label_counts = None    # class -> count over the first epoch
+        self.label_values = None    # (min, max, all integer?) of the targets seen
+        self.first_batch = None     # the first sampled batch: x, y, y_pred as arrays
+        self.timing = {}
+
+
+class Doctor(_C.Callback):
+    """Diagnoses a training run: ``model.fit(..., callbacks=[Doctor()])``, then ``doctor.findings``.
+
+    sample_every: besides the first 4 steps, every sample_every-th step is sampled (gradients,
+    updates and each layer's outputs are read on sampled steps only; the rest cost one call).
+    For a custom GradientTape loop use ``watch(model, optimizer)`` and ``finish()``.
+    """
+
+    def __init__(self, sample_every=50, verbose=0):
+        super().__init__()
+        if not isinstance(sample_every, int) or isinstance(sample_every, bool) or sample_every < 1:
+            raise ValueError(f"Doctor: sample_every must be a positive int, got {sample_every!r}")
+        self.sample_every = sample_every
+        self.verbose = verbose
+        self.findings = []
+        self._run = _Run()
+        self._model = None
+        self._monitor = None
+        self._step = 0
+        self._epoch = 0
+        self._watching = None
+        self._finished = False
+
+    # ---- sampling schedule
+    def _sampled(self, step):
+        return step < 4 or step % self.sample_every == 0
+
+    # ---- fit
+    def on_train_begin(self, logs=None):
+        self._begin(self.model)
+
+    def _begin(self, model):
+        self._model = model
+        self._monitor = _C.TrainingMonitor()
+        self._monitor.set_record_targets(True)
+        model._monitor = self._monitor
+        self._finished = False
+        self._warnings = []
+        if self._on_warning not in _hooks.engine_warning:
+            _hooks.engine_warning.append(self._on_warning)
+        self._static_checks(model)
+
+    def _on_warning(self, message):
+        self._warnings.append(str(message))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._sampled(self._step):
+            self._monitor.arm()
+
+    def on_train_batch_end(self, batch, logs=None):
+        monitor = self._monitor
+        if monitor is None:
+            return
+        if self._epoch == 0 or self._run.label_counts is None:
+            self._count_labels(monitor.take_targets())
+        sample = monitor.take_sample()
+        if sample is not None:
+            self._analyse_sample(sample, current=self._model.trainable_weights)
+        self._step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._run.epoch_logs.append((epoch, {k: float(v) for k, v in (logs or {}).items()}))
+        if self._monitor is not None:
+            self._monitor.set_record_targets(False)
+            self._count_labels(self._monitor.take_targets())
+
+    def on_train_end(self, logs=None):
+        if self._model is not None and self._monitor is not None:
+            self._model._monitor = None
+        self.finish()
+
+    def _history(self, history):
+        """fit's History: the input-wait share of each epoch (P26)."""
+        self._run.timing = dict(getattr(history, "timing", {}) or {})
+        self._pipeline_checks()
+
+    # ---- custom loops
+    def watch(self, model, optimizer):
+        """Diagnoses a custom training loop: every ``optimizer.apply`` / ``apply_gradients`` is a step;
+        the model's calls, the tape's loss and the updates are observed. Call ``finish()`` after the
+        loop (or use ``with pf.debug.Doctor().watch(model, optimizer) as doctor:``)."""
+        if not hasattr(model, "trainable_weights"):
+            raise TypeError(f"Doctor.watch: model must be a pf.Model, got {type(model).__name__}")
+        if not isinstance(optimizer, _C.Optimizer):
+            raise TypeError(f"Doctor.watch: optimizer must be a pf.optimizers.Optimizer, got {type(optimizer).__name__}")
+        self._begin(model)
+        self._monitor.set_record_targets(False)
+        self._watching = _LoopWatch(self, model, optimizer)
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.finish()
+        return False
+
+    def finish(self):
+        """Ends the observation and computes the findings of the run as a whole (fit calls it)."""
+        if self._watching is not None:
+            self._watching.detach()
+            self._watching = None
+            if self._model is not None:
+                self._model._monitor = None
+        if self._on_warning in _hooks.engine_warning:
+            _hooks.engine_warning.remove(self._on_warning)
+        if self._finished:
+            return self.findings
+        self._finished = True
+        for message in getattr(self, "_warnings", []):
+            self._add_found(classify_warning(message))
+        self._end_checks()
+        self.findings = _ordered(self.findings)
+        if self.verbose:
+            for finding in self.findings:
+                print(finding)
+        return self.findings
+
+    # ---- recording helpers
+    def _add(self, key, category, severity, title, evidence, fix, layer=None, epoch=None, step=None):
+        ident = CATALOG[key]
+        for f in self.findings:
+            if f.id == ident and f.category == category and f.layer == layer:
+                return f  # one finding per pitfall and place: the first sighting
+        finding = Finding(ident, category, severity, title, evidence, fix, layer, epoch, step)
+        self.findings.append(finding)
+        return finding
+
+    def _add_found(self, finding):
+        """Adds a finding made elsewhere (an engine warning or error) unless its pitfall is named already."""
+        if finding is not None and not any(f.id == finding.id and f.category == finding.category
+                                           for f in self.findings):
+            self.findings.append(finding)
+
+    def _count_labels(self, targets):
+        for ys in targets or []:
+            if not ys:
+                continue
+            y = np.asarray(ys[0])
+            if y.size == 0:
+                continue
+            lo, hi = float(np.min(y)), float(np.max(y))
+            integral = bool(np.all(np.floor(y) == y))
+            if self._run.label_values is None:
+                self._run.label_values = [lo, hi, integral]
+            else:
+                v = self._run.label_values
+                v[0], v[1], v[2] = min(v[0], lo), max(v[1], hi), v[2] and integral
+            classes = _class_ids(y)
+            if classes is None:
+                continue
+            counts = self._run.label_counts if self._run.label_counts is not None else {}
+            values, n = np.unique(classes, return_counts=True)
+            for value, count in zip(values.tolist(), n.tolist()):
+                counts[value] = counts.get(value, 0) + count
+            self._run.label_counts = counts
+
+    # ---- the checks
+    def _static_checks(self, model):
+        _static_checks(self, model)
+
+    def _analyse_sample(self, sample, current):
+        _analyse_sample(self, sample, current)
+
+    def _end_checks(self):
+        _end_checks(self)
+
+    def _pipeline_checks(self):
+        wait = self._run.timing.get("input_wait_fraction") or []
+        if wait and max(wait) > THRESHOLDS["input_wait_fraction"]:
+            epoch = int(np.argmax(wait))
+            self._add("input_wait", "data_pipeline", "warning",
+                      "training waits for its input pipeline most of the time",
+                      {"input_wait_fraction": _num(max(wait)), "threshold": THRESHOLDS["input_wait_fraction"]},
+                      "add .prefetch(pf.data.AUTOTUNE) at the end of the Dataset (and num_parallel_calls= to a "
+                      "slow map), or cache() the preprocessed data", epoch=epoch)
+            self.findings = _ordered(self.findings)
+
+    def to_dict(self):
+        return {"findings": [f.to_dict() for f in self.findings]}
+
+    def curves(self):
+        """The monitored series for plots: per-epoch logs and per-sampled-step statistics."""
+        logs = {}
+        for _, entry in self._run.epoch_logs:
+            for k, v in entry.items():
+                logs.setdefault(k, []).append(v)
+        per_step = {}
+        for s in self._run.samples:
+            for name, value in s.get("grad_norms", {}).items():
+                per_step.setdefault(f"gradient norm {name}", []).append((s["step"], value))
+            for name, value in s.get("dead", {}).items():
+                per_step.setdefault(f"dead fraction {name}", []).append((s["step"], value))
+        return {"epochs": logs, "steps": per_step, "step_loss": list(self._run.step_losses)}
+
+
+def _class_ids(y):
+    """Integer class ids of a classification target (sparse ids, or one-hot rows), else None."""
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        flat = y.reshape(-1, y.shape[-1])
+        if np.all((flat == 0) | (flat == 1)) and np.all(flat.sum(axis=1) == 1):
+            return np.argmax(flat, axis=1)
+        return None
+    flat = y.reshape(-1)
+    if np.all(np.floor(flat) == flat) and flat.size and np.max(flat) - np.min(flat) < 10000:
+        return flat.astype(np.int64)
+    return None
+
+
+def _ordered(findings):
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (rank[f.severity], f.step if f.step is not None else -1, f.id, f.category,
+                                           f.layer or ""))
+
+
+# ---------------------------------------------------------------- static checks (before the first step)
+def _static_checks(doctor, model):
+    layers = _flat_layers(model)
+    losses = _loss_objects(model)
+    last = layers[-1] if layers else None
+    last_activation = _activation_name(last) if last is not None else None
+    units = _output_units(model)
+    for loss in losses:
+        cls = _class_name(loss)
+        cfg = _config(loss)
+        from_logits = bool(cfg.get("from_logits", False))
+        if cls in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy") and last_activation == "softmax" \
+                and from_logits:
+            doctor._add("double_softmax", "wrong_output_activation", "error",
+                        "softmax output fed to a loss that applies softmax again (from_logits=True)",
+                        {"last_layer": last.name, "activation": "softmax", "loss": cls, "from_logits": True,
+                         "loss_floor": _double_softmax_floor(units)},
+                        "remove the softmax from the last layer (keep from_logits=True), or set from_logits=False",
+                        layer=last.name)
+        if last_activation == "softmax" and units == 1:
+            doctor._add("single_unit_softmax", "wrong_output_activation", "error",
+                        "softmax over a single unit always outputs 1.0",
+                        {"last_layer": last.name, "units": 1, "activation": "softmax", "loss": cls},
+                        "use Dense(1, activation='sigmoid') with binary_crossentropy (or Dense(K, 'softmax') "
+                        "for K classes)", layer=last.name)
+        elif cls in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy") and last_activation == "sigmoid" \
+                and units and units > 1 and not from_logits:
+            doctor._add("sigmoid_multiclass", "wrong_output_activation", "warning",
+                        "sigmoid outputs under a multi-class cross-entropy (the classes do not sum to 1)",
+                        {"last_layer": last.name, "units": units, "activation": "sigmoid", "loss": cls},
+                        "use activation='softmax' on the last layer for one class per example", layer=last.name)
+        elif cls in _PROBABILITY_LOSSES and not from_logits and last_activation in (None, "linear", "relu"):
+            doctor._add("linear_probability", "wrong_output_activation", "error",
+                        f"{last_activation or 'linear'} outputs given to {cls}, which expects probabilities",
+                        {"last_layer": last.name, "activation": last_activation or "linear", "loss": cls,
+                         "from_logits": False},
+                        f"pass {cls}(from_logits=True) (best), or end the model with "
+                        f"{'sigmoid' if cls.startswith('Binary') else 'softmax'}", layer=last.name)
+        if cls == "BinaryCrossentropy" and last_activation == "softmax" and units and units > 1:
+            doctor._add("sigmoid_multiclass", "wrong_loss", "error",
+                        "binary_crossentropy on a multi-class softmax output",
+                        {"last_layer": last.name, "units": units, "loss": cls},
+                        "use categorical_crossentropy (one-hot labels) or sparse_categorical_crossentropy "
+                        "(integer labels); with binary_crossentropy 'accuracy' becomes binary accuracy over "
+                        "every unit and looks high while the model is wrong", layer=last.name)
+    _linear_stack_check(doctor, layers)
+    _convention_checks(doctor, model, layers)
+
+
+def _output_units(model):
+    try:
+        shape = model.outputs[0].shape if getattr(model, "outputs", None) else None
+    except Exception:
+        shape = None
+    if shape is None:
+        return None
+    return int(shape[-1]) if shape[-1] is not None and shape[-1] >= 0 else None
+
+
+def _double_softmax_floor(units):
+    """The smallest cross-entropy a softmax of probabilities can reach with K classes:
+    -ln(e / (e + K - 1)) (P07)."""
+    if not units or units < 2:
+        return None
+    return _num(-math.log(math.e / (math.e + units - 1)))
+
+
+_WEIGHTED = ("Dense", "Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D", "DepthwiseConv2D")
+_SHAPE_ONLY = ("Flatten", "Reshape", "Dropout", "InputLayer", "Permute", "RepeatVector", "GaussianNoise",
+               "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "ActivityRegularization")
+
+
+def _linear_stack_check(doctor, layers):
+    """Two weighted layers with no non-linearity between them compose to one linear map."""
+    previous = None
+    for layer in layers:
+        cls = _class_name(layer)
+        if cls in _SHAPE_ONLY:
+            continue
+        activation = _activation_name(layer)
+        if cls in _WEIGHTED:
+            if previous is not None and layer is not layers[-1] or (previous is not None and
+                                                                       activation in (None, "linear")):
+                if previous is not None:
+                    doctor._add("missing_hidden_activation", "missing_hidden_activation", "warning",
+                                "consecutive layers without an activation between them collapse into one linear map",
+                                {"layers": [previous.name, layer.name], "activation": "linear"},
+                                f"give {previous.name} a non-linearity, e.g. activation='relu'", layer=previous.name)
+            previous = layer if activation in (None, "linear") else None
+        else:
+            previous = None
+
+
+def _convention_checks(doctor, model, layers):
+    optimizer = _optimizer(model)
+    for layer in layers:
+        if _class_name(layer) == "BatchNormalization":
+            cfg = _config(layer)
+            momentum = cfg.get("momentum")
+            convention = cfg.get("convention", "keras")
+            if convention == "keras" and isinstance(momentum, (int, float)) and momentum < 0.5:
+                doctor._add("batchnorm_momentum", "api_misuse", "warning",
+                            "BatchNormalization momentum looks like PyTorch's (it weights the new batch there)",
+                            {"layer": layer.name, "momentum": momentum, "keras_default": 0.99},
+                            f"Keras's momentum is 1 - torch's: use momentum={1 - momentum:g}", layer=layer.name)
+    if optimizer is None:
+        return
+    cfg = _config(optimizer)
+    epsilon = cfg.get("epsilon")
+    if _class_name(optimizer) in ("Adam", "AdamW", "Nadam", "Adamax") and isinstance(epsilon, (int, float)) \
+            and epsilon >= 1.0:
+        doctor._add("adam_epsilon", "api_misuse", "info",
+                    "Adam epsilon of 1 or more dominates sqrt(v): the update is close to SGD with momentum",
+                    {"epsilon": epsilon}, "use the default epsilon (1e-7 in Keras, 1e-8 in PyTorch)")
+
+
+# ---------------------------------------------------------------- per sampled step
+def _kernel_groups(paths):
+    """Variables grouped by layer (the path without its last part), in order."""
+    groups = {}
+    for i, path in enumerate(paths):
+        layer = path.rsplit("/", 1)[0] if "/" in path else path
+        groups.setdefault(layer, []).append(i)
+    return groups
+
+
+def _layer_short(path):
+    return path.rsplit("/", 1)[-1]
+
+
+def _analyse_sample(doctor, sample, current):
+    run = doctor._run
+    step, epoch = sample["step"], doctor._epoch
+    loss = float(sample["loss"])
+    run.step_losses.append((step, loss))
+    stats = {"step": step, "loss": loss, "grad_norms": {}, "update_ratios": {}, "dead": {}, "saturated": {}}
+    paths = list(sample["variable_paths"])
+    scale = float(sample["gradient_scale"]) or 1.0
+    grads = [(_array(g) / scale if g is not None else None) for g in sample["gradients"]]
+    before = [_array(v) for v in sample["values_before"]]
+    after = [_array(v) for v in current][:len(before)] if current is not None else []
+    kernels = []
+    for layer, idx in _kernel_groups(paths).items():
+        name = _layer_short(layer)
+        g2 = sum(float(np.sum(grads[i] ** 2)) for i in idx if grads[i] is not None)
+        stats["grad_norms"][name] = math.sqrt(g2) if math.isfinite(g2) else float("inf")
+        if after and all(i < len(after) for i in idx):
+            w2 = sum(float(np.sum(before[i] ** 2)) for i in idx)
+            d2 = sum(float(np.sum((after[i] - before[i]) ** 2)) for i in idx)
+            if w2 > 0 and math.isfinite(w2) and math.isfinite(d2):
+                stats["update_ratios"][name] = math.sqrt(d2 / w2)
+        if any(before[i].ndim >= 2 for i in idx):
+            kernels.append((name, [i for i in idx if before[i].ndim >= 2][0]))
+    if run.first_batch is None:
+        run.first_batch = {"x": [_array(t) for t in sample["x"]], "y": [_array(t) for t in sample["y"]],
+                           "y_pred": [_array(t) for t in sample["y_pred"]], "step": step}
+        _data_checks(doctor, sample, step, epoch)
+        _initialization_checks(doctor, kernels, before, step, epoch, loss)
+    _activation_checks(doctor, sample, stats, step, epoch)
+    _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch)
+    run.samples.append(stats)
+
+
+def _data_checks(doctor, sample, step, epoch):
+    model = doctor._model
+    for i, x in enumerate(sample["x"]):
+        x = _array(x)
+        if x is None or x.size == 0 or not np.all(np.isfinite(x)):
+            continue
+        lo, hi = float(np.min(x)), float(np.max(x))
+        integral = bool(np.all(np.floor(x) == x))
+        if integral and lo >= 0 and hi >= THRESHOLDS["raw_integer_max"]:
+            doctor._add("unnormalized_input", "unnormalized_input", "error" if hi >= 200 else "warning",
+                        "the inputs are raw integers (pixels or counts), not scaled",
+                        {"input": i, "min": lo, "max": hi, "integer_valued": True,
+                         "threshold_max": THRESHOLDS["raw_integer_max"]},
+                        f"scale the inputs to [0, 1] before training: x.astype('float32') / {hi:g}"
+                        + (" (or 255 for pixels)" if hi <= 255 else "")
+                        + ", or put layers.Rescaling(1/255) first", step=step, epoch=epoch)
+            continue
+        flat = x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(-1, 1)
+        std = flat.std(axis=0)
+        live = std[std > 0]
+        spread = float(live.max() / live.min()) if live.size > 1 else 1.0
+        if spread > THRESHOLDS["feature_scale_spread"] or max(abs(lo), abs(hi)) > THRESHOLDS["input_abs_max"]:
+            doctor._add("unnormalized_input", "unnormalized_input", "warning",
+                        "input features span orders of magnitude",
+                        {"input": i, "min": _num(lo), "max": _num(hi), "feature_std_spread": _num(spread),
+                         "threshold_spread": THRESHOLDS["feature_scale_spread"]},
+                        "standardize each feature: layers.Normalization() adapted on the training data first in "
+                        "the model (or (x - mean) / std computed on the training split)", step=step, epoch=epoch)
+    _label_checks(doctor, sample, step, epoch)
+
+
+def _label_checks(doctor, sample, step, epoch):
+    losses = _loss_objects(doctor._model)
+    if not losses or not sample["y"]:
+        return
+    cls = _class_name(losses[0])
+    y = _array(sample["y"][0])
+    if cls == "BinaryCrossentropy" and (np.min(y) < 0 or np.max(y) > 1):
+        doctor._add("label_encoding", "wrong_label_encoding", "error",
+                    "binary_crossentropy labels outside [0, 1]",
+                    {"loss": cls, "label_min": float(np.min(y)), "label_max": float(np.max(y))},
+                    "binary labels must be 0/1 (or probabilities): map them, e.g. y = (y > 0).astype('float32')",
+                    step=step, epoch=epoch)
+    metrics = _metric_classes(doctor._model)
+    integral = bool(np.all(np.floor(y) == y))
+    if cls in _REGRESSION_LOSSES and metrics & _ACCURACY_METRICS and not integral:
+        doctor._add("regression_accuracy", "api_misuse", "warning",
+                    "an accuracy metric on a regression target (real-valued labels are never equal to the "
+                    "predictions)", {"loss": cls, "metrics": sorted(metrics & _ACCURACY_METRICS),
+                                     "labels_integer_valued": False},
+                    "use a regression metric: metrics=['mae'] or RootMeanSquaredError()", step=step, epoch=epoch)
+    units = _output_units(doctor._model)
+    classes = _class_ids(y)
+    if cls in _REGRESSION_LOSSES and classes is not None and units and units > 1 and \
+            _activation_name(_flat_layers(doctor._model)[-1]) == "softmax":
+        doctor._add("label_encoding", "wrong_loss", "warning",
+                    f"{cls} on a softmax classifier",
+                    {"loss": cls, "units": units, "activation": "softmax"},
+                    "use categorical_crossentropy for one-hot labels, sparse_categorical_crossentropy for "
+                    "integer labels", step=step, epoch=epoch)
+
+
+def _metric_classes(model):
+    lists = getattr(model, "_compiled_metric_lists", None) or []
+    return {_class_name(metric) for group in lists for metric in group}
+
+
+def _initialization_checks(doctor, kernels, before, step, epoch, loss):
+    for name, i in kernels:
+        w = before[i]
+        if w.size < 2:
+            continue
+        mean, std = float(np.mean(w)), float(np.std(w))
+        if std == 0.0:
+            doctor._add("constant_init", "bad_initialization", "error",
+                        "a kernel starts with every weight equal: its units stay identical (symmetry never breaks)",
+                        {"kernel": name, "value": mean, "std": 0.0},
+                        "use a random initializer (the default glorot_uniform, or he_normal before relu)",
+                        layer=name, step=step, epoch=epoch)
+        elif abs(mean) > 3 * std and abs(mean) > 0.5:
+            doctor._add("off_centre_init", "bad_initialization", "error",
+                        "a kernel's initial weights are centred far from zero",
+                        {"kernel": name, "mean": mean, "std": std},
+                        "initialize around zero: glorot_uniform / he_normal (a custom RandomNormal needs mean=0)",
+                        layer=name, step=step, epoch=epoch)
+
+
+def _activation_checks(doctor, sample, stats, step, epoch):
+    model = doctor._model
+    names = list(sample["layer_names"])
+    layers = {l.name: l for l in _flat_layers(model)}
+    last_name = names[-1] if names else None
+    for name, outputs in zip(names, sample["layer_outputs"]):
+        layer = layers.get(name)
+        if layer is None or not outputs or name == last_name:
+            continue
+        activation = _activation_name(layer)
+        out = _array(outputs[0])
+        if out is None or out.ndim < 2 or out.size == 0:
+            continue
+        if activation == "relu":
+            units = out.reshape(-1, out.shape[-1])
+            dead = float(np.mean(np.all(units <= 0, axis=0)))
+            stats["dead"][name] = dead
+        elif activation in ("sigmoid", "tanh"):
+            bound = THRESHOLDS["saturation_preactivation"]
+            edge = 1 / (1 + math.exp(-bound)) if activation == "sigmoid" else math.tanh(bound)
+            low = 1 - edge if activation == "sigmoid" else -edge
+            stats["saturated"][name] = float(np.mean((out <= low) | (out >= edge)))
+
+
+def _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch):
+    norms = [(name, float(np.sqrt(np.sum(grads[i] ** 2))) if grads[i] is not None else None) for name, i in kernels]
+    stats["kernel_grad_norms"] = norms
+    finite_loss = math.isfinite(loss)
+    for name, norm in norms:
+        if norm is None:
+            continue
+        if finite_loss and (not math.isfinite(norm) or norm > THRESHOLDS["exploding_norm"]):
+            doctor._add("exploding_gradient", "exploding_gradient", "error",
+                        "a layer's gradient explodes while the loss is still finite",
+                        {"layer": name, "gradient_norm": _num(norm), "threshold": THRESHOLDS["exploding_norm"],
+                         "loss": _num(loss)},
+                        "clip the gradients (optimizer clipnorm=1.0), shorten the sequence / add normalization, "
+                        "and initialize recurrent kernels orthogonally", layer=name, step=step, epoch=epoch)
+            return
+
+
+# ---------------------------------------------------------------- at the end of the run
+def _end_checks(doctor):
+    _nonfinite_checks(doctor)
+    if not _too_high_early(doctor):
+        # Dead units, saturation and a stuck loss are what a too-high rate leaves behind: named
+        # only when it is not the cause.
+        _vanishing_check(doctor)
+        _dead_and_saturated(doctor)
+        _loss_curve_checks(doctor)
+    _label_distribution(doctor)
+    _overfitting_check(doctor)
+
+
+def _early_update_ratio(run):
+    """The largest, over the first 4 steps, of a step's median update ratio over its layers."""
+    values = [float(np.median(list(s["update_ratios"].values()))) for s in run.samples
+              if s["step"] < 4 and s["update_ratios"]]
+    return max(values) if values else None
+
+
+def _too_high_early(doctor):
+    """A rate so high that the first updates change the weights by more than 10% of their norm
+    (DeepDiagnosis / TheDeepChecker's upper bound) and the loss ends above where it started."""
+    run = doctor._run
+    if any(f.category == "learning_rate_too_high" for f in doctor.findings):
+        return True
+    early = _early_update_ratio(run)
+    losses = [logs.get("loss") for _, logs in run.epoch_logs if "loss" in logs]
+    if early is None or not run.step_losses or not losses or early <= THRESHOLDS["update_ratio_high"]:
+        return False
+    first = run.step_losses[0][1]
+    if not (math.isfinite(first) and (not math.isfinite(losses[-1]) or losses[-1] >= first)):
+        return False
+    lr = _learning_rate(doctor._model)
+    doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
+                "the first updates are too large: the loss ends above where it started",
+                {"early_update_ratio": _num(early), "threshold": THRESHOLDS["update_ratio_high"],
+                 "first_step_loss": _num(first), "last_epoch_loss": _num(losses[-1]), "learning_rate": lr},
+                f"lower the learning rate (e.g. {lr / 100:g})" if lr else "lower the learning rate 100x",
+                step=0, epoch=0)
+    return True
+
+
+def _first_nonfinite(run):
+    for step, loss in run.step_losses:
+        if not math.isfinite(loss):
+            return step, None
+    for epoch, logs in run.epoch_logs:
+        if "loss" in logs and not math.isfinite(logs["loss"]):
+            return None, epoch
+    return None
+
+
+def _nonfinite_checks(doctor):
+    run = doctor._run
+    found = _first_nonfinite(run)
+    if found is None:
+        return
+    step, epoch = found
+    if any(f.category in ("bad_initialization", "exploding_gradient") for f in doctor.findings):
+        return  # the cause is already named
+    ratios = [max(s["update_ratios"].values()) for s in run.samples if s["update_ratios"]]
+    first_loss = run.step_losses[0][1] if run.step_losses else float("nan")
+    if step == 0 or not math.isfinite(first_loss):
+        doctor._add("nonfinite", "numerical_instability", "error",
+                    "the loss is inf/NaN at the first step",
+                    {"first_loss": _num(first_loss)},
+                    "find the op with pf.debug.check_numerics(model) (it names the layer and op); compute "
+                    "softmax/log in the built-in losses (from_logits=True) and keep them in float32",
+                    step=0, epoch=0)
+        return
+    lr = _learning_rate(doctor._model)
+    doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
+                "the loss diverged to inf/NaN after finite first steps",
+                {"first_loss": _num(first_loss), "nonfinite_at_step": step, "nonfinite_at_epoch": epoch,
+                 "largest_update_ratio": _num(max(ratios)) if ratios else None,
+                 "update_ratio_threshold": THRESHOLDS["update_ratio_high"], "learning_rate": lr},
+                f"lower the learning rate (e.g. {lr / 10:g})" if lr else "lower the learning rate 10x",
+                step=step, epoch=epoch)
+
+
+def _learning_rate(model):
+    optimizer = _optimizer(model)
+    try:
+        return float(optimizer.learning_rate) if optimizer is not None else None
+    except Exception:
+        return None
+
+
+def _vanishing_check(doctor):
+    run = doctor._run
+    hits, total, worst = 0, 0, None
+    for s in run.samples:
+        norms = [n for _, n in s.get("kernel_grad_norms", []) if n is not None]
+        if len(norms) < 3 or not all(math.isfinite(n) for n in norms):
+            continue
+        total += 1
+        first, last = norms[0], norms[-1]
+        ratio = first / last if last > 0 else float("inf")
+        if ratio < THRESHOLDS["vanishing_ratio"] and first < THRESHOLDS["vanishing_first_norm"]:
+            hits += 1
+            if worst is None:
+                worst = (s["step"], ratio, first, last, s["kernel_grad_norms"][0][0])
+    if total and hits * 2 >= total and worst is not None:
+        step, ratio, first, last, layer = worst
+        doctor._add("vanishing_gradient", "vanishing_gradient", "error",
+                    "gradients vanish towards the first layers",
+                    {"first_to_last_gradient_ratio": _num(ratio), "first_layer_gradient_norm": _num(first),
+                     "last_layer_gradient_norm": _num(last), "threshold_ratio": THRESHOLDS["vanishing_ratio"],
+                     "threshold_first_norm": THRESHOLDS["vanishing_first_norm"],
+                     "sampled_steps_affected": f"{hits}/{total}"},
+                    "use relu with he_normal initialization in the hidden layers (or add BatchNormalization / "
+                    "residual connections) instead of stacked sigmoid/tanh", layer=layer, step=step)
+
+
+def _dead_and_saturated(doctor):
+    run = doctor._run
+    for key, threshold, category, title in (
+            ("dead", THRESHOLDS["dead_fraction"], "dying_relu", "most ReLU units output 0 for every example"),
+            ("saturated", THRESHOLDS["saturated_fraction"], "saturated_activation",
+             "most sigmoid/tanh activations are saturated (pre-activation beyond +-5)")):
+        for layer in sorted({name for s in run.samples for name in s[key]}):
+            series = [(s["step"], s[key][layer]) for s in run.samples if layer in s[key]]
+            bad = [(st, v) for st, v in series if v >= threshold]
+            if not bad or len(bad) * 2 < len(series):
+                continue
+            step, value = bad[0]
+            if key == "dead":
+                initial = series[0][0] == 0 and series[0][1] >= threshold
+                if initial:
+                    _dead_from_start(doctor, layer, value)
+                    continue
+                lr = _learning_rate(doctor._model)
+                doctor._add("dying_relu", "dying_relu", "error", title,
+                            {"layer": layer, "dead_fraction": _num(value), "threshold": threshold,
+                             "dead_fraction_at_end": _num(series[-1][1]), "learning_rate": lr},
+                            "lower the learning rate, or use LeakyReLU / ELU, and he_normal initialization",
+                            layer=layer, step=step)
+            else:
+                doctor._add("saturated_activation", category, "warning", title,
+                            {"layer": layer, "saturated_fraction": _num(value), "threshold": threshold},
+                            "scale the inputs, use relu (or normalize before the sigmoid/tanh), and glorot/he "
+                            "initialization", layer=layer, step=step)
+
+
+def _dead_from_start(doctor, layer, value):
+    doctor._add("off_centre_init", "bad_initialization", "error",
+                "ReLU units are dead from the first step: the initial weights push every pre-activation below 0",
+                {"layer": layer, "dead_fraction_at_step_0": _num(value), "threshold": THRESHOLDS["dead_fraction"]},
+                "initialize around zero (he_normal before relu); check custom initializers' mean", layer=layer,
+                step=0)
+
+
+def _uniform_loss(doctor):
+    """The loss of a model that predicts the uniform distribution: ln K for K classes."""
+    units = _output_units(doctor._model)
+    losses = _loss_objects(doctor._model)
+    if not losses or not units:
+        return None
+    cls = _class_name(losses[0])
+    if cls in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy") and units > 1:
+        return math.log(units)
+    if cls == "BinaryCrossentropy" and units == 1:
+        return math.log(2)
+    return None
+
+
+def _loss_curve_checks(doctor):
+    run = doctor._run
+    losses = [logs.get("loss") for _, logs in run.epoch_logs if "loss" in logs]
+    if not losses or not all(math.isfinite(v) for v in losses):
+        return
+    if any(f.severity == "error" for f in doctor.findings):
+        return  # an error already explains the curve
+    first_step = run.step_losses[0][1] if run.step_losses else losses[0]
+    uniform = _uniform_loss(doctor)
+    # Exact zeros are weights with no gradient at all (dead units), not small steps.
+    ratios = [v for s in run.samples for v in s["update_ratios"].values() if v > 0]
+    median_ratio = float(np.median(ratios)) if ratios else None
+    lr = _learning_rate(doctor._model)
+    relative_drop = (first_step - losses[-1]) / abs(first_step) if first_step else 0.0
+    if losses[-1] > THRESHOLDS["diverged_factor"] * max(abs(first_step), 1e-12):
+        doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
+                    "the loss grows instead of falling",
+                    {"first_step_loss": _num(first_step), "last_epoch_loss": _num(losses[-1]),
+                     "median_update_ratio": _num(median_ratio) if median_ratio else None, "learning_rate": lr},
+                    f"lower the learning rate (e.g. {lr / 10:g})" if lr else "lower the learning rate 10x")
+        return
+    if median_ratio is not None and median_ratio < THRESHOLDS["update_ratio_low"] and relative_drop < 0.01:
+        doctor._add("learning_rate_too_low", "learning_rate_too_low", "warning",
+                    "the updates are too small to move the loss",
+                    {"median_update_ratio": _num(median_ratio), "threshold": THRESHOLDS["update_ratio_low"],
+                     "loss_relative_change": _num(relative_drop), "learning_rate": lr},
+                    f"raise the learning rate (e.g. {lr * 100:g}), or use the optimizer's default" if lr
+                    else "raise the learning rate")
+        return
+    if uniform is not None and all(abs(v - uniform) <= THRESHOLDS["stuck_loss_relative"] * uniform for v in losses):
+        doctor._add("learning_rate_too_low", "learning_rate_too_low", "warning",
+                    "the loss stays at the uniform prediction's value ln K: the model has learned nothing",
+                    {"loss": _num(losses[-1]), "ln_K": _num(uniform), "median_update_ratio":
+                     _num(median_ratio) if median_ratio is not None else None},
+                    "check that the model can learn (activations alive, labels matching the loss); then raise "
+                    "the learning rate")
+        return
+    window = THRESHOLDS["loss_not_decreasing_epochs"]
+    if len(losses) > window and min(losses[-window:]) >= min(losses[:-window]):
+        doctor._add("learning_rate_too_high", "learning_rate_too_high", "warning",
+                    f"the loss has not decreased for {window} epochs",
+                    {"best_loss": _num(min(losses)), "last_losses": [_num(v) for v in losses[-window:]],
+                     "learning_rate": lr},
+                    "lower the learning rate (or use ReduceLROnPlateau), and check for a plateau caused by the data")
+        return
+    if len(losses) >= 2:
+        last_drop = (losses[-2] - losses[-1]) / abs(losses[-2]) if losses[-2] else 0.0
+        val = [logs.get("val_loss") for _, logs in run.epoch_logs if "val_loss" in logs]
+        val_improving = len(val) < 2 or val[-1] < val[-2]
+        if last_drop > THRESHOLDS["still_improving"] and val_improving:
+            doctor._add("too_few_epochs", "too_few_epochs", "info",
+                        "the loss was still falling fast when training stopped",
+                        {"last_epoch_relative_drop": _num(last_drop), "threshold": THRESHOLDS["still_improving"],
+                         "epochs": len(losses)},
+                        "train for more epochs (with EarlyStopping(restore_best_weights=True) to stop in time)")
+
+
+def _label_distribution(doctor):
+    counts = doctor._run.label_counts
+    losses = _loss_objects(doctor._model)
+    if not counts or not losses or _class_name(losses[0]) in _REGRESSION_LOSSES:
+        return
+    units = _output_units(doctor._model)
+    classes = sorted(counts)
+    expected = units if units and units > 1 else 2
+    if len(classes) == 1:
+        doctor._add("class_imbalance", "class_imbalance", "error",
+                    "every training label is the same class",
+                    {"class": classes[0], "count": counts[classes[0]], "classes_expected": expected},
+                    "check the labels and the split: shuffle before splitting, and make sure each class is present")
+        return
+    most, least = max(counts.values()), min(counts.values())
+    missing = [c for c in range(expected) if c not in counts] if units and units > 1 else []
+    ratio = most / least
+    if ratio >= THRESHOLDS["class_imbalance_ratio"]:
+        doctor._add("class_imbalance", "class_imbalance", "warning",
+                    "the classes are heavily imbalanced",
+                    {"largest_to_smallest": _num(ratio), "threshold": THRESHOLDS["class_imbalance_ratio"],
+                     "counts": {str(k): counts[k] for k in classes}},
+                    "pass class_weight={class: total / (n_classes * count)} to fit, resample, and watch "
+                    "per-class metrics (Precision/Recall) instead of accuracy")
+    if missing and _validation_class_gap(doctor):
+        doctor._add("validation_split", "data_pipeline", "error",
+                    "the validation data holds classes the training data never contains",
+                    {"classes_missing_from_training": missing, "val_accuracy": 0.0},
+                    "shuffle the arrays before fit (validation_split takes the LAST rows, unshuffled), or pass "
+                    "validation_data explicitly")
+
+
+def _validation_class_gap(doctor):
+    accs = [logs.get("val_accuracy") for _, logs in doctor._run.epoch_logs if "val_accuracy" in logs]
+    return bool(accs) and max(accs) == 0.0
+
+
+def _overfitting_check(doctor):
+    run = doctor._run
+    val = [logs.get("val_loss") for _, logs in run.epoch_logs if "val_loss" in logs]
+    train = [logs.get("loss") for _, logs in run.epoch_logs if "loss" in logs]
+    if len(val) < THRESHOLDS["overfit_patience"] + 1 or len(train) != len(val):
+        return
+    best = int(np.argmin(val))
+    epochs_after = len(val) - 1 - best
+    if epochs_after >= THRESHOLDS["overfit_patience"] and val[-1] >= (1 + THRESHOLDS["overfit_rise"]) * val[best] \
+            and train[-1] < train[best]:
+        doctor._add("overfitting", "overfitting", "warning",
+                    "the validation loss rises while the training loss falls",
+                    {"best_val_loss": _num(val[best]), "best_epoch": best, "last_val_loss": _num(val[-1]),
+                     "last_train_loss": _num(train[-1]), "rise_threshold": THRESHOLDS["overfit_rise"]},
+                    f"stop at the best epoch: EarlyStopping(monitor='val_loss', patience={THRESHOLDS['overfit_patience']},"
+                    " restore_best_weights=True); add Dropout / weight decay, or more data", epoch=best)
+
+
+# ---------------------------------------------------------------- custom loops
+class _LoopWatch:
+    """The observation of a custom loop: the model's calls, the tape's loss, the optimizer's steps."""
+
+    def __init__(self, doctor, model, optimizer):
+        self.doctor, self.model, self.optimizer = doctor, model, optimizer
+        self.step = 0
+        self.loss = float("nan")
+        self.training_flags = set()
+        self.sampling = False
+        self.last_call = None
+        self._original = optimizer.__dict__.get("apply_gradients")
+        optimizer.apply_gradients = self._apply_gradients
+        _hooks.model_call.append(self._model_call)
+        _hooks.tape_gradient.append(self._tape_gradient)
+
+    def detach(self):
+        if self._model_call in _hooks.model_call:
+            _hooks.model_call.remove(self._model_call)
+        if self._tape_gradient in _hooks.tape_gradient:
+            _hooks.tape_gradient.remove(self._tape_gradient)
+        if self._original is None:
+            self.optimizer.__dict__.pop("apply_gradients", None)
+        else:
+            self.optimizer.apply_gradients = self._original
+        _loop_end_checks(self)
+
+    def _model_call(self, model, inputs, training, phase, outputs):
+        if model is not self.model:
+            return
+        monitor = self.doctor._monitor
+        if phase == "before":
+            if self.doctor._sampled(self.step) and not self.sampling:
+                monitor.arm()
+                monitor.begin_step()
+                self.sampling = True
+            return
+        self.training_flags.add(training)
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        ys = list(outputs.values()) if isinstance(outputs, dict) else (
+            list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
+        self.last_call = (xs, ys)
+
+    def _tape_gradient(self, target, sources, grads):
+        try:
+            self.loss = float(np.asarray(target))
+        except (TypeError, ValueError):
+            self.loss = float("nan")
+
+    def _apply_gradients(self, grads_and_vars):
+        pairs = list(grads_and_vars)
+        monitor = self.doctor._monitor
+        sample = None
+        if self.sampling:
+            grads = [g for g, _ in pairs]
+            variables = [v for _, v in pairs]
+            paths = [getattr(v, "path", None) or getattr(v, "name", f"variable_{i}") for i, v in enumerate(variables)]
+            xs, ys = self.last_call if self.last_call is not None else ([], [])
+            monitor.record_batch([convert_to_tensor(v) for v in xs], [], None, [convert_to_tensor(v) for v in ys])
+            monitor.record_update(paths, [g if g is not None else _C.full(list(v.shape), 0.0, v.dtype)
+                                          for g, v in pairs], variables, 1.0)
+            monitor.end_step(self.loss)
+            sample = monitor.take_sample()
+            self.sampling = False
+        result = self._original(pairs) if self._original is not None else _ORIGINAL_APPLY(self.optimizer, pairs)
+        if sample is not None:
+            sample["step"] = self.step
+            self.doctor._analyse_sample(sample, current=[v for _, v in pairs])
+        else:
+            self.doctor._run.step_losses.append((self.step, self.loss))
+        self.step += 1
+        self.doctor._step = self.step
+        return result
+
+
+def _loop_end_checks(watch):
+    doctor = watch.doctor
+    layers = _flat_layers(watch.model)
+    stateful = [l.name for l in layers if _class_name(l) in ("Dropout", "BatchNormalization", "SpatialDropout1D",
+                                                           "SpatialDropout2D", "GaussianNoise", "GaussianDropout")]
+    if watch.step and stateful and True not in watch.training_flags:
+        doctor._add("training_flag", "api_misuse", "warning",
+                    "the custom loop calls the model without training=True: "
+                    + ", ".join(stateful) + " run in inference mode while training",
+                    {"layers": stateful, "training_flags_seen": sorted(str(t) for t in watch.training_flags)},
+                    "call the model as model(x, training=True) inside the GradientTape")
+    # Per-step losses stand for the epochs of fit in the curve checks.
+    run = doctor._run
+    if not run.epoch_logs and run.step_losses:
+        n = len(run.step_losses)
+        chunk = max(1, n // 10)
+        for k in range(0, n, chunk):
+            part = [l for _, l in run.step_losses[k:k + chunk]]
+            run.epoch_logs.append((k // chunk, {"loss": float(np.mean(part))}))
+
+
+# ---------------------------------------------------------------- engine errors and warnings as findings
+# (words that must all appear, lower case) -> (catalog key, category, severity, title, fix). The first
+# rule that matches names the message; the engine's messages already say where and how to fix.
+_MESSAGE_RULES = (
+    (("double softmax",), ("double_softmax", "wrong_output_activation", "error",
+                           "softmax output fed to a loss that applies softmax again (from_logits=True)",
+                           "remove the softmax from the last layer (keep from_logits=True), or set from_logits=False")),
+    (("pitfall p11",), ("single_unit_softmax", "wrong_output_activation", "error",
+                        "softmax over a single unit always outputs 1.0",
+                        "use Dense(1, activation='sigmoid') with binary_crossentropy")),
+    (("did you mean to scale",), ("unnormalized_input", "unnormalized_input", "error",
+                                  "the inputs are raw integers (pixels or counts), not scaled",
+                                  "scale the inputs: x.astype('float32') / 255 for pixels")),
+    (("float64", "cast to float32"), ("dtype", "dtype_precision", "warning",
+                                      "float64 data cast down to the model's float32",
+                                      "pass float32 data, or pf.config.set_floatx('float64') before building the model")),
+    (("sparse", "label"), ("label_encoding", "wrong_label_encoding", "error", "labels do not match the sparse loss",
+                           "sparse_categorical_crossentropy takes integer class ids of shape (N,); for one-hot "
+                           "labels use categorical_crossentropy")),
+    (("categorical", "one-hot"), ("label_encoding", "wrong_label_encoding", "error",
+                                  "labels do not match the categorical loss",
+                                  "categorical_crossentropy takes one-hot rows; for integer ids use "
+                                  "sparse_categorical_crossentropy, or pf.utils.to_categorical(y)")),
+    (("conditioned on metric",), ("keyword", "api_misuse", "warning",
+                                  "a callback monitors a metric the logs do not have (it never acts)",
+                                  "monitor one of the logged keys the warning lists")),
+    (("unexpected keyword",), ("keyword", "api_misuse", "error", "an argument name the engine does not know",
+                               "use the Keras 3 argument name the error suggests")),
+    (("numpy",), ("numpy_call", "api_misuse", "error", "NumPy inside call() cannot be differentiated",
+                  "use pf.ops inside call()")),
+    (("non-finite",), ("nonfinite", "numerical_instability", "error", "an op produced inf/NaN",
+                       "see the layer and op named in the message; use the built-in losses with from_logits=True")),
+    (("dtype",), ("dtype", "dtype_precision", "error", "the dtypes of the inputs and the layer disagree",
+                  "cast the data once (x.astype('float32')) or set one policy (pf.config.set_floatx)")),
+    (("shape",), ("shape", "api_misuse", "error", "shapes do not fit",
+                  "see the layer and both shapes named in the message")),
+)
+
+
+def _finding_for_message(text, severity=None, field="error"):
+    lower = text.lower()
+    rule = next((r for words, r in _MESSAGE_RULES if all(w in lower for w in words)), None)
+    if rule is None:
+        return None
+    key, category, rule_severity, title, fix = rule
+    return Finding(CATALOG[key], category, severity or rule_severity, title, {field: text.splitlines()[0][:500]}, fix)
+
+
+def classify_error(exc):
+    """A finding for an exception raised by the engine (or None when no rule knows it)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FloatingPointError):
+        text += " (non-finite)"
+    return _finding_for_message(text, severity="error")
+
+
+def classify_warning(message):
+    """A finding for an engine warning (or None when no rule knows it)."""
+    return _finding_for_message(str(message), field="engine_warning")
+
+
+# ---------------------------------------------------------------- a whole script
+_ORIGINAL_APPLY = _C.Optimizer.apply_gradients
+
+
+class Session:
+    """Attaches a Doctor to every fit and every custom loop run while it is active (``pitfall doctor``).
+    A custom loop is recognized at its optimizer's first apply_gradients outside fit: the model
+    watched is the one called last before it."""
+
+    def __init__(self, sample_every=50):
+        self.sample_every = sample_every
+        self.doctors = []       # (label, Doctor), in the order the runs started
+        self._loops = {}        # id(optimizer) -> Doctor
+        self._fitting = 0
+        self._last_model = None
+
+    def __enter__(self):
+        _hooks.fit_callbacks.append(self._fit_callbacks)
+        _hooks.fit_history.append(self._fit_history)
+        _hooks.model_call.append(self._model_call)
+        session = self
+
+        def apply_gradients(optimizer, grads_and_vars):
+            return session._apply(optimizer, grads_and_vars)
+        _C.Optimizer.apply_gradients = apply_gradients
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for hook, items in ((self._fit_callbacks, _hooks.fit_callbacks), (self._fit_history, _hooks.fit_history),
+                            (self._model_call, _hooks.model_call)):
+            if hook in items:
+                items.remove(hook)
+        _C.Optimizer.apply_gradients = _ORIGINAL_APPLY
+        for doctor in list(self._loops.values()):
+            doctor.finish()
+        return False
+
+    @property
+    def findings(self):
+        return [f for _, d in self.doctors for f in d.findings]
+
+    def _fit_callbacks(self, model, callbacks):
+        self._fitting += 1
+        if any(isinstance(c, Doctor) for c in callbacks):
+            return callbacks
+        doctor = Doctor(sample_every=self.sample_every)
+        self.doctors.append((f"fit of model '{model.name}'", doctor))
+        return callbacks + [doctor]
+
+    def _fit_history(self, model, history):
+        self._fitting -= 1
+        if history is None:
+            return
+        for _, doctor in self.doctors:
+            if doctor._model is model:
+                doctor._history(history)
+
+    def _model_call(self, model, inputs, training, phase, outputs):
+        if phase == "after" and not self._fitting:
+            self._last_model = model
+
+    def _apply(self, optimizer, grads_and_vars):
+        doctor = self._loops.get(id(optimizer))
+        if doctor is None:
+            if self._fitting or self._last_model is None:
+                return _ORIGINAL_APPLY(optimizer, grads_and_vars)
+            doctor = Doctor(sample_every=self.sample_every).watch(self._last_model, optimizer)
+            self._loops[id(optimizer)] = doctor
+            self.doctors.append((f"custom loop of model '{self._last_model.name}'", doctor))
+        return doctor._watching._apply_gradients(grads_and_vars)
+
+
+def findings_json(findings, script=None, exit_status=None, error=None, extra=None):
+    out = {"findings": [f.to_dict() for f in findings], "script": script, "exit_status": exit_status,
+           "error": error}
+    if extra:
+        out.update(extra)
+    return out
+
+
+def write_json(path, data):
+    from .report import _atomic_write
+    _atomic_write(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
+
+
+def example_path(ident):
+    """The catalog example that reproduces `ident` (for links), or None."""
+    from . import catalog
+    for entry in catalog.entries():
+        if entry.id == ident:
+            return getattr(entry, "path", None)
+    return None
+
+

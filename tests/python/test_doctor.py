@@ -1,0 +1,329 @@
+"""The doctor (pitfall/doctor.py): each fault named with its catalog id and category, no warning on
+correct runs, the same findings from the same run, weights untouched, custom loops, and the
+`pitfall doctor` command on unmodified scripts."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pitfall as pf
+from pitfall import layers
+
+BUILD_PYTHON = os.path.dirname(os.path.dirname(pf.__file__))
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    (x, y), _ = pf.datasets.fashion_mnist.load_data()
+    rng = np.random.default_rng(0)
+    pick = rng.permutation(len(x))[:3000]
+    return x[pick].reshape(-1, 784), y[pick].astype("int64")
+
+
+def mlp(hidden_activation="relu", output_activation="softmax", units=10, depth=2, initializer="glorot_uniform",
+        width=64, dropout=0.0):
+    model = pf.Sequential([pf.Input(shape=(784,))])
+    for _ in range(depth):
+        model.add(layers.Dense(width, activation=hidden_activation, kernel_initializer=initializer))
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(units, activation=output_activation))
+    return model
+
+
+def diagnose(model, x, y, loss="sparse_categorical_crossentropy", optimizer=None, epochs=3, batch_size=64,
+             metrics=("accuracy",), **fit_args):
+    model.compile(optimizer=optimizer or pf.optimizers.Adam(1e-3), loss=loss, metrics=list(metrics))
+    doctor = pf.callbacks.Doctor(sample_every=10)
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[doctor], **fit_args)
+    return doctor, history
+
+
+def serious(findings):
+    return [f for f in findings if f.severity in ("error", "warning")]
+
+
+def ids(findings):
+    return {(f.id, f.category) for f in findings}
+
+
+def test_a_correct_mlp_gets_no_warning(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, history = diagnose(mlp(), x.astype("float32") / 255, y, validation_split=0.2)
+    assert history.history["val_accuracy"][-1] > 0.7
+    assert serious(doctor.findings) == [], [str(f) for f in doctor.findings]
+
+
+def test_the_doctor_never_changes_the_weights(fashion):
+    x, y = fashion
+    x = x[:600].astype("float32") / 255
+    weights = []
+    for attach in (False, True):
+        pf.utils.set_random_seed(3)
+        model = mlp(dropout=0.2)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        callbacks = [pf.callbacks.Doctor(sample_every=2)] if attach else []
+        model.fit(x, y[:600], epochs=2, batch_size=32, verbose=0, callbacks=callbacks)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_run_same_findings(fashion):
+    x, y = fashion
+    runs = []
+    for _ in range(2):
+        pf.utils.set_random_seed(1)
+        doctor, _ = diagnose(mlp(), x[:1000], y[:1000], epochs=2)
+        runs.append(json.dumps(doctor.to_dict(), sort_keys=True))
+    assert runs[0] == runs[1]
+
+
+def test_raw_uint8_pixels_are_unnormalized_input(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(), x.astype("float32"), y, epochs=2)
+    assert ("P06", "unnormalized_input") in ids(serious(doctor.findings))
+    finding = next(f for f in doctor.findings if f.id == "P06")
+    assert finding.evidence["max"] == 255.0 and finding.step == 0 and "255" in finding.fix
+
+
+def test_features_on_different_scales_are_unnormalized_input():
+    pf.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 4)) * np.array([1e-3, 1.0, 10.0, 5e3])
+    y = (x[:, 1] > 0).astype("float32")
+    model = pf.Sequential([pf.Input(shape=(4,)), layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    doctor, _ = diagnose(model, x.astype("float32"), y, loss="binary_crossentropy", epochs=1)
+    finding = next(f for f in doctor.findings if f.category == "unnormalized_input")
+    assert finding.evidence["feature_std_spread"] > 1e3
+
+
+def test_double_softmax_is_named_with_its_loss_floor(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(), x[:500].astype("float32") / 255, y[:500],
+                         loss=pf.losses.SparseCategoricalCrossentropy(from_logits=True), epochs=1)
+    finding = next(f for f in doctor.findings if f.id == "P07")
+    assert finding.category == "wrong_output_activation" and finding.severity == "error"
+    assert math.isclose(finding.evidence["loss_floor"], -math.log(math.e / (math.e + 9)), rel_tol=1e-12)
+
+
+def test_single_unit_softmax():
+    pf.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = pf.Sequential([pf.Input(shape=(5,)), layers.Dense(8, activation="relu"), layers.Dense(1, activation="softmax")])
+    doctor, _ = diagnose(model, x, y, loss="binary_crossentropy", epochs=1)
+    assert ("P11", "wrong_output_activation") in ids(doctor.findings)
+
+
+def test_linear_layers_without_activation(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(hidden_activation=None), x[:500].astype("float32") / 255, y[:500], epochs=1)
+    finding = next(f for f in doctor.findings if f.category == "missing_hidden_activation")
+    assert finding.id == "P38" and len(finding.evidence["layers"]) == 2
+
+
+def test_learning_rate_too_high_diverges(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(), x[:1000].astype("float32") / 255, y[:1000], optimizer=pf.optimizers.SGD(10.0),
+                         epochs=2)
+    assert ("P12", "learning_rate_too_high") in ids(serious(doctor.findings))
+
+
+def test_learning_rate_too_low(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(), x[:1000].astype("float32") / 255, y[:1000], optimizer=pf.optimizers.SGD(1e-7),
+                         epochs=2)
+    finding = next(f for f in doctor.findings if f.category == "learning_rate_too_low")
+    assert finding.evidence["median_update_ratio"] < 1e-5
+
+
+def test_deep_sigmoid_stack_vanishes(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    model = mlp(hidden_activation="sigmoid", depth=10, width=32)
+    doctor, _ = diagnose(model, x[:1000].astype("float32") / 255, y[:1000], optimizer=pf.optimizers.SGD(0.01),
+                         epochs=1)
+    finding = next(f for f in doctor.findings if f.category == "vanishing_gradient")
+    assert finding.id == "P31" and finding.evidence["first_to_last_gradient_ratio"] < 1e-3
+
+
+def test_off_centre_initializer_kills_relus_from_the_start(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    model = mlp(initializer=pf.initializers.RandomNormal(mean=-5.0, stddev=1.0))
+    doctor, _ = diagnose(model, x[:1000].astype("float32") / 255, y[:1000], epochs=1)
+    assert ("P01", "bad_initialization") in ids(serious(doctor.findings))
+
+
+def test_constant_initializer(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    doctor, _ = diagnose(mlp(initializer="zeros"), x[:500].astype("float32") / 255, y[:500], epochs=1)
+    finding = next(f for f in doctor.findings if f.id == "P02")
+    assert finding.category == "bad_initialization" and finding.evidence["std"] == 0.0
+
+
+def test_class_imbalance(fashion):
+    pf.utils.set_random_seed(0)
+    x, y = fashion
+    keep = np.concatenate([np.where(y == 0)[0], np.where(y == 1)[0][:20]])
+    x2, y2 = x[keep].astype("float32") / 255, (y[keep] == 1).astype("float32")
+    model = pf.Sequential([pf.Input(shape=(784,)), layers.Dense(16, activation="relu"),
+                           layers.Dense(1, activation="sigmoid")])
+    doctor, _ = diagnose(model, x2, y2, loss="binary_crossentropy", epochs=1)
+    finding = next(f for f in doctor.findings if f.category == "class_imbalance")
+    assert finding.evidence["largest_to_smallest"] >= 10
+
+
+def test_overfitting_with_rising_validation_loss():
+    pf.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 20)).astype("float32")
+    y = rng.integers(0, 2, size=96).astype("float32")  # pure noise: memorised, never generalised
+    model = pf.Sequential([pf.Input(shape=(20,)), layers.Dense(256, activation="relu"),
+                           layers.Dense(256, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    doctor, history = diagnose(model, x, y, loss="binary_crossentropy", epochs=30, batch_size=16,
+                               validation_split=0.25)
+    finding = next(f for f in doctor.findings if f.category == "overfitting")
+    assert finding.id == "P42" and finding.evidence["last_val_loss"] > finding.evidence["best_val_loss"]
+
+
+def test_custom_loop_without_training_flag_and_weights_untouched(fashion):
+    x, y = fashion
+    x = x[:512].astype("float32") / 255
+    y = y[:512]
+    results = []
+    for attach in (False, True):
+        pf.utils.set_random_seed(0)
+        model = mlp(dropout=0.3)
+        optimizer = pf.optimizers.Adam(1e-3)
+        loss_fn = pf.losses.SparseCategoricalCrossentropy()
+        doctor = pf.debug.Doctor(sample_every=4).watch(model, optimizer) if attach else None
+        for start in range(0, 512, 64):
+            with pf.GradientTape() as tape:
+                loss = loss_fn(y[start:start + 64], model(x[start:start + 64]))  # no training=True
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply(grads, model.trainable_weights)
+        if doctor is not None:
+            findings = doctor.finish()
+        results.append(model.get_weights())
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert ("P17", "api_misuse") in ids(findings)
+
+
+def test_custom_loop_with_unscaled_input_is_diagnosed(fashion):
+    x, y = fashion
+    pf.utils.set_random_seed(0)
+    model = mlp()
+    optimizer = pf.optimizers.SGD(0.01)
+    with pf.debug.Doctor(sample_every=4).watch(model, optimizer) as doctor:
+        for start in range(0, 512, 64):
+            xb = x[start:start + 64].astype("float32")
+            with pf.GradientTape() as tape:
+                loss = pf.losses.sparse_categorical_crossentropy(y[start:start + 64], model(xb, training=True))
+                loss = pf.ops.mean(loss)
+            optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+    assert ("P06", "unnormalized_input") in ids(doctor.findings)
+    assert all(f.category != "api_misuse" for f in doctor.findings)
+
+
+def test_finding_validates_its_vocabulary():
+    with pytest.raises(ValueError, match="unknown category"):
+        pf.doctor.Finding("P01", "bad_init", "error", "t", {}, "f")
+    with pytest.raises(ValueError, match="severity"):
+        pf.doctor.Finding("P01", "bad_initialization", "fatal", "t", {}, "f")
+    with pytest.raises(ValueError, match="sample_every"):
+        pf.callbacks.Doctor(sample_every=0)
+
+
+# ---------------------------------------------------------------- the command on scripts
+def run_doctor(tmp_path, source, *args):
+    script = tmp_path / "train.py"
+    if source is not None:
+        script.write_text(source)
+    out = tmp_path / "findings.json"
+    page = tmp_path / "report.html"
+    env = dict(os.environ, PYTHONPATH=BUILD_PYTHON)
+    proc = subprocess.run([sys.executable, "-m", "pitfall", "doctor", "--json", str(out), "--report", str(page),
+                           "--sample-every", "5", str(script), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+    data = json.loads(out.read_text()) if out.exists() else None
+    return proc, data, page
+
+
+SCRIPT_HEAD = """
+import sys
+import numpy as np
+import pitfall as keras
+from pitfall import layers
+(x, y), _ = keras.datasets.fashion_mnist.load_data()
+x, y = x[:1200].reshape(-1, 784), y[:1200]
+"""
+
+
+def test_command_diagnoses_an_unmodified_script_with_its_arguments(tmp_path):
+    source = SCRIPT_HEAD + """
+epochs = int(sys.argv[1])
+model = keras.Sequential([keras.Input(shape=(784,)), layers.Dense(32, activation="relu"), layers.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x.astype("float32"), y, epochs=epochs, verbose=0)
+print("trained", epochs)
+"""
+    proc, data, page = run_doctor(tmp_path, source, "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "trained 2" in proc.stdout
+    assert data["exit_status"] == 0 and data["error"] is None and data["script"].endswith("train.py")
+    assert ("P06", "unnormalized_input") in {(f["id"], f["category"]) for f in data["findings"]}
+    finding = next(f for f in data["findings"] if f["id"] == "P06")
+    assert set(finding) == {"id", "category", "severity", "title", "evidence", "fix", "layer", "epoch", "step"}
+    assert len(data["runs"]) == 1 and len(data["runs"][0]["curves"]["epochs"]["loss"]) == 2
+    text = page.read_text()
+    assert "<svg" in text and "P06" in text and "pitfall run P06" in text
+
+
+def test_command_turns_the_scripts_error_into_a_finding(tmp_path):
+    source = SCRIPT_HEAD + """
+model = keras.Sequential([keras.Input(shape=(784,)), layers.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x / 255.0, keras.utils.to_categorical(y, 10), epochs=1, verbose=0)
+"""
+    proc, data, _ = run_doctor(tmp_path, source)
+    assert proc.returncode == 1
+    assert data["exit_status"] == 1 and data["error"]
+    assert [(f["id"], f["category"]) for f in data["findings"]][-1] == ("P08", "wrong_label_encoding")
+
+
+def test_command_keeps_the_scripts_exit_status(tmp_path):
+    proc, data, _ = run_doctor(tmp_path, "import sys\nsys.exit(3)\n")
+    assert proc.returncode == 3 and data["exit_status"] == 3
+    assert "trained no model" in proc.stdout and data["findings"] == []
+
+
+@pytest.mark.parametrize("case", ["missing", "not_python", "directory"])
+def test_command_refuses_what_is_not_a_script(tmp_path, case):
+    if case == "missing":
+        proc, data, _ = run_doctor(tmp_path, None)
+        assert "no such file" in proc.stderr
+    elif case == "not_python":
+        proc, data, _ = run_doctor(tmp_path, "\x7fELF this is not python {{{")
+        assert "not a Python script" in proc.stderr
+    else:
+        out = tmp_path / "findings.json"
+        proc = subprocess.run([sys.executable, "-m", "pitfall", "doctor", "--json", str(out), str(tmp_path)],
+                              capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=BUILD_PYTHON))
+        data = json.loads(out.read_text())
+        assert "is a directory" in proc.stderr
+    assert proc.returncode == 2 and data["exit_status"] == 2 and data["error"]
