@@ -259,16 +259,51 @@ def get(identifier):
     if isinstance(identifier, Layer):
         return identifier
     if isinstance(identifier, dict):
-        return _C.layer_from_config(identifier)
+        return deserialize(identifier)
     raise TypeError(f"cannot interpret {identifier!r} as a layer")
 
 
-def deserialize(config):
-    return _C.layer_from_config(config)
+def deserialize(config, custom_objects=None):
+    """keras.layers.deserialize: the layer a serialize() dict describes; custom classes through
+    custom_objects, an open custom_object_scope or registration."""
+    from . import saving
+    return saving.deserialize_keras_object(config, custom_objects=custom_objects)
 
 
 def serialize(layer):
-    return {"class_name": layer.class_name, "config": layer.get_config()}
+    """keras.layers.serialize: {"module", "class_name", "config", "registered_name"} (nested layers,
+    regularizers and initializers in the config serialized too)."""
+    from . import saving
+    return saving.serialize_keras_object(layer)
+
+
+def _layer_config_entry(self):
+    # A layer held in another layer's config (a custom layer's sublayer argument) is stored as
+    # keras.saving.serialize_keras_object stores it, so that deserialize() finds its class again.
+    from . import saving
+    return saving.serialize_keras_object(self)
+
+
+Layer._config_entry = _layer_config_entry
+_raw_add_loss = Layer.add_loss
+
+
+def _add_loss(self, loss):
+    """Keras 3's add_loss, called inside call() (or build()): adds a scalar tensor (or a list of them)
+    to layer.losses until the next top-level call (keras/src/layers/layer.py). Symbolic tensors are
+    refused as Keras refuses them: a functional model's extra loss belongs in a layer's call()."""
+    values = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+    for value in values:
+        if not isinstance(value, Tensor):
+            raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor input. "
+                             f"Received invalid value: {value!r}" +
+                             ("; to add a loss computed from a functional model's tensors, compute it in a "
+                              "custom layer's call() with self.add_loss(...)" if isinstance(value, KerasTensor) else ""))
+    for value in values:
+        _raw_add_loss(self, value)
+
+
+Layer.add_loss = _add_loss
 
 
 # ---------------------------------------------------------------- weights as variables
@@ -444,7 +479,9 @@ def _serialize_function(fn, where):
     name = getattr(fn, "__name__", None)
     if name is None:
         raise ValueError(f"{where}: cannot serialize {fn!r}: pass a function (def or lambda)")
-    return {"module": fn.__module__, "class_name": "function", "config": name, "registered_name": name}
+    from . import saving
+    return {"module": fn.__module__, "class_name": "function", "config": name,
+            "registered_name": saving.get_registered_name(fn)}
 
 
 def _deserialize_function(config, where, safe_mode, custom_objects):
@@ -465,8 +502,10 @@ def _deserialize_function(config, where, safe_mode, custom_objects):
         globals_ = {"pf": pitfall, "pitfall": pitfall, "np": np, "__builtins__": builtins}
         return types.FunctionType(code, globals_, code.co_name, defaults, cells)
     if config.get("class_name") == "function":
+        from . import saving
         name, module = config.get("config"), config.get("module", "")
-        found = custom_objects.get(name) or custom_objects.get(config.get("registered_name"))
+        found = custom_objects.get(name) or custom_objects.get(config.get("registered_name")) or \
+            saving.get_registered_object(config.get("registered_name") or name)
         if found is not None:
             return found
         if module == "pitfall" or module.startswith("pitfall."):

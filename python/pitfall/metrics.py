@@ -47,6 +47,14 @@ def _reset_variables(self):
         variable.assign(np.zeros(tuple(variable.shape), dtype=variable.dtype))
 
 
+def _call(self, *args, **kwargs):
+    """metric(...) updates the state and returns the result, as Keras's Metric.__call__ does
+    (keras/src/metrics/metric.py)."""
+    self.update_state(*args, **kwargs)
+    return self.result()
+
+
+Metric.__call__ = _call
 Metric.add_variable = _add_variable
 Metric.add_weight = _add_weight
 Metric._reset_variables = _reset_variables

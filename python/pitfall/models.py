@@ -158,6 +158,7 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if y is None:
         raise ValueError(f"model '{self.name}': fit() needs targets y (or a pf.data.Dataset of (x, y) batches as x)")
     xs = _as_list(x, _input_names(self), "fit(x)")
+    _note_input_shapes(self, xs)
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "fit(y)")
     val_x, val_y = [], []
     if validation_data is not None:
@@ -230,6 +231,7 @@ def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     if steps is not None or callbacks:
         raise NotImplementedError("evaluate: steps / callbacks are not supported yet with arrays")
     xs = _as_list(x, _input_names(self), "evaluate(x)")
+    _note_input_shapes(self, xs)
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "evaluate(y)")
     weights = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
     logs = self._evaluate(xs, ys, int(batch_size or 32), _verbose(verbose), weights)
@@ -265,6 +267,7 @@ def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
         return _numpy_outputs(self, self._predict_dataset(x._handle, 0 if verbose == "auto" else int(verbose),
                                                           int(steps or 0)))
     xs = _as_list(x, _input_names(self), "predict(x)")
+    _note_input_shapes(self, xs)
     return _numpy_outputs(self, self._predict(xs, int(batch_size or 32), 0 if verbose == "auto" else int(verbose)))
 
 
@@ -272,6 +275,7 @@ def _train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retu
     if class_weight is not None:
         raise NotImplementedError("train_on_batch: class_weight is not supported; pass sample_weight")
     xs = _as_list(x, _input_names(self), "train_on_batch(x)")
+    _note_input_shapes(self, xs)
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "train_on_batch(y)")
     w = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
     return _logs_result(self._train_on_batch(xs, ys, w), return_dict)
@@ -293,6 +297,129 @@ def _summary(self, line_length=None, positions=None, print_fn=None, expand_neste
     """Prints the Keras-style table (layer, output shape, params); print_fn receives it instead."""
     text = self.summary_text(line_length or 80)
     (print_fn or print)(text.rstrip("\n"))
+
+
+def _note_input_shapes(self, tensors):
+    """The input shapes (batch axis None) of a subclassed model's first call, which its saved
+    build_config records (Keras's Layer._build_shapes_dict)."""
+    if self.is_functional or "_build_input_shapes" in self.__dict__ or not tensors:
+        return
+    shapes = [(None,) + tuple(int(d) for d in t.shape[1:]) for t in tensors if hasattr(t, "shape")]
+    if len(shapes) == len(tensors):
+        self.__dict__["_build_input_shapes"] = shapes
+
+
+def _get_build_config(self):
+    """Keras's get_build_config: {"input_shape": ...} of a subclassed model that has been called (a
+    functional or Sequential model rebuilds from its config instead: None)."""
+    shapes = self.__dict__.get("_build_input_shapes")
+    if self.is_functional or isinstance(self, Sequential) or not shapes:
+        return None
+    return {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
+
+
+def _build_from_config(self, config):
+    """Keras's build_from_config: builds a subclassed model for config["input_shape"] by running its
+    build() and call() once on zeros of that shape (no gradients, no losses kept), as Keras 3 runs it
+    on symbolic inputs (keras/src/models/model.py build_from_config)."""
+    input_shape = (config or {}).get("input_shape")
+    if input_shape is None or self.is_functional:
+        return
+    several = isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple))
+    shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+    _C.Layer.compute_output_shape(self, [list(s) for s in shapes] if several else list(shapes[0]))
+    self.__dict__["_build_input_shapes"] = shapes
+
+
+def _python_layer_classes(layer, seen=None):
+    """The Python classes of `layer` and of every layer inside it."""
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    found = [] if type(layer).__module__ == "pitfall._pitfall" else [type(layer)]
+    children = list(layer.layers) if isinstance(layer, Model) else []
+    for child in children + list(layer._tracked_layers):
+        found += _python_layer_classes(child, seen)
+    return found
+
+
+def _save(self, filepath, overwrite=True, zipped=None, **kwargs):
+    """Saves the architecture (config), weights, compile settings and optimizer state in one file,
+    written atomically (docs/file-format.md); Keras's `.keras` name is the convention, any name works.
+
+    A model with layers written in Python, or a subclass of Model, is saved by class name and config,
+    as Keras saves it: load_model finds those classes again through custom_objects, a
+    custom_object_scope or @register_keras_serializable. A subclassed model (its own __init__ and
+    call) needs a get_config() returning its constructor arguments; the file records the input shape
+    of its first call (build_config) so that loading builds it before setting its weights."""
+    from . import saving
+    if kwargs:
+        raise TypeError(f"Model.save() got unexpected keyword arguments {sorted(kwargs)}; it takes filepath, "
+                        "overwrite and zipped")
+    if zipped not in (None, True):
+        raise NotImplementedError("Model.save(zipped=False) is not supported: pitfall writes one file (its own "
+                                  "container format, docs/file-format.md)")
+    import os
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"Model.save: {filepath} exists and overwrite=False")
+    for cls in _python_layer_classes(self):
+        saving._register_layer(cls.__name__, cls)
+    if self.is_functional or type(self) in (Model, Sequential) or isinstance(self, Sequential):
+        return _raw_save(self, str(filepath))
+    if type(self).get_config is _base_get_config:
+        raise NotImplementedError(
+            f"Model.save: the subclassed model '{self.name}' ({type(self).__name__}) has no get_config(); its "
+            "architecture is code, so saving it needs get_config() returning the arguments of its __init__ "
+            "(from_config calls cls(**config)). Or save only its weights with save_weights()")
+    build_config = _get_build_config(self)
+    if build_config is None:
+        raise ValueError(f"Model.save: the subclassed model '{self.name}' ({type(self).__name__}) has not been "
+                         "called yet, so its weights do not exist; call it on a batch (model(x)) or fit it first")
+    own_get_config = self.get_config
+    # The engine reads the config through the instance's get_config; while saving it also carries
+    # the build_config (serialization_lib.get_build_and_compile_config).
+    self.__dict__["get_config"] = lambda: {**own_get_config(), "build_config": build_config}
+    try:
+        return _raw_save(self, str(filepath))
+    finally:
+        del self.__dict__["get_config"]
+
+
+def _to_json(self, **kwargs):
+    """keras Model.to_json: the model's serialize_keras_object config as a JSON string (json.dumps
+    keyword arguments pass through)."""
+    import json
+    from . import saving
+    return json.dumps(saving.serialize_keras_object(self), **kwargs)
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """keras.models.save_model: the same as model.save(filepath, overwrite=...)."""
+    model.save(filepath, overwrite=overwrite, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """keras.models.model_from_json: a new (uncompiled) model from Model.to_json()'s string."""
+    import json
+    from . import saving
+    return saving.deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """keras.models.clone_model: a new model of the same architecture with freshly initialized
+    weights (its config rebuilt; no compile settings, no weight values), as Keras 3 clones a
+    Sequential, functional or subclassed model (keras/src/models/cloning.py)."""
+    for value, what in ((input_tensors, "input_tensors"), (clone_function, "clone_function"),
+                        (call_function, "call_function")):
+        if value is not None:
+            raise NotImplementedError(f"clone_model: {what}= is not supported; clone the model, then change it")
+    if kwargs:
+        raise TypeError(f"clone_model: unexpected arguments {sorted(kwargs)}")
+    from . import saving
+    config = saving.serialize_keras_object(model)
+    custom_objects = {cls.__name__: cls for cls in _python_layer_classes(model)}
+    return saving.deserialize_keras_object(config, custom_objects=custom_objects)
 
 
 def _get_weights(self):
@@ -335,6 +462,12 @@ for _name, _method in _METHODS.items():
     setattr(Model, _name, _keyword_checked(_name, _method))
 Model.get_weights = _get_weights
 Model.set_weights = _set_weights
+_raw_save = Model.save
+_base_get_config = Model.get_config
+Model.save = _save
+Model.to_json = _to_json
+Model.get_build_config = _get_build_config
+Model.build_from_config = _build_from_config
 _trainer.install(Model)
 
 _layer_setattr = Model.__setattr__
@@ -365,6 +498,8 @@ def _model_call(self, inputs, training=None, **kwargs):
     outputs = _layer_call(self, inputs, training)
     for hook in _hooks.model_call:
         hook(self, inputs, training, "after", outputs)
+    if not self.is_functional:
+        _note_input_shapes(self, inputs if isinstance(inputs, (list, tuple)) else [inputs])
     structure = self.__dict__.get("_keras_outputs_structure")
     if isinstance(structure, dict) and isinstance(outputs, (list, tuple)) and len(outputs) == len(structure):
         return dict(zip(structure.keys(), outputs))

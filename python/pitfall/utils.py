@@ -4,6 +4,10 @@ import random as _python_random
 import numpy as np
 
 from . import _pitfall as _C
+# keras.utils re-exports keras.saving's custom-object registration (keras/src/utils/__init__.py).
+from .saving import (CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects,  # noqa: F401
+                     get_registered_name, get_registered_object, register_keras_serializable,
+                     serialize_keras_object)
 
 
 def set_random_seed(seed):

@@ -396,7 +396,7 @@ def test_save_and_load_model_round_trip_with_a_custom_layer(tmp_path):
     model.fit(x, y, epochs=1, verbose=0)
     path = tmp_path / "model.pitfall"
     model.save(str(path))
-    with pytest.raises(ValueError, match="Scale"):
+    with pytest.raises(TypeError, match="Could not locate class .Scale."):
         pf.models.load_model(path)
     loaded = pf.models.load_model(path, custom_objects={"Scale": Scale})
     assert np.array_equal(loaded.predict(x), model.predict(x))
