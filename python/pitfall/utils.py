@@ -4,6 +4,9 @@ import random as _python_random
 import numpy as np
 
 from . import _pitfall as _C
+from ._py_dataset import PyDataset
+
+Sequence = PyDataset  # keras.utils.Sequence, Keras 3's alias
 
 
 def set_random_seed(seed):
