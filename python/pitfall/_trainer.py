@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from . import _pitfall as _C
+from . import _py_dataset
 from ._convert import Tensor, convert_to_tensor
 
 # Methods whose override sends fit / evaluate / predict through the Python loop.
@@ -234,7 +235,8 @@ def train_step(self, data):
     optimizer's update, compute_metrics. Without overrides of compute_loss / compute_metrics this is
     the engine's own step, the one fit runs."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    if not _uses_python_loss(self):
+    # Without targets only add_loss terms can give a loss: the engine's step needs y, this one does not.
+    if not _uses_python_loss(self) and y is not None:
         return self._train_on_batch(as_list(self, x, "input"), as_list(self, y, "output"),
                                     _weights(sample_weight))
     from .autograd import GradientTape
@@ -256,7 +258,7 @@ def test_step(self, data):
     """One evaluation step (Keras 3's default): forward in inference mode, compute_loss,
     compute_metrics."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    if not _uses_python_loss(self):
+    if not _uses_python_loss(self) and y is not None:
         return self._test_on_batch(as_list(self, x, "input"), as_list(self, y, "output"), _weights(sample_weight))
     y_pred = self(x, training=False)
     loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
@@ -336,7 +338,9 @@ def array_batches(model, x, y, sample_weight, batch_size, shuffle):
     return batches, -(-xs[0].shape[0] // batch_size) if xs else 0
 
 
-def _class_sample_weights(y, class_weight):
+def class_sample_weights(y, class_weight):
+    """Per-sample weights from class_weight: the class of a row is its label, or its argmax for one-hot
+    targets."""
     labels = np.asarray(y)
     if labels.ndim > 1 and labels.shape[-1] > 1:
         labels = labels.argmax(-1)
@@ -373,10 +377,17 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         raise RuntimeError(f"model '{model.name}': call compile() before fit(); a model with its own train_step "
                            "still needs compile(optimizer=...)")
     val = None
+    source = None
     if isinstance(x, Dataset):
         batches, steps = (lambda: iter(x)), (x.cardinality() if x.cardinality() >= 0 else None)
         if steps_per_epoch:
             steps = steps_per_epoch
+    elif _py_dataset.is_batch_source(x):
+        if validation_split:
+            raise ValueError("fit: validation_split is only supported for arrays; with a PyDataset or DataLoader "
+                             "pass validation_data=<another one>")
+        source = _py_dataset.BatchSource(x, "fit", y, sample_weight, batch_size, class_weight, shuffle)
+        batches, steps = (lambda: iter(source)), steps_per_epoch or source.num_batches
     else:
         rows = as_list(model, x, "input")[0].shape[0]
         if validation_split:
@@ -386,28 +397,31 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             if sample_weight is not None:
                 sample_weight = np.asarray(sample_weight)[:split]
         if class_weight:
-            weights = _class_sample_weights(y, class_weight)
+            weights = class_sample_weights(y, class_weight)
             sample_weight = weights if sample_weight is None else np.asarray(sample_weight) * weights.reshape(
                 (-1,) + (1,) * (np.ndim(sample_weight) - 1))
         sw = None if sample_weight is None else convert_to_tensor(np.asarray(sample_weight))
         batches, steps = array_batches(model, x, y, sw, batch_size or 32, shuffle)
     if validation_data is not None:
-        val = validation_data
+        val = (_py_dataset.BatchSource(validation_data, "fit (validation_data)")
+               if _py_dataset.is_batch_source(validation_data) else validation_data)
     callbacks = list(callbacks)
     _callbacks_begin(model, callbacks)
     history, epochs_run = {}, []
     model.stop_training = False
     logs = {}
-    source = iter(batches()) if steps_per_epoch else None
+    continuing = iter(batches()) if steps_per_epoch else None
     for epoch in range(initial_epoch, epochs):
         _reset(model)
+        if source is not None:
+            source.on_epoch_begin()
         for c in callbacks:
             c._epoch_begin(epoch)
         bar = _C._ProgressBar(steps or 0) if verbose == 1 else None
         if verbose == 1:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         step_logs = {}
-        iterator = source if source is not None else iter(batches())
+        iterator = continuing if continuing is not None else iter(batches())
         step = 0
         while steps_per_epoch == 0 or steps_per_epoch is None or step < steps_per_epoch:
             try:
@@ -430,6 +444,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             if model.stop_training:
                 break
         epoch_logs = pythonify_logs(_get_metrics_result_or_logs(model, step_logs))
+        if source is not None:
+            source.on_epoch_end()
         if val is not None:
             val_logs = _validate(model, val, validation_batch_size or batch_size or 32, validation_steps)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -457,7 +473,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
 
 def _validate(model, val, batch_size, steps):
     from .data import Dataset
-    if isinstance(val, Dataset):
+    if isinstance(val, (Dataset, _py_dataset.BatchSource)):
         return evaluate(model, val, None, None, None, steps)
     if not isinstance(val, (list, tuple)) or len(val) not in (2, 3):
         raise ValueError("fit: validation_data must be a Dataset or a tuple (x_val, y_val[, sample_weight_val])")
@@ -467,7 +483,13 @@ def _validate(model, val, batch_size, steps):
 def evaluate(model, x, y, batch_size, sample_weight, steps):
     """evaluate() for a model with its own test_step: returns the flat logs dict."""
     from .data import Dataset
-    if isinstance(x, Dataset):
+    source = x if isinstance(x, _py_dataset.BatchSource) else None
+    if source is None and _py_dataset.is_batch_source(x):
+        source = _py_dataset.BatchSource(x, "evaluate", y, sample_weight, batch_size)
+    if source is not None:
+        batches = lambda: iter(source)  # noqa: E731
+        source.on_epoch_begin()
+    elif isinstance(x, Dataset):
         batches = lambda: iter(x)  # noqa: E731
     else:
         sw = None if sample_weight is None else convert_to_tensor(np.asarray(sample_weight))
@@ -478,13 +500,18 @@ def evaluate(model, x, y, batch_size, sample_weight, steps):
         if steps and step >= steps:
             break
         logs = model.test_step(data)
+    if source is not None:
+        source.on_epoch_end()
     return pythonify_logs(_get_metrics_result_or_logs(model, logs))
 
 
 def predict(model, x, batch_size, steps):
     """predict() for a model with its own predict_step: the outputs of every batch, concatenated."""
     from .data import Dataset
-    if isinstance(x, Dataset):
+    if _py_dataset.is_batch_source(x):
+        source = _py_dataset.BatchSource(x, "predict", batch_size=batch_size)
+        batches = lambda: iter(source)  # noqa: E731
+    elif isinstance(x, Dataset):
         batches = lambda: iter(x)  # noqa: E731
     else:
         batches, _ = array_batches(model, x, None, None, batch_size or 32, False)

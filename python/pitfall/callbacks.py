@@ -15,6 +15,33 @@ LambdaCallback = _C.LambdaCallback
 ModelCheckpoint = _C.ModelCheckpoint
 
 # Signatures and help text from the argument tables (training/callback_arguments.cpp).
+
+
+def _on_batch_begin(self, batch, logs=None):
+    """A backwards compatibility alias for `on_train_batch_begin` (Keras 3's Callback)."""
+
+
+def _on_batch_end(self, batch, logs=None):
+    """A backwards compatibility alias for `on_train_batch_end` (Keras 3's Callback)."""
+
+
+def _on_train_batch_begin(self, batch, logs=None):
+    """Called at the start of a training batch; by default calls on_batch_begin (keras/src/callbacks/callback.py)."""
+    self.on_batch_begin(batch, logs=logs)
+
+
+def _on_train_batch_end(self, batch, logs=None):
+    """Called at the end of a training batch; by default calls on_batch_end (keras/src/callbacks/callback.py)."""
+    self.on_batch_end(batch, logs=logs)
+
+
+Callback.on_batch_begin = _on_batch_begin
+Callback.on_batch_end = _on_batch_end
+Callback.on_train_batch_begin = _on_train_batch_begin
+Callback.on_train_batch_end = _on_train_batch_end
+
+from ._tensorboard import TensorBoard  # noqa: E402  (a Callback subclass)
+
 for _cls in (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, CheckNumerics, CSVLogger,
              LambdaCallback, ModelCheckpoint):
     _arguments.install(_cls, "callbacks")

@@ -16,6 +16,7 @@ gradients cannot flow through NumPy.
 import base64
 import builtins
 import contextlib
+import functools
 import inspect
 import marshal
 import types
@@ -247,6 +248,60 @@ def _from_config(cls, config):
     return cls(**config)
 
 
+_raw_layer_call = Layer.__call__
+
+
+def _spread_call(layer, count):
+    """The layer's call() taking `count` inputs as that many positional arguments, for the engine,
+    which hands a layer called on several tensors one list of them."""
+    call = type(layer).call
+
+    @functools.wraps(call)
+    def spread(inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == count:
+            return call(layer, *inputs, *args, **kwargs)
+        return call(layer, inputs, *args, **kwargs)
+    return spread
+
+
+def _with_masks(self, inputs, mask):
+    """The inputs carrying the given mask(s) as their _keras_mask, on new tensors (the caller's keep
+    theirs): Keras 3's explicit ``layer(x, mask=mask)`` (keras/src/layers/layer.py __call__)."""
+    several = isinstance(inputs, (list, tuple))
+    xs, masks = (list(inputs), list(mask)) if several else ([inputs], [mask])
+    if len(masks) != len(xs):
+        raise ValueError(f"layer '{self.name}': got {len(masks)} masks for {len(xs)} inputs")
+    out = []
+    for x, m in zip(xs, masks):
+        if isinstance(x, KerasTensor) or isinstance(m, KerasTensor):
+            raise NotImplementedError(f"layer '{self.name}': mask= on symbolic inputs is not supported; in a "
+                                      "functional model masks propagate from Embedding(mask_zero=True) / Masking")
+        x = convert_to_tensor(x)
+        x = x.reshape(tuple(x.shape)) if hasattr(x, "reshape") else x
+        if m is not None:
+            x._keras_mask = convert_to_tensor(m, "bool")
+        out.append(x)
+    return out if several else out[0]
+
+
+def _layer_call_args(self, *args, mask=None, **kwargs):
+    """Keras 3's Layer.__call__(*args, **kwargs): tensors given as further positional arguments
+    are more inputs of a Python layer's call(), e.g. ``LogisticEndpoint()(targets, logits)`` runs
+    ``call(targets, logits)`` (keras/src/layers/layer.py, CallSpec: every tensor argument is an input);
+    ``mask=`` gives the inputs' masks explicitly (``lstm(x, mask=embedding.compute_mask(ids))``)."""
+    if mask is not None:
+        if len(args) != 1:
+            raise TypeError(f"layer '{self.name}': mask= goes with one inputs argument (a tensor or a list)")
+        args = (_with_masks(self, args[0], mask),)
+    several_tensors = len(args) > 1 and all(isinstance(a, (KerasTensor, Tensor, np.ndarray)) for a in args)
+    if several_tensors and type(self).__module__ != _C.__name__ and not isinstance(self, _C.Model):
+        if "call" not in self.__dict__:
+            self.__dict__["call"] = _spread_call(self, len(args))
+        return _raw_layer_call(self, list(args), **kwargs)
+    return _raw_layer_call(self, *args, **kwargs)
+
+
+Layer.__call__ = _layer_call_args
 Layer.__setattr__ = _layer_setattr
 Layer.__getattr__ = _layer_getattr
 Layer.get_weights = _get_weights

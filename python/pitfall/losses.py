@@ -58,3 +58,53 @@ def _from_function(fn):
     if fn in _BUILTIN_FUNCTIONS:
         return _C.get_loss(_BUILTIN_FUNCTIONS[fn])
     return _C.function_loss(getattr(fn, "__name__", "custom_loss"), fn)
+
+
+class _PythonLoss(Loss):
+    """A Keras loss written with pf.ops: per-sample values from `_values`, reduced by the base class."""
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        if reduction != "sum_over_batch_size" or dtype is not None:
+            raise NotImplementedError(f"{type(self).__name__}: only reduction='sum_over_batch_size' and dtype=None "
+                                      f"are supported, got reduction={reduction!r}, dtype={dtype!r}")
+        super().__init__(name=name)
+
+    def call(self, y_true, y_pred):
+        from . import ops
+        y_pred = ops.convert_to_tensor(y_pred)
+        return self._values(ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype), y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": "sum_over_batch_size"}
+
+
+class KLDivergence(_PythonLoss):
+    """sum(y_true * log(y_true / y_pred)) over the last axis, both clipped to [1e-7, 1]
+    (keras.losses.KLDivergence)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(reduction, name, dtype)
+
+    def _values(self, y_true, y_pred):
+        from . import ops
+        y_true, y_pred = ops.clip(y_true, 1e-7, 1.0), ops.clip(y_pred, 1e-7, 1.0)
+        return ops.sum(y_true * ops.log(y_true / y_pred), axis=-1)
+
+
+class CosineSimilarity(_PythonLoss):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) over `axis` (keras.losses.CosineSimilarity):
+    -1 for parallel vectors, 0 for orthogonal ones."""
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(reduction, name, dtype)
+        self.axis = axis
+
+    def _values(self, y_true, y_pred):
+        from . import ops
+
+        def normalize(x):
+            return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=self.axis, keepdims=True), 1e-12))
+        return -ops.sum(normalize(y_true) * normalize(y_pred), axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -70,3 +70,36 @@ def get(identifier):
         identifier, Metric, "a metric", "a name such as 'accuracy', a pf.metrics object or a function(y_true, y_pred)",
         _C.get_metric, _C.metric_from_config,
         lambda fn: _C.function_metric(getattr(fn, "__name__", "custom_metric"), fn))
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, epsilon)) over the last axis, per sample
+    (keras/src/losses/losses.py mean_absolute_percentage_error, epsilon 1e-7)."""
+    from . import ops
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if len(y_true.shape) == len(y_pred.shape) - 1 and y_pred.shape[-1] == 1:
+        y_true = ops.expand_dims(y_true, -1)  # squeeze_or_expand_to_same_rank
+    diff = ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), 1e-7))
+    return 100.0 * ops.mean(diff, axis=-1)
+
+
+class MeanAbsolutePercentageError(Metric):
+    """The weighted mean of mean_absolute_percentage_error over every sample seen
+    (keras.metrics.MeanAbsolutePercentageError)."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._mean = _C.function_metric(name, mean_absolute_percentage_error)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._mean.update_state(y_true, y_pred, sample_weight)
+
+    def result(self):
+        return self._mean.result()
+
+    def reset_state(self):
+        self._mean.reset_state()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}

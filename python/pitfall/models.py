@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _pitfall as _C
 from . import _hooks
+from . import _py_dataset
 from . import _trainer
 from . import data as _data
 from . import losses as _losses
@@ -76,6 +77,11 @@ def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
         if unknown:
             raise ValueError(f"compile: loss keys {unknown} are not output names; outputs are {names}")
         loss = [loss.get(n) for n in names]
+    if _is_sequence(loss) and any(l is None for l in loss):
+        skipped = [names[i] if i < len(names) else f"output {i}" for i, l in enumerate(loss) if l is None]
+        raise NotImplementedError(f"compile: outputs without a loss ({', '.join(skipped)}) are not supported yet: the "
+                                  "engine's compile needs a loss for every output. Give those outputs a loss with "
+                                  "loss_weights 0 (they then do not train), e.g. loss_weights={name: 0.0}")
     losses = [_losses.get(l) for l in loss] if _is_sequence(loss) else [_losses.get(loss)]
     outputs = len(self.outputs) if self.is_functional else (1 if isinstance(self, Sequential) else max(1, len(losses)))
     if metrics is None:
@@ -88,6 +94,9 @@ def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
         metric_lists = [list(metrics) if _is_sequence(metrics) else [metrics] for _ in range(outputs)]
     if isinstance(loss_weights, dict):
         loss_weights = [float(loss_weights.get(n, 1.0)) for n in names]
+    # The engine holds the metrics by their C++ side; a Python Metric subclass created inline in the
+    # compile() call must stay alive for its update_state / result overrides to be found.
+    self.__dict__["_compile_metric_objects"] = metric_lists
     self._compile(optimizer, losses, metric_lists, [float(w) for w in (loss_weights or [])])
 
 
@@ -143,8 +152,11 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     see the module docstring). ``history.timing`` has the per-epoch input-wait statistics."""
     if validation_freq != 1:
         raise NotImplementedError("fit: validation_freq is not supported yet")
-    if _trainer.overrides(self, _trainer.STEP_METHODS["fit"]):
-        # The model's own train_step (or test_step, compute_loss, ...): the loop runs in Python.
+    python_loop = (_py_dataset.is_batch_source(x) or _py_dataset.is_batch_source(validation_data) or
+                   (y is None and x is not None and not _is_dataset(x)))
+    if python_loop or _trainer.overrides(self, _trainer.STEP_METHODS["fit"]):
+        # The model's own train_step (or test_step, compute_loss, ...), a PyDataset / DataLoader, or
+        # arrays without targets (the loss comes from add_loss): the loop runs in Python.
         return _trainer.fit(self, x, y, batch_size, epochs, _verbose(verbose), _checked_callbacks(callbacks),
                             validation_split, validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                             int(steps_per_epoch or 0), validation_steps, validation_batch_size)
@@ -216,7 +228,9 @@ def _logs_result(logs, return_dict):
 def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
               callbacks=None, return_dict=False):
     """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
-    if _trainer.overrides(self, _trainer.STEP_METHODS["evaluate"]):
+    without_targets = y is None and x is not None and not _is_dataset(x)  # add_loss terms give the loss
+    if (_py_dataset.is_batch_source(x) or without_targets or
+            _trainer.overrides(self, _trainer.STEP_METHODS["evaluate"])):
         logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps)
         return _logs_result(logs, return_dict)
     if _is_dataset(x):
@@ -259,7 +273,7 @@ def _numpy_outputs(self, outputs):
 def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Outputs for x as NumPy arrays, computed in batches of batch_size (32), or for every batch of
     a pf.data.Dataset (its elements x, (x,) or (x, y); y is ignored)."""
-    if _trainer.overrides(self, _trainer.STEP_METHODS["predict"]):
+    if _py_dataset.is_batch_source(x) or _trainer.overrides(self, _trainer.STEP_METHODS["predict"]):
         return _trainer.predict(self, x, batch_size, steps)
     if _is_dataset(x):
         if batch_size is not None:

@@ -255,7 +255,16 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     Labels outside [0, num_classes) raise IndexError (Keras gives an all-zero row)."""
     if sparse:
         raise NotImplementedError("one_hot: sparse=True is not supported; pitfall tensors are dense")
-    return _raw.one_hot(_tensor(x), int(num_classes), standardize_dtype(dtype) or floatx(), int(axis))
+    x = _tensor(x)
+    if x.dtype in ("float16", "bfloat16", "float32", "float64"):
+        # Float labels holding whole numbers (y_train.astype("float32")) are read as int64, as Keras's
+        # TensorFlow and torch backends convert them (keras/src/backend/tensorflow/nn.py one_hot).
+        values = np.asarray(x)
+        if not np.array_equal(values, np.round(values)):
+            raise TypeError(f"one_hot: indices must be whole numbers, got {x.dtype} values such as "
+                            f"{values[values != np.round(values)].flat[0]}; cast or round them first")
+        x = cast(x, "int64")
+    return _raw.one_hot(x, int(num_classes), standardize_dtype(dtype) or floatx(), int(axis))
 
 
 # ---- reductions

@@ -8,6 +8,9 @@ from . import _pitfall as _C
 from .saving import (CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects,  # noqa: F401
                      get_registered_name, get_registered_object, register_keras_serializable,
                      serialize_keras_object)
+from ._py_dataset import PyDataset
+
+Sequence = PyDataset  # keras.utils.Sequence, Keras 3's alias
 
 
 def set_random_seed(seed):
