@@ -84,7 +84,7 @@ CATALOG = {
     "double_softmax": "P07", "single_unit_softmax": "P11", "sigmoid_multiclass": "P11", "linear_probability": "P07",
     "label_encoding": "P08", "probabilities_bce": "P09", "learning_rate_too_high": "P12",
     "learning_rate_too_low": "P12", "adam_epsilon": "P13", "batchnorm_momentum": "P14", "exploding_gradient": "P16",
-    "training_flag": "P17", "regularization_dropped": "P18", "unnormalized_input": "P06", "off_centre_init": "P01",
+    "training_flag": "P17", "inference_training_mode": "P19", "regularization_dropped": "P18", "unnormalized_input": "P06", "off_centre_init": "P01",
     "constant_init": "P02", "validation_split": "P21", "input_wait": "P26", "vanishing_gradient": "P31",
     "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
     "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
@@ -144,6 +144,17 @@ def _num(value):
     """A JSON-safe float (inf/NaN as strings, since JSON has neither)."""
     value = float(value)
     return value if math.isfinite(value) else str(value)
+
+
+def _defined(tensor):
+    """False for None and for an undefined engine tensor (a variable the loss does not reach)."""
+    if tensor is None:
+        return False
+    try:
+        tensor.dtype
+    except ValueError:
+        return False
+    return True
 
 
 def _array(tensor):
@@ -328,18 +339,28 @@ class Doctor(_C.Callback):
         for message in getattr(self, "_warnings", []):
             self._add_found(classify_warning(message))
         self._end_checks()
-        self.findings = _ordered(self.findings)
+        self.findings = _ordered(_demote_consequences(self.findings))
         if self.verbose:
             for finding in self.findings:
                 print(finding)
         return self.findings
 
+    def _model_optimizer(self):
+        if self._watching is not None:
+            return self._watching.optimizer
+        return _optimizer(self._model) if self._model is not None else None
+
     # ---- recording helpers
     def _add(self, key, category, severity, title, evidence, fix, layer=None, epoch=None, step=None):
         ident = CATALOG[key]
         for f in self.findings:
-            if f.id == ident and f.category == category and f.layer == layer:
-                return f  # one finding per pitfall and place: the first sighting
+            if f.id == ident and f.category == category and (f.layer == layer or f.title == title):
+                # One finding per pitfall: the first sighting; other layers showing it are listed.
+                if layer is not None and f.layer != layer:
+                    others = f.evidence.setdefault("also_in_layers", [])
+                    if layer not in others:
+                        others.append(layer)
+                return f
         finding = Finding(ident, category, severity, title, evidence, fix, layer, epoch, step)
         self.findings.append(finding)
         return finding
@@ -423,6 +444,38 @@ def _class_ids(y):
     if np.all(np.floor(flat) == flat) and flat.size and np.max(flat) - np.min(flat) < 10000:
         return flat.astype(np.int64)
     return None
+
+
+# A root cause, once named as an error, explains these symptoms: they stay in the list as information.
+_CONSEQUENCES = {
+    "unnormalized_input": {"exploding_gradient", "dying_relu", "saturated_activation", "numerical_instability",
+                           "learning_rate_too_high", "dtype_precision"},
+    "bad_initialization": {"dying_relu", "exploding_gradient", "vanishing_gradient", "numerical_instability",
+                           "learning_rate_too_low", "saturated_activation"},
+    "wrong_output_activation": {"learning_rate_too_low", "numerical_instability"},
+    "exploding_gradient": {"learning_rate_too_high", "numerical_instability"},
+    "learning_rate_too_high": {"dying_relu", "exploding_gradient", "numerical_instability"},
+    "data_pipeline": {"overfitting"},
+}
+
+
+def _demote_consequences(findings):
+    """Each error that is not itself explained demotes the symptoms it explains, the earliest seen
+    first (static findings before step 0), ties broken by the order of _CONSEQUENCES."""
+    precedence = list(_CONSEQUENCES)
+    order = sorted(range(len(findings)), key=lambda i: (
+        findings[i].step if findings[i].step is not None else -1,
+        precedence.index(findings[i].category) if findings[i].category in precedence else len(precedence)))
+    out = list(findings)
+    for i in order:
+        cause = out[i]
+        if cause.severity != "error" or cause.category not in _CONSEQUENCES:
+            continue
+        for j, f in enumerate(out):
+            if j != i and f.severity != "info" and f.category in _CONSEQUENCES[cause.category]:
+                out[j] = dataclasses.replace(f, severity="info",
+                                             evidence={**f.evidence, "explained_by": f"{cause.id} {cause.category}"})
+    return out
 
 
 def _ordered(findings):
@@ -564,12 +617,13 @@ def _layer_short(path):
 def _analyse_sample(doctor, sample, current):
     run = doctor._run
     step, epoch = sample["step"], doctor._epoch
-    loss = float(sample["loss"])
-    run.step_losses.append((step, loss))
+    loss = float(sample["loss"]) if sample["loss"] is not None else float("nan")
+    if sample["loss"] is not None:
+        run.step_losses.append((step, loss))
     stats = {"step": step, "loss": loss, "grad_norms": {}, "update_ratios": {}, "dead": {}, "saturated": {}}
     paths = list(sample["variable_paths"])
     scale = float(sample["gradient_scale"]) or 1.0
-    grads = [(_array(g) / scale if g is not None else None) for g in sample["gradients"]]
+    grads = [(_array(g) / scale if _defined(g) else None) for g in sample["gradients"]]
     before = [_array(v) for v in sample["values_before"]]
     after = [_array(v) for v in current][:len(before)] if current is not None else []
     kernels = []
@@ -590,6 +644,7 @@ def _analyse_sample(doctor, sample, current):
         _data_checks(doctor, sample, step, epoch)
         _initialization_checks(doctor, kernels, before, step, epoch, loss)
     _activation_checks(doctor, sample, stats, step, epoch)
+    _saturated_probabilities(doctor, sample, step, epoch)
     _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch)
     run.samples.append(stats)
 
@@ -656,6 +711,26 @@ def _label_checks(doctor, sample, step, epoch):
                     "integer labels", step=step, epoch=epoch)
 
 
+def _saturated_probabilities(doctor, sample, step, epoch):
+    """Sigmoid outputs that are exactly 0 or 1 in float32 under a cross-entropy on probabilities:
+    the loss clips them at epsilon (per-sample loss -ln(1e-7) = 16.118) and their gradient is 0 (P09)."""
+    losses = _loss_objects(doctor._model) if doctor._model is not None else []
+    if not losses or not sample["y_pred"] or _class_name(losses[0]) != "BinaryCrossentropy" or \
+            _config(losses[0]).get("from_logits"):
+        return
+    y_pred = _array(sample["y_pred"][0])
+    if y_pred is None or y_pred.size == 0:
+        return
+    saturated = float(np.mean((y_pred == 0.0) | (y_pred == 1.0)))
+    if saturated > 0.0:
+        doctor._add("probabilities_bce", "numerical_instability", "warning",
+                    "sigmoid outputs saturate to exactly 0 or 1: binary_crossentropy on probabilities clips them "
+                    "and their gradient is zero",
+                    {"saturated_fraction": _num(saturated), "from_logits": False},
+                    "drop the sigmoid from the last layer and use BinaryCrossentropy(from_logits=True)",
+                    step=step, epoch=epoch)
+
+
 def _metric_classes(model):
     lists = getattr(model, "_compiled_metric_lists", None) or []
     return {_class_name(metric) for group in lists for metric in group}
@@ -709,16 +784,53 @@ def _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch):
     norms = [(name, float(np.sqrt(np.sum(grads[i] ** 2))) if grads[i] is not None else None) for name, i in kernels]
     stats["kernel_grad_norms"] = norms
     finite_loss = math.isfinite(loss)
+    clipping = _clipping(doctor._model_optimizer())
     for name, norm in norms:
         if norm is None:
             continue
         if finite_loss and (not math.isfinite(norm) or norm > THRESHOLDS["exploding_norm"]):
-            doctor._add("exploding_gradient", "exploding_gradient", "error",
-                        "a layer's gradient explodes while the loss is still finite",
+            # With clipping on, the optimizer never applies the raw gradient: the explosion is
+            # handled, and reported as information only.
+            doctor._add("exploding_gradient", "exploding_gradient", "info" if clipping else "error",
+                        "a layer's gradient explodes while the loss is still finite" +
+                        (f" (the optimizer clips it: {clipping})" if clipping else ""),
                         {"layer": name, "gradient_norm": _num(norm), "threshold": THRESHOLDS["exploding_norm"],
-                         "loss": _num(loss)},
+                         "loss": _num(loss), "clipping": clipping},
                         "clip the gradients (optimizer clipnorm=1.0), shorten the sequence / add normalization, "
                         "and initialize recurrent kernels orthogonally", layer=name, step=step, epoch=epoch)
+            break
+    _epsilon_check(doctor, stats, kernels, grads, step, epoch)
+
+
+def _clipping(optimizer):
+    cfg = _config(optimizer) if optimizer is not None else {}
+    on = {k: cfg.get(k) for k in ("clipnorm", "clipvalue", "global_clipnorm") if cfg.get(k) is not None}
+    return ", ".join(f"{k}={v}" for k, v in on.items()) or None
+
+
+def _epsilon_check(doctor, stats, kernels, grads, step, epoch):
+    """Adam's epsilon against the gradients' size: with |g| at or below epsilon the step is
+    lr * g / (|g| + eps), far below lr, and where eps sits (Keras: outside the bias correction,
+    PyTorch: inside) changes the step several-fold (P13). Seen on the first sampled step."""
+    optimizer = doctor._model_optimizer()
+    if optimizer is None or _class_name(optimizer) not in ("Adam", "AdamW", "Nadam", "Adamax") or step != 0:
+        return
+    epsilon = _config(optimizer).get("epsilon")
+    if not isinstance(epsilon, (int, float)) or epsilon <= 0:
+        return
+    for name, i in kernels:
+        if grads[i] is None or grads[i].size == 0:
+            continue
+        rms = float(np.sqrt(np.mean(grads[i] ** 2)))
+        if 0 < rms <= 10 * epsilon:
+            doctor._add("adam_epsilon", "api_misuse", "warning",
+                        "the gradients are as small as Adam's epsilon: the step is damped and depends on the "
+                        "framework's epsilon convention",
+                        {"layer": name, "gradient_rms": _num(rms), "epsilon": epsilon,
+                         "step_fraction_of_lr": _num(rms / (rms + epsilon))},
+                        "scale the loss (or the inputs) so gradients are well above epsilon, or set epsilon to "
+                        "match the framework you compare with (Keras 1e-7 outside the bias correction, PyTorch "
+                        "1e-8 inside)", layer=name, step=step, epoch=epoch)
             return
 
 
@@ -742,6 +854,22 @@ def _early_update_ratio(run):
     return max(values) if values else None
 
 
+def _first_large_update_step(run):
+    """The first sampled step whose median update ratio exceeds the upper bound (None: none does)."""
+    for s in run.samples:
+        if s["update_ratios"] and float(np.median(list(s["update_ratios"].values()))) > THRESHOLDS["update_ratio_high"]:
+            return s["step"]
+    return None
+
+
+def _dead_at_end(run):
+    """(layer, fraction) of the layer with the most dead units at the last sample, when above the threshold."""
+    if not run.samples or not run.samples[-1]["dead"]:
+        return None
+    layer, fraction = max(run.samples[-1]["dead"].items(), key=lambda kv: (kv[1], kv[0]))
+    return (layer, fraction) if fraction >= THRESHOLDS["dead_fraction"] else None
+
+
 def _too_high_early(doctor):
     """A rate so high that the first updates change the weights by more than 10% of their norm
     (DeepDiagnosis / TheDeepChecker's upper bound) and the loss ends above where it started."""
@@ -753,9 +881,21 @@ def _too_high_early(doctor):
     if early is None or not run.step_losses or not losses or early <= THRESHOLDS["update_ratio_high"]:
         return False
     first = run.step_losses[0][1]
-    if not (math.isfinite(first) and (not math.isfinite(losses[-1]) or losses[-1] >= first)):
+    exploded_later = any(f.category == "exploding_gradient" and (f.step or 0) > 0 for f in doctor.findings)
+    if not (math.isfinite(first) and (exploded_later or not math.isfinite(losses[-1]) or losses[-1] >= first)):
         return False
     lr = _learning_rate(doctor._model)
+    dead = _dead_at_end(run)
+    if dead:
+        # What the user sees is dead units (P32); the rate that killed them is the evidence.
+        layer, fraction = dead
+        doctor._add("dying_relu", "dying_relu", "error", "most ReLU units output 0 for every example",
+                    {"layer": layer, "dead_fraction_at_end": _num(fraction), "threshold": THRESHOLDS["dead_fraction"],
+                     "early_update_ratio": _num(early), "update_ratio_threshold": THRESHOLDS["update_ratio_high"],
+                     "learning_rate": lr},
+                    f"lower the learning rate (e.g. {lr / 100:g}); LeakyReLU and he_normal initialization help"
+                    if lr else "lower the learning rate", layer=layer)
+        return True
     doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
                 "the first updates are too large: the loss ends above where it started",
                 {"early_update_ratio": _num(early), "threshold": THRESHOLDS["update_ratio_high"],
@@ -781,7 +921,8 @@ def _nonfinite_checks(doctor):
     if found is None:
         return
     step, epoch = found
-    if any(f.category in ("bad_initialization", "exploding_gradient") for f in doctor.findings):
+    if any(f.category == "bad_initialization" or (f.category == "exploding_gradient" and not f.step)
+           for f in doctor.findings):
         return  # the cause is already named
     ratios = [max(s["update_ratios"].values()) for s in run.samples if s["update_ratios"]]
     first_loss = run.step_losses[0][1] if run.step_losses else float("nan")
@@ -794,13 +935,14 @@ def _nonfinite_checks(doctor):
                     step=0, epoch=0)
         return
     lr = _learning_rate(doctor._model)
+    large = _first_large_update_step(run)
     doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
                 "the loss diverged to inf/NaN after finite first steps",
                 {"first_loss": _num(first_loss), "nonfinite_at_step": step, "nonfinite_at_epoch": epoch,
                  "largest_update_ratio": _num(max(ratios)) if ratios else None,
                  "update_ratio_threshold": THRESHOLDS["update_ratio_high"], "learning_rate": lr},
                 f"lower the learning rate (e.g. {lr / 10:g})" if lr else "lower the learning rate 10x",
-                step=step, epoch=epoch)
+                step=large if large is not None else step, epoch=epoch)
 
 
 def _learning_rate(model):
@@ -928,7 +1070,7 @@ def _loss_curve_checks(doctor):
         return
     window = THRESHOLDS["loss_not_decreasing_epochs"]
     if len(losses) > window and min(losses[-window:]) >= min(losses[:-window]):
-        doctor._add("learning_rate_too_high", "learning_rate_too_high", "warning",
+        doctor._add("learning_rate_too_high", "learning_rate_too_high", "info",
                     f"the loss has not decreased for {window} epochs",
                     {"best_loss": _num(min(losses)), "last_losses": [_num(v) for v in losses[-window:]],
                      "learning_rate": lr},
@@ -1008,7 +1150,7 @@ class _LoopWatch:
     def __init__(self, doctor, model, optimizer):
         self.doctor, self.model, self.optimizer = doctor, model, optimizer
         self.step = 0
-        self.loss = float("nan")
+        self.loss = None  # the tape's target since the last step (None: not seen)
         self.training_flags = set()
         self.sampling = False
         self.last_call = None
@@ -1045,10 +1187,7 @@ class _LoopWatch:
         self.last_call = (xs, ys)
 
     def _tape_gradient(self, target, sources, grads):
-        try:
-            self.loss = float(np.asarray(target))
-        except (TypeError, ValueError):
-            self.loss = float("nan")
+        self.loss = _scalar(target)
 
     def _apply_gradients(self, grads_and_vars):
         pairs = list(grads_and_vars)
@@ -1062,25 +1201,36 @@ class _LoopWatch:
             monitor.record_batch([convert_to_tensor(v) for v in xs], [], None, [convert_to_tensor(v) for v in ys])
             monitor.record_update(paths, [g if g is not None else _C.full(list(v.shape), 0.0, v.dtype)
                                           for g, v in pairs], variables, 1.0)
-            monitor.end_step(self.loss)
+            monitor.end_step(self.loss if self.loss is not None else float("nan"))
             sample = monitor.take_sample()
             self.sampling = False
         result = self._original(pairs) if self._original is not None else _ORIGINAL_APPLY(self.optimizer, pairs)
         if sample is not None:
             sample["step"] = self.step
+            if self.loss is None:
+                sample["loss"] = None
             self.doctor._analyse_sample(sample, current=[v for _, v in pairs])
-        else:
+        elif self.loss is not None:
             self.doctor._run.step_losses.append((self.step, self.loss))
+        self.loss = None
         self.step += 1
         self.doctor._step = self.step
         return result
 
 
+def _scalar(value):
+    """A loss value as a float (the mean of a non-scalar loss), None when it is not numeric."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.mean()) if array.size else None
+
+
 def _loop_end_checks(watch):
     doctor = watch.doctor
     layers = _flat_layers(watch.model)
-    stateful = [l.name for l in layers if _class_name(l) in ("Dropout", "BatchNormalization", "SpatialDropout1D",
-                                                           "SpatialDropout2D", "GaussianNoise", "GaussianDropout")]
+    stateful = [l.name for l in layers if _class_name(l) in _TRAINING_MODE_LAYERS]
     if watch.step and stateful and True not in watch.training_flags:
         doctor._add("training_flag", "api_misuse", "warning",
                     "the custom loop calls the model without training=True: "
@@ -1163,21 +1313,24 @@ _ORIGINAL_APPLY = _C.Optimizer.apply_gradients
 
 
 class Session:
-    """Attaches a Doctor to every fit and every custom loop run while it is active (``pitfall doctor``).
-    A custom loop is recognized at its optimizer's first apply_gradients outside fit: the model
-    watched is the one called last before it."""
+    """Attaches a Doctor to every fit, every train_on_batch loop and every custom loop run while it is
+    active (``pitfall doctor``). A custom loop is recognized at its optimizer's first apply_gradients
+    outside fit: the model watched is the one called last before it."""
 
     def __init__(self, sample_every=50):
         self.sample_every = sample_every
         self.doctors = []       # (label, Doctor), in the order the runs started
         self._loops = {}        # id(optimizer) -> Doctor
+        self._batch_loops = {}  # id(model) -> Doctor driven by train_on_batch
         self._fitting = 0
         self._last_model = None
+        self._last_loss = None
+        self._training_call = None  # a model called with training=True whose gradient was not taken (yet)
+        self._extra = []            # findings of the session itself
 
     def __enter__(self):
-        _hooks.fit_callbacks.append(self._fit_callbacks)
-        _hooks.fit_history.append(self._fit_history)
-        _hooks.model_call.append(self._model_call)
+        for name, hook in self._hook_table():
+            getattr(_hooks, name).append(hook)
         session = self
 
         def apply_gradients(optimizer, grads_and_vars):
@@ -1185,27 +1338,40 @@ class Session:
         _C.Optimizer.apply_gradients = apply_gradients
         return self
 
+    def _hook_table(self):
+        return (("fit_callbacks", self._fit_callbacks), ("fit_history", self._fit_history),
+                ("model_call", self._model_call), ("tape_gradient", self._tape_gradient),
+                ("train_on_batch", self._train_on_batch))
+
     def __exit__(self, exc_type, exc, tb):
-        for hook, items in ((self._fit_callbacks, _hooks.fit_callbacks), (self._fit_history, _hooks.fit_history),
-                            (self._model_call, _hooks.model_call)):
-            if hook in items:
-                items.remove(hook)
+        for name, hook in self._hook_table():
+            if hook in getattr(_hooks, name):
+                getattr(_hooks, name).remove(hook)
         _C.Optimizer.apply_gradients = _ORIGINAL_APPLY
-        for doctor in list(self._loops.values()):
+        self._check_training_call()
+        for doctor in list(self._loops.values()) + list(self._batch_loops.values()):
             doctor.finish()
         return False
 
     @property
     def findings(self):
-        return [f for _, d in self.doctors for f in d.findings]
+        """Every run's findings, each pitfall once per place (the first run that saw it), then the
+        session's own; ordered by severity."""
+        out = []
+        for f in [f for _, d in self.doctors for f in d.findings] + self._extra:
+            if not any(g.id == f.id and g.category == f.category and g.layer == f.layer for g in out):
+                out.append(f)
+        return _ordered(out)
+
+    def _start(self, label, doctor):
+        self.doctors.append((label, doctor))
+        return doctor
 
     def _fit_callbacks(self, model, callbacks):
         self._fitting += 1
         if any(isinstance(c, Doctor) for c in callbacks):
             return callbacks
-        doctor = Doctor(sample_every=self.sample_every)
-        self.doctors.append((f"fit of model '{model.name}'", doctor))
-        return callbacks + [doctor]
+        return callbacks + [self._start(f"fit of model '{model.name}'", Doctor(sample_every=self.sample_every))]
 
     def _fit_history(self, model, history):
         self._fitting -= 1
@@ -1216,8 +1382,48 @@ class Session:
                 doctor._history(history)
 
     def _model_call(self, model, inputs, training, phase, outputs):
-        if phase == "after" and not self._fitting:
-            self._last_model = model
+        if phase != "after" or self._fitting:
+            return
+        self._check_training_call()
+        self._last_model = model
+        if training:
+            self._training_call = model
+
+    def _tape_gradient(self, target, sources, grads):
+        self._last_loss = _scalar(target)
+        self._training_call = None
+
+    def _check_training_call(self):
+        """A model called with training=True and no gradient taken before its next call: a prediction
+        made in training mode (dropout active, batch statistics used), P19."""
+        model, self._training_call = self._training_call, None
+        # A model trained by a custom loop sets its mode itself (a check of the loop's own call is
+        # not a prediction); fit and train_on_batch set it for the user, so an explicit
+        # training=True call outside them is one.
+        if model is None or any(d._model is model for d in self._loops.values()):
+            return
+        modal = [l.name for l in _flat_layers(model) if _class_name(l) in _TRAINING_MODE_LAYERS]
+        if modal and not any(f.id == CATALOG["inference_training_mode"] for f in self._extra):
+            self._extra.append(Finding(
+                CATALOG["inference_training_mode"], "api_misuse", "warning",
+                "the model was called with training=True outside a training step (a prediction in training mode)",
+                {"model": model.name, "layers": modal},
+                "predict with model(x, training=False) or model.predict(x): Dropout is then off and "
+                "BatchNormalization uses its moving statistics"))
+
+    def _train_on_batch(self, model, phase, logs):
+        doctor = self._batch_loops.get(id(model))
+        if doctor is None:
+            doctor = self._start(f"train_on_batch loop of model '{model.name}'", Doctor(sample_every=self.sample_every))
+            doctor._begin(model)
+            self._batch_loops[id(model)] = doctor
+        if phase == "before":
+            doctor.on_train_batch_begin(doctor._step)
+            return
+        loss = (logs or {}).get("loss")
+        doctor.on_train_batch_end(doctor._step)
+        if loss is not None and (not doctor._run.step_losses or doctor._run.step_losses[-1][0] != doctor._step - 1):
+            doctor._run.step_losses.append((doctor._step - 1, float(loss)))
 
     def _apply(self, optimizer, grads_and_vars):
         doctor = self._loops.get(id(optimizer))
@@ -1225,9 +1431,14 @@ class Session:
             if self._fitting or self._last_model is None:
                 return _ORIGINAL_APPLY(optimizer, grads_and_vars)
             doctor = Doctor(sample_every=self.sample_every).watch(self._last_model, optimizer)
+            doctor._watching.loss = self._last_loss
             self._loops[id(optimizer)] = doctor
-            self.doctors.append((f"custom loop of model '{self._last_model.name}'", doctor))
+            self._start(f"custom loop of model '{self._last_model.name}'", doctor)
         return doctor._watching._apply_gradients(grads_and_vars)
+
+
+_TRAINING_MODE_LAYERS = ("Dropout", "BatchNormalization", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+                         "GaussianDropout", "AlphaDropout")
 
 
 def findings_json(findings, script=None, exit_status=None, error=None, extra=None):

@@ -292,7 +292,12 @@ def _train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, retu
     _note_input_shapes(self, xs)
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "train_on_batch(y)")
     w = convert_to_tensor(np.asarray(sample_weight)) if sample_weight is not None else None
-    return _logs_result(self._train_on_batch(xs, ys, w), return_dict)
+    for hook in _hooks.train_on_batch:
+        hook(self, "before", None)
+    logs = self._train_on_batch(xs, ys, w)
+    for hook in _hooks.train_on_batch:
+        hook(self, "after", logs)
+    return _logs_result(logs, return_dict)
 
 
 def _test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

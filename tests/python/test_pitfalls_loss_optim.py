@@ -164,9 +164,10 @@ def test_p16_fixed_orthogonal_recurrence_trains_and_clipping_helps_only_when_fin
     assert run.values["non-finite gradient entries at step 1"] == 0
     assert run.values["final loss"] < run.values["loss at step 1"] / 5
     assert all(math.isfinite(v) for v in run.curves["loss"])
-    assert 1e6 < run.values["1.5 I, length 60: gradient norm at step 1"] < float(np.finfo(np.float32).max)
-    assert "nan" in run.values["1.5 I, length 60, no clipping: losses"]
-    assert run.values["1.5 I, length 60, clipnorm=1: all finite"] is True
+    short = outcome("P16").broken
+    assert 1e6 < short.values["1.5 I, length 60: gradient norm at step 1"] < float(np.finfo(np.float32).max)
+    assert "nan" in short.values["1.5 I, length 60, no clipping: losses"]
+    assert short.values["1.5 I, length 60, clipnorm=1: all finite"] is True
 
 
 def test_p11_engine_warns_that_single_unit_softmax_is_constant():
