@@ -18,6 +18,7 @@ from . import backend, config, datasets, ops, random, utils  # noqa: E402
 from .ops import convert_to_tensor  # noqa: E402  (places new values on the default device)
 from .config import device  # noqa: E402
 from .autograd import GradientTape, no_grad  # noqa: E402
+from ._function import function  # noqa: E402
 from .variables import Variable  # noqa: E402
 from . import activations, initializers, regularizers, losses, metrics, optimizers, callbacks  # noqa: E402
 from . import data  # noqa: E402
@@ -31,7 +32,7 @@ from .models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "Variable", "device", "convert_to_tensor", "GradientTape", "no_grad", "tensor", "ops", "random", "utils", "config",
+__all__ = ["Tensor", "Variable", "device", "convert_to_tensor", "GradientTape", "no_grad", "function", "tensor", "ops", "random", "utils", "config",
            "backend", "data", "datasets", "layers", "models", "Model", "Sequential", "Input", "losses", "metrics",
            "optimizers", "callbacks", "initializers", "regularizers", "activations", "mixed_precision", "debug",
            "PitfallWarning"]

@@ -439,7 +439,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             for c in callbacks:
                 c._batch_end(step, {k: v for k, v in flat.items() if isinstance(v, float)})
             if bar is not None:
-                bar.update(step + 1, [(k, v) for k, v in flat.items() if isinstance(v, float)])
+                bar.update(step + 1, _numeric_items(flat))
             step += 1
             if model.stop_training:
                 break
@@ -480,29 +480,40 @@ def _validate(model, val, batch_size, steps):
     return evaluate(model, val[0], val[1], batch_size, val[2] if len(val) == 3 else None, None)
 
 
-def evaluate(model, x, y, batch_size, sample_weight, steps):
-    """evaluate() for a model with its own test_step: returns the flat logs dict."""
+def evaluate(model, x, y, batch_size, sample_weight, steps, verbose=0):
+    """evaluate() for a model with its own test_step: returns the flat logs dict. verbose=1 shows a
+    progress bar updated every step, verbose=2 its final line only (as the engine's evaluate)."""
     from .data import Dataset
     source = x if isinstance(x, _py_dataset.BatchSource) else None
     if source is None and _py_dataset.is_batch_source(x):
         source = _py_dataset.BatchSource(x, "evaluate", y, sample_weight, batch_size)
     if source is not None:
-        batches = lambda: iter(source)  # noqa: E731
+        batches, count = (lambda: iter(source)), (source.num_batches or -1)
         source.on_epoch_begin()
     elif isinstance(x, Dataset):
-        batches = lambda: iter(x)  # noqa: E731
+        batches, count = (lambda: iter(x)), x.cardinality()
     else:
         sw = None if sample_weight is None else convert_to_tensor(np.asarray(sample_weight))
-        batches, _ = array_batches(model, x, y, sw, batch_size or 32, False)
+        batches, count = array_batches(model, x, y, sw, batch_size or 32, False)
     _reset(model)
+    bar = _C._ProgressBar(steps or count) if verbose else None
     logs = {}
     for step, data in enumerate(batches()):
         if steps and step >= steps:
             break
         logs = model.test_step(data)
+        if verbose == 1:
+            bar.update(step + 1, _numeric_items(pythonify_logs(logs)))
     if source is not None:
         source.on_epoch_end()
-    return pythonify_logs(_get_metrics_result_or_logs(model, logs))
+    result = pythonify_logs(_get_metrics_result_or_logs(model, logs))
+    if bar is not None:
+        bar.finish(_numeric_items(result))
+    return result
+
+
+def _numeric_items(logs):
+    return [(k, v) for k, v in logs.items() if isinstance(v, float)]
 
 
 def predict(model, x, batch_size, steps):

@@ -228,22 +228,23 @@ def _logs_result(logs, return_dict):
 def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
               callbacks=None, return_dict=False):
     """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
+    if callbacks:
+        raise NotImplementedError("evaluate: callbacks are not supported yet; evaluate without them and read "
+                                  "the returned logs")
     without_targets = y is None and x is not None and not _is_dataset(x)  # add_loss terms give the loss
     if (_py_dataset.is_batch_source(x) or without_targets or
             _trainer.overrides(self, _trainer.STEP_METHODS["evaluate"])):
-        logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps)
+        logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps, _verbose(verbose))
         return _logs_result(logs, return_dict)
     if _is_dataset(x):
         if y is not None or sample_weight is not None or batch_size is not None:
             raise ValueError("evaluate: y / sample_weight / batch_size must not be given when x is a pf.data.Dataset; "
                              "its elements supply them")
-        if callbacks:
-            raise NotImplementedError("evaluate: callbacks are not supported yet")
         logs = self._evaluate_dataset(x._handle, _verbose(verbose), int(steps or 0))
         _flush()
         return _logs_result(logs, return_dict)
-    if steps is not None or callbacks:
-        raise NotImplementedError("evaluate: steps / callbacks are not supported yet with arrays")
+    if steps is not None:
+        raise NotImplementedError("evaluate: steps is not supported yet with arrays")
     xs = _as_list(x, _input_names(self), "evaluate(x)")
     _note_input_shapes(self, xs)
     ys = _as_list(y, list(self.output_names) if self.is_functional else [], "evaluate(y)")

@@ -53,6 +53,64 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     return pack(x, y, sample_weight)
 
 
+def _data_format(data_format, where):
+    data_format = data_format or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{where}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return data_format
+
+
+def _pil_image(where):
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(f"{where} needs Pillow (PIL): pip install pillow") from None
+    return Image
+
+
+def array_to_img(x, data_format=None, scale=True, dtype=None):
+    """A PIL Image of one (height, width, channels) image (keras.utils.array_to_img): scale=True maps
+    the array's minimum to 0 and its maximum to 255; 1 channel gives mode 'L' ('I' for values above
+    255), 3 'RGB', 4 'RGBA' (keras/src/utils/image_utils.py)."""
+    from .backend import floatx
+    data_format = _data_format(data_format, "array_to_img")
+    image = _pil_image("array_to_img")
+    x = np.array(x, dtype=dtype or floatx())
+    if x.ndim != 3:
+        raise ValueError(f"array_to_img: expected an image array of rank 3 (a single image), got shape {x.shape}")
+    if data_format == "channels_first":
+        x = x.transpose(1, 2, 0)
+    if scale:
+        x = x - np.min(x)
+        x_max = np.max(x)
+        if x_max != 0:
+            x /= x_max
+        x *= 255
+    modes = {4: "RGBA", 3: "RGB"}
+    if x.shape[2] in modes:
+        return image.fromarray(x.astype("uint8"), modes[x.shape[2]])
+    if x.shape[2] == 1:
+        if np.max(x) > 255:
+            return image.fromarray(x[:, :, 0].astype("int32"), "I")
+        return image.fromarray(x[:, :, 0].astype("uint8"), "L")
+    raise ValueError(f"array_to_img: unsupported number of channels {x.shape[2]}; expected 1, 3 or 4")
+
+
+def img_to_array(img, data_format=None, dtype=None):
+    """A PIL Image as a (height, width, channels) float array (keras.utils.img_to_array)."""
+    from .backend import floatx
+    data_format = _data_format(data_format, "img_to_array")
+    x = np.asarray(img, dtype=dtype or floatx())
+    if x.ndim == 2:
+        x = x[None] if data_format == "channels_first" else x[..., None]
+    elif x.ndim == 3:
+        if data_format == "channels_first":
+            x = x.transpose(2, 0, 1)
+    else:
+        raise ValueError(f"img_to_array: unsupported image shape {x.shape}")
+    return x
+
+
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
     """Sequences of different lengths as one (samples, maxlen, ...) array (keras.utils.pad_sequences):
     shorter ones padded with `value`, longer ones cut, both at the start ('pre') or the end ('post')."""
