@@ -1,6 +1,7 @@
 #include "pitfall/layers/activations.h"
 
 #include <map>
+#include <mutex>
 
 #include "pitfall/core/error.h"
 #include "pitfall/core/ops.h"
@@ -50,7 +51,38 @@ const std::map<std::string, ActivationFn>& table() {
   return activations;
 }
 
+// Functions a user registered by name (a Python function given as activation=, or named in
+// custom_objects / register_keras_serializable): looked up after the built-ins, which they cannot replace.
+struct UserActivations {
+  std::mutex mutex;
+  std::map<std::string, ActivationFn> functions;
+};
+UserActivations& user_activations() {
+  // Never destroyed: the functions may hold objects of an interpreter that is gone at exit.
+  static UserActivations* registry = new UserActivations;
+  return *registry;
+}
+
+bool find_user_activation(const std::string& name, ActivationFn* fn) {
+  UserActivations& user = user_activations();
+  std::lock_guard<std::mutex> lock(user.mutex);
+  const auto it = user.functions.find(name);
+  if (it == user.functions.end()) return false;
+  if (fn) *fn = it->second;
+  return true;
+}
+
 }  // namespace
+
+void register_activation(const std::string& name, ActivationFn fn) {
+  if (name.empty() || table().count(name) || name == "None" || name == "none" || name == "null") {
+    throw ValueError("register_activation: '" + name + "' is a built-in activation name (or empty); register "
+                     "the function under a name of its own");
+  }
+  UserActivations& user = user_activations();
+  std::lock_guard<std::mutex> lock(user.mutex);
+  user.functions[name] = std::move(fn);
+}
 
 std::vector<std::string> activation_names() {
   std::vector<std::string> names;
@@ -60,13 +92,22 @@ std::vector<std::string> activation_names() {
 
 std::string canonical_activation_name(const std::string& name) {
   if (name.empty() || name == "None" || name == "none" || name == "null") return "linear";
-  if (table().count(name) == 0) {
-    throw ValueError("unknown activation '" + name + "'; " + did_you_mean(name, activation_names()));
+  if (table().count(name) == 0 && !find_user_activation(name, nullptr)) {
+    throw ValueError("unknown activation '" + name + "'; " + did_you_mean(name, activation_names()) +
+                     " (a function of your own: pass it in custom_objects, or register it with "
+                     "register_keras_serializable)");
   }
   return name;
 }
 
-ActivationFn get_activation(const std::string& name) { return table().at(canonical_activation_name(name)); }
+ActivationFn get_activation(const std::string& name) {
+  const std::string canonical = canonical_activation_name(name);
+  const auto builtin = table().find(canonical);
+  if (builtin != table().end()) return builtin->second;
+  ActivationFn fn;
+  find_user_activation(canonical, &fn);
+  return fn;
+}
 
 DType activation_output_dtype(const std::string& canonical_name, DType compute_dtype) {
   const bool probabilities = canonical_name == "softmax" || canonical_name == "log_softmax";

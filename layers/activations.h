@@ -18,6 +18,11 @@ using ActivationFn = std::function<Tensor(const Tensor&)>;
 // hard_swish, mish, exponential. Unknown names raise ValueError with the closest names.
 ActivationFn get_activation(const std::string& name);
 
+// Registers a user's activation function under `name` (process-wide; a later registration of the
+// same name replaces it). Built-in names cannot be registered. get_activation finds it after the
+// built-ins; configs record the name, so a model using it loads once the name is registered again.
+void register_activation(const std::string& name, ActivationFn fn);
+
 // The canonical name for `name` ("" / "None" -> "linear", "silu" -> "silu"), as configs record it.
 // Raises like get_activation for unknown names.
 std::string canonical_activation_name(const std::string& name);

@@ -166,24 +166,80 @@ Layer::~Layer() = default;
 
 void Layer::build(const std::vector<Shape>&) {}
 
+namespace {
+// How many layer calls enclose the current one on this thread: add_loss terms are cleared when the
+// outermost call starts, so a sublayer called twice in one forward pass keeps both calls' terms
+// (keras/src/layers/layer.py _get_call_context: only a new call context clears the losses).
+thread_local int call_depth = 0;
+// While a layer is called on symbolic inputs that carry masks: their mask shapes, so that the shape
+// probe (compute_output_shape running call() on zeros) passes placeholder masks to a call() that reads
+// them, as Keras's symbolic call does.
+thread_local const std::vector<std::optional<Shape>>* symbolic_masks = nullptr;
+struct SymbolicMasksScope {
+  const std::vector<std::optional<Shape>>* saved = symbolic_masks;
+  explicit SymbolicMasksScope(const std::vector<std::optional<Shape>>* masks) { symbolic_masks = masks; }
+  ~SymbolicMasksScope() { symbolic_masks = saved; }
+};
+Shape concrete_shape(Shape shape, int64_t fill = 1) {
+  for (auto& d : shape) d = d < 0 ? fill : d;
+  return shape;
+}
+std::vector<Tensor> placeholder_masks(const std::vector<std::optional<Shape>>& shapes, int64_t fill = 1) {
+  std::vector<Tensor> masks;
+  for (const auto& shape : shapes) {
+    masks.push_back(shape ? Tensor::full(concrete_shape(*shape, fill), 1.0, DType::bool_) : Tensor());
+  }
+  return masks;
+}
+struct CallDepth {
+  CallDepth() { ++call_depth; }
+  ~CallDepth() { --call_depth; }
+};
+}  // namespace
+
 std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_shapes) {
   ensure_built(input_shapes);
-  std::vector<Tensor> zeros;
-  for (const auto& shape : input_shapes) {
-    Shape concrete = shape;
-    for (auto& d : concrete) d = d < 0 ? 1 : d;
-    zeros.push_back(Tensor::zeros(concrete, policy_.compute_dtype, weights_device()));
-  }
-  std::vector<Tensor> outputs;
-  {
-    NoGradGuard no_grad;
-    LayerScope scope(name_);
-    outputs = call(zeros, /*training=*/false);
-  }
-  clear_call_losses();  // the probe's add_loss tensors are not a real call's
-  std::vector<Shape> shapes;
+  // Runs call() on zeros with every unknown dimension set to `fill`.
+  auto probe = [&](int64_t fill) {
+    std::vector<Tensor> zeros;
+    for (const auto& shape : input_shapes) {
+      zeros.push_back(Tensor::zeros(concrete_shape(shape, fill), policy_.compute_dtype, weights_device()));
+    }
+    std::vector<Tensor> outputs;
+    {
+      NoGradGuard no_grad;
+      LayerScope scope(name_);
+      outputs = symbolic_masks && symbolic_masks->size() == zeros.size()
+                    ? call_masked(zeros, placeholder_masks(*symbolic_masks, fill), /*training=*/false)
+                    : call(zeros, /*training=*/false);
+    }
+    clear_call_losses();  // the probe's add_loss tensors are not a real call's
+    std::vector<Shape> shapes;
+    for (const auto& out : outputs) shapes.push_back(out.shape());
+    return shapes;
+  };
+  std::vector<Shape> shapes = probe(1);
   const bool batch_unknown = !input_shapes.empty() && !input_shapes[0].empty() && input_shapes[0][0] < 0;
-  for (const auto& out : outputs) shapes.push_back(batch_unknown ? with_unknown_batch(out.shape()) : out.shape());
+  for (auto& shape : shapes) shape = batch_unknown ? with_unknown_batch(shape) : shape;
+  // An unknown dimension past the batch (a sequence length): the output dimensions that follow it
+  // are those that change when it does (Keras's symbolic shapes keep them None).
+  bool unknown_inner = false;
+  for (const auto& shape : input_shapes) {
+    for (size_t d = 1; d < shape.size(); ++d) unknown_inner = unknown_inner || shape[d] < 0;
+  }
+  if (unknown_inner) {
+    std::vector<Shape> second;
+    try {
+      second = probe(2);
+    } catch (const Error&) {
+      second.clear();  // a layer that takes only the probed size: its shapes stay as probed
+    }
+    for (size_t i = 0; i < shapes.size() && i < second.size(); ++i) {
+      for (size_t d = 1; d < shapes[i].size() && d < second[i].size(); ++d) {
+        if (shapes[i][d] != second[i][d]) shapes[i][d] = -1;
+      }
+    }
+  }
   return shapes;
 }
 
@@ -252,6 +308,7 @@ bool Layer::input_shape_compatible(size_t, const Shape& built, const Shape& got)
   return true;
 }
 
+
 std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool training) {
   const int expected = num_inputs();
   if ((expected < 0 && xs.empty()) || (expected >= 0 && static_cast<int>(xs.size()) != expected)) {
@@ -263,7 +320,8 @@ std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool traini
   for (const auto& x : xs) shapes.push_back(x.shape());
   try {
     ensure_built(shapes);
-    clear_call_losses();
+    if (call_depth == 0) clear_call_losses();
+    const CallDepth depth;
     const std::vector<Tensor> inputs = autocast_inputs(xs);
     std::vector<Tensor> masks;
     bool masked = false;
@@ -352,14 +410,21 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs, s
   }
   std::vector<Shape> shapes;
   std::vector<DType> dtypes;
+  std::vector<std::optional<Shape>> masks;
+  bool masked = false;
   for (const auto& x : xs) {
     shapes.push_back(x.shape);
     dtypes.push_back(x.dtype);
+    masks.push_back(x.mask_shape);
+    masked = masked || x.mask_shape.has_value();
   }
   auto node = std::make_shared<SymbolicNode>();
   try {
     ensure_built(shapes);
-    node->output_shapes = compute_output_shape(shapes);
+    {
+      const SymbolicMasksScope scope(masked ? &masks : nullptr);
+      node->output_shapes = compute_output_shape(shapes);
+    }
     node->output_dtypes = compute_output_dtype(dtypes);
   } catch (const Error& e) {
     if (e.message().rfind("layer '", 0) == 0) throw;
@@ -377,9 +442,34 @@ std::vector<KerasTensor> Layer::operator()(const std::vector<KerasTensor>& xs, s
   record_inbound_node(node);
   std::vector<KerasTensor> outputs;
   for (size_t i = 0; i < node->output_shapes.size(); ++i) {
-    outputs.push_back(KerasTensor{node->output_shapes[i], node->output_dtypes[i], node, static_cast<int>(i)});
+    outputs.push_back(KerasTensor{node->output_shapes[i], node->output_dtypes[i], node, static_cast<int>(i), {}});
   }
+  if (masked || supports_masking()) symbolic_output_masks(xs, masks, outputs);
   return outputs;
+}
+
+void Layer::symbolic_output_masks(const std::vector<KerasTensor>& xs, const std::vector<std::optional<Shape>>& masks,
+                                  std::vector<KerasTensor>& outputs) {
+  // The masks the eager call would attach (attach_masks), found by running compute_mask on zeros of
+  // the inputs' shapes and on all-true placeholder masks: the mask's existence and rank, its unknown
+  // dimensions taken from the output's. A layer that does not support masking drops them.
+  if (!supports_masking()) return;
+  std::vector<Tensor> zeros;
+  for (const auto& x : xs) zeros.push_back(Tensor::zeros(concrete_shape(x.shape), x.dtype, weights_device()));
+  std::vector<Tensor> output_masks;
+  {
+    NoGradGuard no_grad;
+    output_masks = compute_mask(zeros, placeholder_masks(masks));
+  }
+  for (size_t i = 0; i < outputs.size() && i < output_masks.size(); ++i) {
+    if (!output_masks[i].defined()) continue;
+    Shape shape = output_masks[i].shape();
+    const Shape& out = outputs[i].shape;
+    for (size_t d = 0; d < shape.size() && d < out.size(); ++d) {
+      if (out[d] < 0) shape[d] = -1;
+    }
+    outputs[i].mask_shape = shape;
+  }
 }
 
 std::vector<std::shared_ptr<SymbolicNode>> Layer::inbound_nodes() const {

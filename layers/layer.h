@@ -40,6 +40,9 @@ struct KerasTensor {
   DType dtype = DType::float32;
   std::shared_ptr<SymbolicNode> node;  // the layer call that produced it
   int index = 0;                       // which output of that call
+  // The shape of the mask the call attaches to this output (Keras's symbolic _keras_mask, bool), or
+  // none. Unknown dimensions are -1, as in `shape`.
+  std::optional<Shape> mask_shape;
   std::string str() const;             // "<KerasTensor shape=(None, 784), dtype=float32, source=dense_1>"
 };
 
@@ -211,6 +214,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // After a call: compute_mask's masks onto the outputs, or the warning of a layer that drops its
   // inputs' masks.
   void attach_masks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks, std::vector<Tensor>& outputs);
+  // After a symbolic call: the mask shapes the eager call would attach to the outputs.
+  void symbolic_output_masks(const std::vector<KerasTensor>& xs, const std::vector<std::optional<Shape>>& masks,
+                             std::vector<KerasTensor>& outputs);
   // False until set_seed or the first next_random_key(): an unseeded layer takes its seed from the
   // global generator lazily, so constructing a layer never shifts the keys later weights draw.
   bool seeded_ = false;

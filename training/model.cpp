@@ -57,8 +57,8 @@ KerasTensor Input(const Shape& shape, DType dtype, const std::string& name) {
 // ---------------------------------------------------------------- construction
 
 Model::Model(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs,
-             const LayerOptions& options)
-    : Layer("Functional", options) {
+             const LayerOptions& options, std::string class_name)
+    : Layer(std::move(class_name), options) {
   set_graph(inputs, outputs);
   std::vector<Shape> shapes;
   for (const auto& in : inputs_) shapes.push_back(in.shape);

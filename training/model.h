@@ -82,12 +82,21 @@ struct FitOptions {
   int64_t steps_per_epoch = 0;
   std::optional<data::Dataset> validation_dataset;
   int64_t validation_steps = 0;  // 0: the whole validation dataset
+  // Keras's validation_freq (keras/src/trainers/trainer.py _should_eval): validation runs after
+  // epoch e (1-based, counting initial_epoch) when e % validation_freq == 0, or, when
+  // validation_epochs is not empty, when e is one of them.
+  int validation_freq = 1;
+  std::vector<int> validation_epochs;
+  bool validates_after(int epoch) const;  // epoch 0-based, as fit counts
 };
 
 class Model : public Layer {
  public:
   // Functional model over the graph between inputs and outputs.
-  Model(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs, const LayerOptions& options = {});
+  // class_name: "Functional", or the name of a Model subclass built functionally (CustomModel(inputs,
+  // outputs)), which its config records so that loading rebuilds that class.
+  Model(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs, const LayerOptions& options = {},
+        std::string class_name = "Functional");
   // Subclassed model: override call(); register sublayers with track().
   explicit Model(const LayerOptions& options = {}, std::string class_name = "Model");
 

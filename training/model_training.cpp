@@ -130,8 +130,11 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
                     std::vector<std::vector<std::shared_ptr<Metric>>> metrics, std::vector<double> loss_weights) {
   const std::string here = where(*this) + ": compile";
   if (!optimizer) throw ValueError(here + ": optimizer is null");
-  for (size_t i = 0; i < losses.size(); ++i) {
-    if (!losses[i]) throw ValueError(here + ": loss " + std::to_string(i) + " is null");
+  // One loss per output may leave outputs out (null): Keras trains them by nothing and logs no
+  // "<output>_loss" for them (keras/src/trainers/compile_utils.py CompileLoss). A single loss must exist.
+  if (losses.size() == 1 && !losses[0]) throw ValueError(here + ": the loss is null");
+  if (!losses.empty() && std::none_of(losses.begin(), losses.end(), [](const auto& l) { return l != nullptr; })) {
+    losses.clear();  // every output without a loss: no compiled loss at all
   }
   const int64_t outputs = is_functional() ? static_cast<int64_t>(outputs_.size())
                                           : (class_name() == "Sequential" ? 1 : -1);
@@ -243,7 +246,9 @@ void Model::check_targets(const std::vector<Tensor>& y, const char* where_called
 
 void Model::reset_metrics() {
   if (loss_tracker_) loss_tracker_->reset_state();
-  for (auto& t : output_loss_trackers_) t->reset_state();
+  for (auto& t : output_loss_trackers_) {
+    if (t) t->reset_state();
+  }
   for (auto& list : metrics_) {
     for (auto& m : list) m->reset_state();
   }
@@ -284,7 +289,12 @@ Tensor Model::compiled_loss(const std::vector<Tensor>& y, const std::vector<Tens
   Tensor total;
   if (per_output_loss) per_output_loss->clear();
   for (size_t i = 0; i < y_pred.size(); ++i) {
-    const Loss& loss = *losses_[losses_.size() == 1 ? 0 : i];
+    const std::shared_ptr<Loss>& entry = losses_[losses_.size() == 1 ? 0 : i];
+    if (!entry) {
+      if (per_output_loss) per_output_loss->push_back(std::nan(""));  // no loss for this output
+      continue;
+    }
+    const Loss& loss = *entry;
     Tensor value;
     try {
       value = loss(y[i], y_pred[i], sample_weight);
@@ -314,11 +324,14 @@ void Model::update_metrics(const std::vector<Tensor>& y, const std::vector<Tenso
   loss_tracker_->add(loss, static_cast<double>(batch_rows));
   if (y_pred.size() > 1) {
     const auto names = output_names();
+    // One tracker per output, null for an output compiled without a loss.
     while (output_loss_trackers_.size() < y_pred.size()) {
-      output_loss_trackers_.push_back(std::make_shared<Mean>(names[output_loss_trackers_.size()] + "_loss"));
+      const size_t i = output_loss_trackers_.size();
+      const bool has_loss = losses_.size() == 1 || (i < losses_.size() && losses_[i]);
+      output_loss_trackers_.push_back(has_loss ? std::make_shared<Mean>(names[i] + "_loss") : nullptr);
     }
     for (size_t i = 0; i < y_pred.size() && i < per_output_loss.size(); ++i) {
-      output_loss_trackers_[i]->add(per_output_loss[i], static_cast<double>(batch_rows));
+      if (output_loss_trackers_[i]) output_loss_trackers_[i]->add(per_output_loss[i], static_cast<double>(batch_rows));
     }
   }
   for (size_t i = 0; i < metrics_.size() && i < y_pred.size(); ++i) {
@@ -333,7 +346,9 @@ Logs Model::metrics_logs() const {
   if (loss_tracker_) logs["loss"] = loss_tracker_->result();
   const auto names = output_names();
   const bool several = metrics_.size() > 1 || output_loss_trackers_.size() > 1 || (is_functional() && outputs_.size() > 1);
-  for (const auto& t : output_loss_trackers_) logs[t->name()] = t->result();
+  for (const auto& t : output_loss_trackers_) {
+    if (t) logs[t->name()] = t->result();
+  }
   for (size_t i = 0; i < metrics_.size(); ++i) {
     for (const auto& m : metrics_[i]) {
       const std::string key = several && i < names.size() ? names[i] + "_" + m->name() : m->name();
@@ -486,6 +501,14 @@ Model::Batch Model::unpack_batch(const data::Element& element, const char* where
 
 // ---------------------------------------------------------------- fit
 
+bool FitOptions::validates_after(int epoch) const {
+  const int one_based = epoch + 1;
+  if (!validation_epochs.empty()) {
+    return std::find(validation_epochs.begin(), validation_epochs.end(), one_based) != validation_epochs.end();
+  }
+  return validation_freq > 0 && one_based % validation_freq == 0;
+}
+
 History Model::fit_loop(const data::Dataset& train, const FitOptions& options, const std::function<Logs()>& validate) {
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
@@ -589,7 +612,7 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
                        std::to_string(epoch + 1));
     }
     epoch_logs = metrics_logs();
-    if (validate) {
+    if (validate && options.validates_after(epoch)) {
       const Logs val_logs = validate();
       for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
     }

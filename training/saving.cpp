@@ -111,7 +111,9 @@ Json compile_config_of(const Model& model) {
   config["optimizer"] = Json(Json::Object{{"class_name", optimizer->class_name()}, {"config", optimizer->get_config()}});
   Json losses = Json::array();
   for (const auto& loss : model.compiled_losses()) {
-    losses.as_array().push_back(Json(Json::Object{{"class_name", loss->class_name()}, {"config", loss->get_config()}}));
+    // null: an output compiled without a loss
+    losses.as_array().push_back(loss ? Json(Json::Object{{"class_name", loss->class_name()}, {"config", loss->get_config()}})
+                                     : Json());
   }
   config["loss"] = losses;
   Json metrics = Json::array();
@@ -337,7 +339,9 @@ void restore_optimizer_state(Model& model, const Container& file, const std::str
 void restore_compile(Model& model, const Json& compile_config) {
   auto optimizer = restore_optimizer(compile_config.at("optimizer"));
   std::vector<std::shared_ptr<Loss>> losses;
-  for (const Json& loss : compile_config.at("loss").as_array()) losses.push_back(loss_from_config(loss));
+  for (const Json& loss : compile_config.at("loss").as_array()) {
+    losses.push_back(loss.is_null() ? nullptr : loss_from_config(loss));
+  }
   std::vector<std::vector<std::shared_ptr<Metric>>> metrics;
   size_t output = 0;
   const Json metric_lists = compile_config.get("metrics", Json::array());  // get() returns a copy: keep it alive

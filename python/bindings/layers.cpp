@@ -330,6 +330,13 @@ void bind_layers(py::module_& m) {
       .def_property_readonly("dtype", [](const KerasTensor& t) { return std::string(pitfall::dtype_name(t.dtype)); })
       .def_property_readonly("ndim", [](const KerasTensor& t) { return t.shape.size(); })
       .def_property_readonly("name", [](const KerasTensor& t) { return t.node ? t.node->layer->name() : std::string(); })
+      .def_property_readonly(
+          "_keras_mask",
+          [](const KerasTensor& t) -> std::optional<KerasTensor> {
+            if (!t.mask_shape) return std::nullopt;
+            return KerasTensor{*t.mask_shape, pitfall::DType::bool_, nullptr, 0, {}};
+          },
+          "The symbolic mask a layer attaches to this output (bool, over its leading axes), or None.")
       .def("__repr__", &KerasTensor::str);
 
   m.def(
@@ -499,7 +506,9 @@ void bind_layers(py::module_& m) {
       });
 
   // ---- built-in layers
-  bind_builtin<pitfall::InputLayer>(m, "InputLayer");
+  bind_builtin<pitfall::InputLayer>(m, "InputLayer")
+      // The symbolic tensor the layer produces (what pf.Input returns; Keras's InputLayer.output).
+      .def("_keras_tensor", &pitfall::InputLayer::output);
   bind_builtin<pitfall::Dense>(m, "Dense");
   bind_builtin<pitfall::Activation>(m, "Activation");
   bind_builtin<pitfall::Dropout>(m, "Dropout");
@@ -571,6 +580,25 @@ void bind_layers(py::module_& m) {
   m.def("clear_session", &pitfall::clear_session);
   m.def("did_you_mean", &pitfall::did_you_mean);
   m.def("activation_names", &pitfall::activation_names);
+  // A Python function as a named activation. The function is held with the GIL taken whenever its
+  // reference count changes (the engine copies the callable freely) and called with the GIL held.
+  m.def(
+      "register_activation",
+      [](const std::string& name, const py::function& fn) {
+        std::shared_ptr<py::function> held(new py::function(fn), [](py::function* f) {
+          py::gil_scoped_acquire gil;
+          delete f;
+        });
+        pitfall::register_activation(name, [held](const Tensor& x) -> Tensor {
+          py::gil_scoped_acquire gil;
+          const py::object out = (*held)(x);
+          if (!py::isinstance<Tensor>(out)) {
+            return py::module_::import("pitfall").attr("convert_to_tensor")(out).cast<Tensor>();
+          }
+          return out.cast<Tensor>();
+        });
+      },
+      py::arg("name"), py::arg("fn"));
 }
 
 }  // namespace pitfall_python

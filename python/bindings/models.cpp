@@ -159,7 +159,9 @@ void bind_models(py::module_& m) {
              if (inputs.is_none()) {
                instance = std::make_shared<PythonModel>(options, class_name);
              } else {
-               instance = std::make_shared<PythonModel>(keras_tensors(inputs, "inputs"), keras_tensors(outputs, "outputs"), options);
+               // A subclass of pf.Model built functionally keeps its class name (its config loads as it).
+               instance = std::make_shared<PythonModel>(keras_tensors(inputs, "inputs"), keras_tensors(outputs, "outputs"),
+                                                        options, class_name == "Model" ? "Functional" : class_name);
              }
              instance->self = python_instance(v_h);
              py::detail::initimpl::construct<ModelClass>(v_h, std::shared_ptr<Model>(instance), true);
@@ -184,7 +186,11 @@ void bind_models(py::module_& m) {
       .def_property_readonly("_compiled_metric_lists", &Model::compiled_metrics)
       .def_property_readonly("_loss_tracker", [](const Model& m) -> std::shared_ptr<pitfall::Metric> { return m.loss_tracker(); })
       .def_property_readonly("_output_loss_trackers", [](const Model& m) {
-        return std::vector<std::shared_ptr<pitfall::Metric>>(m.output_loss_trackers().begin(), m.output_loss_trackers().end());
+        std::vector<std::shared_ptr<pitfall::Metric>> out;
+        for (const auto& t : m.output_loss_trackers()) {
+          if (t) out.push_back(t);  // outputs compiled without a loss have none
+        }
+        return out;
       })
       .def("_reset_compiled_metrics", &Model::reset_metrics)
       .def(
@@ -229,8 +235,11 @@ void bind_models(py::module_& m) {
           [](Model& self, const std::vector<Tensor>& x, const std::vector<Tensor>& y, int64_t batch_size, int epochs,
              int verbose, bool shuffle, double validation_split, const std::vector<Tensor>& val_x,
              const std::vector<Tensor>& val_y, int initial_epoch, std::vector<std::shared_ptr<pitfall::Callback>> callbacks,
-             std::map<int64_t, double> class_weight, const std::optional<Tensor>& sample_weight) {
+             std::map<int64_t, double> class_weight, const std::optional<Tensor>& sample_weight, int validation_freq,
+             std::vector<int> validation_epochs) {
             pitfall::FitOptions options;
+            options.validation_freq = validation_freq;
+            options.validation_epochs = std::move(validation_epochs);
             options.batch_size = batch_size;
             options.epochs = epochs;
             options.verbose = verbose;
@@ -254,8 +263,10 @@ void bind_models(py::module_& m) {
              std::vector<std::shared_ptr<pitfall::Callback>> callbacks, std::map<int64_t, double> class_weight,
              int64_t steps_per_epoch, const std::optional<pitfall::data::Dataset>& validation_dataset,
              int64_t validation_steps, const std::vector<Tensor>& val_x, const std::vector<Tensor>& val_y,
-             int64_t validation_batch_size) {
+             int64_t validation_batch_size, int validation_freq, std::vector<int> validation_epochs) {
             pitfall::FitOptions options;
+            options.validation_freq = validation_freq;
+            options.validation_epochs = std::move(validation_epochs);
             options.epochs = epochs;
             options.verbose = verbose;
             options.initial_epoch = initial_epoch;

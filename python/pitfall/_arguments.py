@@ -164,14 +164,28 @@ def _plain(value):
 
 
 def _activation_name(value, where):
+    """An activation as the engine stores it: its name. A built-in function stands for its name; a
+    function of the user's is registered under its registered name (register_keras_serializable) or
+    its __name__, which the config then records (as Keras records a custom function by name)."""
     if value is None or isinstance(value, str):
         return value
     name = getattr(value, "__name__", None)
     if name is not None and name in _C.activation_names():
         return name
-    raise NotImplementedError(f"{where}: activation={value!r} is not a built-in activation; pass its name "
-                              f"(one of {', '.join(_C.activation_names())}), or apply your function in a custom "
-                              "layer's call()")
+    if not callable(value) or isinstance(value, type):
+        raise TypeError(f"{where}: activation must be a name or a function, got {value!r}")
+    return register_activation(value, where)
+
+
+def register_activation(fn, where="activation"):
+    """Makes a Python function usable by name as a built-in layer's activation; returns the name."""
+    from .saving import get_registered_name
+    name = get_registered_name(fn)
+    if not name or name == "<lambda>":
+        raise ValueError(f"{where}: a lambda cannot be an activation by name (its config could not name it); "
+                         "define it with def, or use a Lambda layer")
+    _C.register_activation(name, fn)
+    return name
 
 
 def convert(argument, value, where):

@@ -368,8 +368,29 @@ def _callbacks_begin(model, callbacks):
         c._train_begin()
 
 
+def validation_schedule(validation_freq):
+    """Keras's validation_freq as (every n epochs, [the 1-based epochs]): an int validates after each
+    n-th epoch, a list after the epochs it names (keras/src/trainers/trainer.py _should_eval)."""
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool):
+        if validation_freq < 1:
+            raise ValueError(f"fit: validation_freq must be a positive int (validate every n epochs) or a list of "
+                             f"epochs, got {validation_freq}")
+        return int(validation_freq), []
+    if isinstance(validation_freq, (list, tuple)) and all(
+            isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in validation_freq):
+        return 1, [int(e) for e in validation_freq]
+    raise ValueError("Expected `validation_freq` to be a list or int. "
+                     f"Received: validation_freq={validation_freq!r} of the type {type(validation_freq)}.")
+
+
+def _should_validate(epoch, validation_freq):
+    freq, epochs = validation_schedule(validation_freq)
+    return (epoch + 1) in epochs if epochs else (epoch + 1) % freq == 0
+
+
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-        class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size):
+        class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+        validation_freq=1):
     """fit() for a model with its own steps: the loop of the engine's fit, calling train_step."""
     from .callbacks import History
     from .data import Dataset
@@ -446,7 +467,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         epoch_logs = pythonify_logs(_get_metrics_result_or_logs(model, step_logs))
         if source is not None:
             source.on_epoch_end()
-        if val is not None:
+        if val is not None and _should_validate(epoch, validation_freq):
             val_logs = _validate(model, val, validation_batch_size or batch_size or 32, validation_steps)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         numeric = {k: v for k, v in epoch_logs.items() if isinstance(v, float)}
@@ -480,9 +501,19 @@ def _validate(model, val, batch_size, steps):
     return evaluate(model, val[0], val[1], batch_size, val[2] if len(val) == 3 else None, None)
 
 
-def evaluate(model, x, y, batch_size, sample_weight, steps, verbose=0):
-    """evaluate() for a model with its own test_step: returns the flat logs dict. verbose=1 shows a
+def _hooks_of(callbacks, model):
+    """The callbacks given to evaluate / predict, each told the model (Keras's CallbackList)."""
+    callbacks = list(callbacks or [])
+    for c in callbacks:
+        c._set_model(model)
+    return callbacks
+
+
+def evaluate(model, x, y, batch_size, sample_weight, steps, verbose=0, callbacks=None):
+    """evaluate() for a model with its own test_step (or with callbacks, which see on_test_begin,
+    on_test_batch_begin / _end and on_test_end): returns the flat logs dict. verbose=1 shows a
     progress bar updated every step, verbose=2 its final line only (as the engine's evaluate)."""
+    callbacks = _hooks_of(callbacks, model)
     from .data import Dataset
     source = x if isinstance(x, _py_dataset.BatchSource) else None
     if source is None and _py_dataset.is_batch_source(x):
@@ -498,15 +529,23 @@ def evaluate(model, x, y, batch_size, sample_weight, steps, verbose=0):
     _reset(model)
     bar = _C._ProgressBar(steps or count) if verbose else None
     logs = {}
+    for c in callbacks:
+        c.on_test_begin(None)
     for step, data in enumerate(batches()):
         if steps and step >= steps:
             break
+        for c in callbacks:
+            c.on_test_batch_begin(step, None)
         logs = model.test_step(data)
+        for c in callbacks:
+            c.on_test_batch_end(step, pythonify_logs(logs))
         if verbose == 1:
             bar.update(step + 1, _numeric_items(pythonify_logs(logs)))
     if source is not None:
         source.on_epoch_end()
     result = pythonify_logs(_get_metrics_result_or_logs(model, logs))
+    for c in callbacks:
+        c.on_test_end(result)
     if bar is not None:
         bar.finish(_numeric_items(result))
     return result
@@ -516,21 +555,37 @@ def _numeric_items(logs):
     return [(k, v) for k, v in logs.items() if isinstance(v, float)]
 
 
-def predict(model, x, batch_size, steps):
-    """predict() for a model with its own predict_step: the outputs of every batch, concatenated."""
+def predict(model, x, batch_size, steps, verbose=0, callbacks=None):
+    """predict() for a model with its own predict_step (or with callbacks, which see
+    on_predict_begin, on_predict_batch_begin / _end with {"outputs": ...} and on_predict_end): the
+    outputs of every batch, concatenated. verbose=1 shows a progress bar."""
     from .data import Dataset
+    callbacks = _hooks_of(callbacks, model)
     if _py_dataset.is_batch_source(x):
         source = _py_dataset.BatchSource(x, "predict", batch_size=batch_size)
-        batches = lambda: iter(source)  # noqa: E731
+        batches, count = (lambda: iter(source)), (source.num_batches or -1)
     elif isinstance(x, Dataset):
-        batches = lambda: iter(x)  # noqa: E731
+        batches, count = (lambda: iter(x)), x.cardinality()
     else:
-        batches, _ = array_batches(model, x, None, None, batch_size or 32, False)
+        batches, count = array_batches(model, x, None, None, batch_size or 32, False)
+    bar = _C._ProgressBar(steps or count) if verbose == 1 else None
     outputs = []
+    for c in callbacks:
+        c.on_predict_begin(None)
     for step, data in enumerate(batches()):
         if steps and step >= steps:
             break
+        for c in callbacks:
+            c.on_predict_batch_begin(step, None)
         outputs.append(model.predict_step(data))
+        for c in callbacks:
+            c.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        if bar is not None:
+            bar.update(step + 1, [])
+    for c in callbacks:
+        c.on_predict_end(None)
+    if bar is not None:
+        bar.finish([])
     if not outputs:
         raise ValueError(f"model '{model.name}': predict got no data")
     first = outputs[0]

@@ -47,6 +47,17 @@ for _cls in (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, TerminateO
     _arguments.install(_cls, "callbacks")
 
 
+
+def _no_op(self, *args, **kwargs):
+    """Does nothing: override it in a subclass."""
+
+
+# The evaluate / predict hooks (keras/src/callbacks/callback.py); evaluate(callbacks=) and
+# predict(callbacks=) call them, with the batch index and logs as Keras passes them.
+for _hook in ("on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end", "on_predict_begin",
+              "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(Callback, _hook, _no_op)
+
 from .doctor import Doctor  # noqa: E402  (a Python callback: the doctor, pitfall/doctor.py)
 
 

@@ -124,10 +124,12 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
         batch_size = tuple(batch_shape)[0]
     if shape is None:
         raise ValueError("Input: shape= is required, e.g. pf.Input(shape=(784,))")
-    if batch_size is not None:
-        raise NotImplementedError("Input: a fixed batch_size is not supported; leave it None")
     if isinstance(shape, int):
         shape = (shape,)
+    if batch_size is not None:
+        # A fixed batch (Keras's Input(batch_shape=(32, ...))): the symbolic shapes show it; data of
+        # another batch size still feeds the model, as in Keras, whose layers do not depend on it.
+        return InputLayer(shape=tuple(shape), batch_size=batch_size, dtype=dtype, name=name)._keras_tensor()
     return _C.Input(tuple(shape), dtype, name or "")
 
 
@@ -179,6 +181,8 @@ def _node_tensors(self, what):
             return structure
         tensors = list(self.inputs if what == "input" else self.outputs)
         return tensors[0] if len(tensors) == 1 else tensors
+    if isinstance(self, _C.InputLayer):
+        return self._keras_tensor()  # an InputLayer's input and output are the tensor it makes
     if self._inbound_node_count() == 0:
         raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}; call it "
                              f"on a symbolic input first (e.g. {type(self).__name__}(...)(pf.Input(shape=...)))")

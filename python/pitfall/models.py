@@ -77,12 +77,9 @@ def _compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
         if unknown:
             raise ValueError(f"compile: loss keys {unknown} are not output names; outputs are {names}")
         loss = [loss.get(n) for n in names]
-    if _is_sequence(loss) and any(l is None for l in loss):
-        skipped = [names[i] if i < len(names) else f"output {i}" for i, l in enumerate(loss) if l is None]
-        raise NotImplementedError(f"compile: outputs without a loss ({', '.join(skipped)}) are not supported yet: the "
-                                  "engine's compile needs a loss for every output. Give those outputs a loss with "
-                                  "loss_weights 0 (they then do not train), e.g. loss_weights={name: 0.0}")
-    losses = [_losses.get(l) for l in loss] if _is_sequence(loss) else [_losses.get(loss)]
+    # An output given no loss (None in a list, left out of a dict) is not trained by one and logs no
+    # "<output>_loss" (keras/src/trainers/compile_utils.py).
+    losses = [None if l is None else _losses.get(l) for l in loss] if _is_sequence(loss) else [_losses.get(loss)]
     outputs = len(self.outputs) if self.is_functional else (1 if isinstance(self, Sequential) else max(1, len(losses)))
     if metrics is None:
         metric_lists = []
@@ -106,7 +103,7 @@ def _is_dataset(value):
 
 def _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
                  class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
-                 validation_batch_size):
+                 validation_batch_size, validation_schedule=(1, ())):
     # Keras's rules for dataset input: the dataset supplies targets, batches and order.
     for value, what in ((y, "y"), (sample_weight, "sample_weight"), (batch_size, "batch_size")):
         if value is not None:
@@ -129,7 +126,8 @@ def _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_
     epoch, history, timing = self._fit_dataset(
         x._handle, int(epochs), verbose, int(initial_epoch), callbacks,
         {int(k): float(v) for k, v in (class_weight or {}).items()}, int(steps_per_epoch or 0), val_dataset,
-        int(validation_steps or 0), val_x, val_y, int(validation_batch_size or 32))
+        int(validation_steps or 0), val_x, val_y, int(validation_batch_size or 32), validation_schedule[0],
+        list(validation_schedule[1]))
     _flush()
     steps = steps_per_epoch or (x.cardinality() if x.cardinality() >= 0 else None)
     result = History(epoch, history, {"verbose": verbose, "epochs": epochs, "steps": steps}, self, timing)
@@ -150,8 +148,13 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
          steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
     """Trains for `epochs` epochs on arrays or a pf.data.Dataset; returns a History (Keras semantics,
     see the module docstring). ``history.timing`` has the per-epoch input-wait statistics."""
-    if validation_freq != 1:
-        raise NotImplementedError("fit: validation_freq is not supported yet")
+    freq, freq_epochs = _trainer.validation_schedule(validation_freq)
+    if class_weight is not None and not _is_dataset(x):
+        # keras/src/trainers/data_adapters/array_data_adapter.py
+        if sample_weight is not None:
+            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+        if isinstance(y, (list, tuple, dict)):
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
     python_loop = (_py_dataset.is_batch_source(x) or _py_dataset.is_batch_source(validation_data) or
                    (y is None and x is not None and not _is_dataset(x)))
     if python_loop or _trainer.overrides(self, _trainer.STEP_METHODS["fit"]):
@@ -159,11 +162,11 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         # arrays without targets (the loss comes from add_loss): the loop runs in Python.
         return _trainer.fit(self, x, y, batch_size, epochs, _verbose(verbose), _checked_callbacks(callbacks),
                             validation_split, validation_data, shuffle, class_weight, sample_weight, initial_epoch,
-                            int(steps_per_epoch or 0), validation_steps, validation_batch_size)
+                            int(steps_per_epoch or 0), validation_steps, validation_batch_size, validation_freq)
     if _is_dataset(x):
         return _fit_dataset(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
-                            validation_batch_size)
+                            validation_batch_size, (freq, freq_epochs))
     if steps_per_epoch is not None or validation_steps is not None:
         raise ValueError("fit: steps_per_epoch / validation_steps apply to Dataset input; with arrays an epoch is "
                          "ceil(samples / batch_size) steps")
@@ -188,7 +191,8 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     verbose = _verbose(verbose)
     epoch, history, timing = self._fit(xs, ys, int(batch_size or 32), int(epochs), verbose, bool(shuffle),
                                        float(validation_split), val_x, val_y, int(initial_epoch), callbacks,
-                                       {int(k): float(v) for k, v in (class_weight or {}).items()}, weights)
+                                       {int(k): float(v) for k, v in (class_weight or {}).items()}, weights,
+                                       freq, freq_epochs)
     _flush()
     params = {"verbose": verbose, "epochs": epochs, "steps": -(-(xs[0].shape[0] if xs else 0) // (batch_size or 32))}
     result = History(epoch, history, params, self, timing)
@@ -228,13 +232,12 @@ def _logs_result(logs, return_dict):
 def _evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
               callbacks=None, return_dict=False):
     """Loss and metrics on (x, y): a scalar, a list [loss, metrics...], or a dict with return_dict=True."""
-    if callbacks:
-        raise NotImplementedError("evaluate: callbacks are not supported yet; evaluate without them and read "
-                                  "the returned logs")
+    callbacks = _checked_callbacks(callbacks)
     without_targets = y is None and x is not None and not _is_dataset(x)  # add_loss terms give the loss
-    if (_py_dataset.is_batch_source(x) or without_targets or
+    if (callbacks or _py_dataset.is_batch_source(x) or without_targets or
             _trainer.overrides(self, _trainer.STEP_METHODS["evaluate"])):
-        logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps, _verbose(verbose))
+        # Callbacks see each test batch: the loop runs in Python (the steps are the engine's).
+        logs = _trainer.evaluate(self, x, y, batch_size, sample_weight, steps, _verbose(verbose), callbacks)
         return _logs_result(logs, return_dict)
     if _is_dataset(x):
         if y is not None or sample_weight is not None or batch_size is not None:
@@ -274,8 +277,10 @@ def _numpy_outputs(self, outputs):
 def _predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     """Outputs for x as NumPy arrays, computed in batches of batch_size (32), or for every batch of
     a pf.data.Dataset (its elements x, (x,) or (x, y); y is ignored)."""
-    if _py_dataset.is_batch_source(x) or _trainer.overrides(self, _trainer.STEP_METHODS["predict"]):
-        return _trainer.predict(self, x, batch_size, steps)
+    callbacks = _checked_callbacks(callbacks)
+    if callbacks or _py_dataset.is_batch_source(x) or _trainer.overrides(self, _trainer.STEP_METHODS["predict"]):
+        # Callbacks see each predict batch: the loop runs in Python (the steps are the engine's).
+        return _trainer.predict(self, x, batch_size, steps, 0 if verbose == "auto" else int(verbose), callbacks)
     if _is_dataset(x):
         if batch_size is not None:
             raise ValueError("predict: batch_size must not be given when x is a pf.data.Dataset")
@@ -547,6 +552,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         return _C.load_model(str(filepath), compile)
 
 
+def _single_or_list(tensors):
+    tensors = list(tensors)
+    return tensors[0] if len(tensors) == 1 else tensors
+
+
 @classmethod
 def _model_from_config(cls, config, custom_objects=None):
     """Keras's Model.from_config: a Sequential or functional model from get_config(), custom layers
@@ -563,8 +573,9 @@ def _model_from_config(cls, config, custom_objects=None):
         model = _C.layer_from_config({"class_name": "Sequential" if sequential else "Functional", "config": config})
     if cls in (Model, Sequential) or sequential:
         return model
-    structure_in = model.__dict__.get("_keras_inputs_structure", model.inputs)
-    structure_out = model.__dict__.get("_keras_outputs_structure", model.outputs)
+    # One input / output stands alone, as Keras's config records it (a single [layer, node, index]).
+    structure_in = model.__dict__.get("_keras_inputs_structure", _single_or_list(model.inputs))
+    structure_out = model.__dict__.get("_keras_outputs_structure", _single_or_list(model.outputs))
     return cls(inputs=structure_in, outputs=structure_out, name=model.name)
 
 

@@ -60,6 +60,10 @@ def _register_layer(name, obj):
     if inspect.isclass(obj) and issubclass(obj, _C.Layer):
         for key in {name, obj.__name__} - _ENGINE_CLASSES:
             _C.register_python_layer_class(key, _LayerClassByName(key))
+    elif inspect.isfunction(obj):
+        # A function may be a built-in layer's activation=: configs record it by name.
+        for key in {name, get_registered_name(obj)} - set(_C.activation_names()):
+            _C.register_activation(key, obj)
 
 
 def register_keras_serializable(package="Custom", name=None):

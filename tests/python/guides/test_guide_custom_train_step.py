@@ -238,8 +238,24 @@ def test_an_overridden_test_step_is_what_evaluate_runs_and_returns(capfd):
     assert sorted(logs) == ["loss", "mae"]
     assert logs["loss"] == pytest.approx(loss, rel=1e-6) and logs["mae"] == pytest.approx(mae, rel=1e-6)
     assert capfd.readouterr().out == ""
-    with pytest.raises(NotImplementedError, match="evaluate: callbacks are not supported"):
-        model.evaluate(x, y, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()])
+    # Callbacks given to evaluate see the overridden test_step's batches (Keras's on_test_* hooks).
+    class Seen(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.events = []
+
+        def on_test_begin(self, logs=None):
+            self.events.append("begin")
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.events.append(batch)
+
+        def on_test_end(self, logs=None):
+            self.events.append(("end", sorted(logs)))
+
+    seen = Seen()
+    model.evaluate(x, y, verbose=0, callbacks=[seen, keras.callbacks.TerminateOnNaN()])
+    assert seen.events == ["begin", *range(STEPS), ("end", ["loss", "mae"])]
 
 
 # ---------------------------------------------------------------- Wrapping up: an end-to-end GAN example

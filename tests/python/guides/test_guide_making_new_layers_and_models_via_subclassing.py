@@ -160,8 +160,6 @@ class TwiceRegularized(keras.layers.Layer):
         return self.activity_reg(self.activity_reg(inputs) * 2.0)
 
 
-@pytest.mark.xfail(strict=True, reason="needs C++: Layer::operator() (layers/layer.cpp) clears call losses on every "
-                                       "call, not only at the start of the outermost one")
 def test_a_sublayer_called_twice_in_one_pass_keeps_both_losses():
     # Keras resets losses only when the top-level layer is called (keras/src/layers/layer.py
     # _maybe_build / _clear_losses on the entry layer); inner calls add to them.

@@ -552,8 +552,6 @@ def test_losses_metrics_and_loss_weights_by_output_name():
     assert model.optimizer.iterations == 4 + 2
 
 
-@pytest.mark.xfail(strict=True, reason="needs C++: Model::compile refuses a null loss; outputs without a loss must be "
-                                       "skipped by Model::compiled_loss (no target, no <output>_loss log)")
 def test_outputs_without_a_loss_are_not_trained_by_it():
     model = multi_io_model()
     img_data, ts_data, score_targets, class_targets = multi_io_data()
@@ -564,12 +562,6 @@ def test_outputs_without_a_loss_are_not_trained_by_it():
     history = model.fit([img_data, ts_data], [score_targets, class_targets], batch_size=32, epochs=1, verbose=0)
     assert "score_output_loss" not in history.history
     np.testing.assert_array_equal(np.asarray(model.get_layer("score_output").weights[0]), score_kernel)
-
-
-def test_an_output_without_a_loss_is_refused_with_the_workaround():
-    model = multi_io_model()
-    with pytest.raises(NotImplementedError, match=r"outputs without a loss \(score_output\).*loss_weights"):
-        model.compile(optimizer="rmsprop", loss={"class_output": keras.losses.CategoricalCrossentropy()})
 
 
 # ---------------------------------------------------------------- callbacks

@@ -211,9 +211,6 @@ def test_a_custom_layer_without_supports_masking_destroys_the_mask():
         assert NoMasking()(embedded)._keras_mask is None
 
 
-@pytest.mark.xfail(strict=True, reason="needs C++: KerasTensor (layers/layer.h) carries no symbolic mask; the "
-                                       "symbolic call should record compute_mask's result shape and bind it as "
-                                       "KerasTensor._keras_mask")
 def test_a_symbolic_tensor_shows_its_mask():
     inputs = keras.Input(shape=(None,), dtype="int32")
     x = layers.Embedding(input_dim=5000, output_dim=16, mask_zero=True)(inputs)
@@ -251,8 +248,6 @@ def test_a_layer_that_consumes_the_mask_in_call():
         TemporalSoftmax()(np.ones((2, 3, 1), np.float32))
 
 
-@pytest.mark.xfail(strict=True, reason="needs C++: a Python layer's call() runs on placeholder zeros without the "
-                                       "inputs' masks when called on KerasTensors (KerasTensor carries no mask)")
 def test_a_mask_consuming_layer_in_a_functional_model():
     keras.utils.set_random_seed(5)
     inputs = keras.Input(shape=(None,), dtype="int32")
