@@ -50,6 +50,12 @@ class Callback {
   virtual void on_epoch_end_with_logs(int epoch, Logs& logs) { on_epoch_end(epoch, logs); }
   virtual void on_train_batch_begin(int64_t, const Logs&) {}
   virtual void on_train_batch_end(int64_t, const Logs&) {}
+  // fit's validation pass (keras/src/trainers/trainer.py fit -> evaluate(callbacks=...)): its start,
+  // each batch, and its end with the validation logs (unprefixed: "loss", not "val_loss").
+  virtual void on_test_begin(const Logs&) {}
+  virtual void on_test_end(const Logs&) {}
+  virtual void on_test_batch_begin(int64_t, const Logs&) {}
+  virtual void on_test_batch_end(int64_t, const Logs&) {}
   // fit() calls this when a train step raises NumericError (an inf/NaN found by check numerics, see
   // Model::set_check_numerics), before anything else happens. Return true to handle it: fit then
   // stops training (stop_training, the epoch ends normally) instead of raising the error, prefixed
@@ -241,6 +247,8 @@ class Model : public Layer {
 
   bool check_numerics_ = false;
   std::shared_ptr<TrainingMonitor> monitor_;
+  // fit's callbacks while its validation pass runs (evaluate_loop calls their on_test_* hooks).
+  const std::vector<std::shared_ptr<Callback>>* validation_callbacks_ = nullptr;
   std::shared_ptr<Mean> loss_tracker_;
   std::vector<std::shared_ptr<Mean>> output_loss_trackers_;
 

@@ -613,7 +613,15 @@ History Model::fit_loop(const data::Dataset& train, const FitOptions& options, c
     }
     epoch_logs = metrics_logs();
     if (validate && options.validates_after(epoch)) {
-      const Logs val_logs = validate();
+      validation_callbacks_ = &callbacks.all;
+      Logs val_logs;
+      try {
+        val_logs = validate();
+      } catch (...) {
+        validation_callbacks_ = nullptr;
+        throw;
+      }
+      validation_callbacks_ = nullptr;
       for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
     }
     if (progress) progress->set_epoch_input_wait(waited);
@@ -731,6 +739,10 @@ Logs Model::evaluate_loop(const data::Dataset& dataset, int64_t steps, int verbo
   std::unique_ptr<ProgressBar> bar;
   if (verbose > 0) bar = std::make_unique<ProgressBar>(target, std::cout);
   auto iterator = dataset.make_iterator();
+  // Within fit, its callbacks see the validation pass (on_test_*), as Keras's fit -> evaluate does.
+  const std::vector<std::shared_ptr<Callback>> no_callbacks;
+  const auto& callbacks = validation_callbacks_ ? *validation_callbacks_ : no_callbacks;
+  for (const auto& c : callbacks) c->on_test_begin({});
   Logs logs;
   int64_t step = 0;
   for (; steps <= 0 || step < steps; ++step) {
@@ -743,10 +755,13 @@ Logs Model::evaluate_loop(const data::Dataset& dataset, int64_t steps, int verbo
       build_from_data(batch.x);
     }
     common_rows(where_called, batch.x, batch.y, batch.sample_weight);
+    for (const auto& c : callbacks) c->on_test_batch_begin(step, {});
     logs = test_step(batch.x, batch.y, batch.sample_weight);
+    for (const auto& c : callbacks) c->on_test_batch_end(step, logs);
     if (bar && verbose == 1) bar->update(step + 1, display_order(logs));
   }
   if (step == 0) throw ValueError(where(*this) + ": " + where_called + ": no samples (the dataset gave no batches)");
+  for (const auto& c : callbacks) c->on_test_end(logs);
   if (bar) bar->finish(display_order(logs));
   return logs;
 }

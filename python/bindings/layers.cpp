@@ -580,22 +580,16 @@ void bind_layers(py::module_& m) {
   m.def("clear_session", &pitfall::clear_session);
   m.def("did_you_mean", &pitfall::did_you_mean);
   m.def("activation_names", &pitfall::activation_names);
-  // A Python function as a named activation. The function is held with the GIL taken whenever its
-  // reference count changes (the engine copies the callable freely) and called with the GIL held.
+  // A Python function as a named activation, called with the GIL held.
   m.def(
       "register_activation",
       [](const std::string& name, const py::function& fn) {
-        std::shared_ptr<py::function> held(new py::function(fn), [](py::function* f) {
-          py::gil_scoped_acquire gil;
-          delete f;
-        });
+        auto held = keep_python(fn);
         pitfall::register_activation(name, [held](const Tensor& x) -> Tensor {
           py::gil_scoped_acquire gil;
-          const py::object out = (*held)(x);
-          if (!py::isinstance<Tensor>(out)) {
-            return py::module_::import("pitfall").attr("convert_to_tensor")(out).cast<Tensor>();
-          }
-          return out.cast<Tensor>();
+          return translate_python_errors([&] {
+            return py::module_::import("pitfall").attr("convert_to_tensor")(py::handle(held.get())(x)).cast<Tensor>();
+          });
         });
       },
       py::arg("name"), py::arg("fn"));

@@ -140,6 +140,10 @@ class PythonCallback : public pitfall::Callback {
   void on_epoch_end(int epoch, const Logs& logs) override { forward("on_epoch_end", logs, epoch); }
   void on_train_batch_begin(int64_t batch, const Logs& logs) override { forward("on_train_batch_begin", logs, batch); }
   void on_train_batch_end(int64_t batch, const Logs& logs) override { forward("on_train_batch_end", logs, batch); }
+  void on_test_begin(const Logs& logs) override { forward("on_test_begin", logs); }
+  void on_test_end(const Logs& logs) override { forward("on_test_end", logs); }
+  void on_test_batch_begin(int64_t batch, const Logs& logs) override { forward("on_test_batch_begin", logs, batch); }
+  void on_test_batch_end(int64_t batch, const Logs& logs) override { forward("on_test_batch_end", logs, batch); }
   pitfall::Model* model() const { return model_; }
   py::object self;
 

@@ -468,7 +468,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         if source is not None:
             source.on_epoch_end()
         if val is not None and _should_validate(epoch, validation_freq):
-            val_logs = _validate(model, val, validation_batch_size or batch_size or 32, validation_steps)
+            val_logs = _validate(model, val, validation_batch_size or batch_size or 32, validation_steps, callbacks)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         numeric = {k: v for k, v in epoch_logs.items() if isinstance(v, float)}
         for c in callbacks:
@@ -492,13 +492,14 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     return result
 
 
-def _validate(model, val, batch_size, steps):
+def _validate(model, val, batch_size, steps, callbacks):
+    """fit's validation pass: evaluate with fit's callbacks (their on_test_* hooks), as Keras's fit."""
     from .data import Dataset
     if isinstance(val, (Dataset, _py_dataset.BatchSource)):
-        return evaluate(model, val, None, None, None, steps)
+        return evaluate(model, val, None, None, None, steps, callbacks=callbacks)
     if not isinstance(val, (list, tuple)) or len(val) not in (2, 3):
         raise ValueError("fit: validation_data must be a Dataset or a tuple (x_val, y_val[, sample_weight_val])")
-    return evaluate(model, val[0], val[1], batch_size, val[2] if len(val) == 3 else None, None)
+    return evaluate(model, val[0], val[1], batch_size, val[2] if len(val) == 3 else None, None, callbacks=callbacks)
 
 
 def _hooks_of(callbacks, model):

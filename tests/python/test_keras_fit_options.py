@@ -57,7 +57,9 @@ def test_validation_freq_validates_after_the_epochs_keras_names(freq, validated)
     recorder = Recorder()
     history = model().fit(x, y, epochs=6, batch_size=32, validation_split=0.25, validation_freq=freq, verbose=0,
                           callbacks=[recorder])
-    assert [e + 1 for e, has_val in recorder.events if has_val] == validated
+    epochs = [e for e in recorder.events if isinstance(e, tuple) and isinstance(e[0], int)]
+    assert [e + 1 for e, has_val in epochs if has_val] == validated
+    assert recorder.events.count("test_begin") == len(validated)
     assert len(history.history["val_loss"]) == len(validated) and len(history.history["loss"]) == 6
 
 
@@ -176,3 +178,24 @@ def test_a_python_function_as_a_built_in_layers_activation(tmp_path):
         layers.Dense(2, activation=lambda t: t)
     with pytest.raises(TypeError, match="activation must be a name or a function"):
         layers.Dense(2, activation=3)
+
+
+@pytest.mark.parametrize("python_loop", [False, True])
+def test_fits_validation_pass_calls_the_test_hooks_of_fits_callbacks(python_loop):
+    x, y = data()
+    if python_loop:
+        class Custom(keras.Model):
+            def train_step(self, data):
+                return super().train_step(data)
+
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input(shape=(6,))
+        m = Custom(inputs, layers.Dense(2, activation="softmax")(inputs))
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    else:
+        m = model()
+    recorder = Recorder()
+    m.fit(x, y, epochs=2, batch_size=32, validation_split=0.25, validation_freq=2, verbose=0, callbacks=[recorder])
+    # Epoch 1: no validation. Epoch 2: one pass over the 24 validation rows (one batch), then epoch end.
+    assert recorder.events == [(0, False), "test_begin", ("test_batch", 0, ["accuracy", "loss"]),
+                               ("test_end", ["accuracy", "loss"]), (1, True)]
