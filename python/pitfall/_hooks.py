@@ -4,7 +4,8 @@ call computes.
 
     model_call:     fn(model, inputs, training, phase, outputs)   phase "before" (outputs None) / "after"
     tape_gradient:  fn(target, sources, gradients)                after GradientTape.gradient
-    fit_callbacks:  fn(model, callbacks) -> callbacks             before fit starts (may add callbacks)
+    fit_callbacks:  fn(model, callbacks, arguments) -> callbacks  before fit starts (may add callbacks);
+                    arguments: fit's arguments by name (class_weight, sample_weight, ...)
     train_on_batch: fn(model, phase, logs)                        phase "before" (logs None) / "after"
     engine_warning: fn(message)                                   every engine warning, before Python's filters
     fit_history:    fn(model, history)                            after fit: its History (None if it raised)

@@ -246,6 +246,8 @@ class Doctor(_C.Callback):
         self._epoch = 0
         self._watching = None
         self._finished = False
+        self._class_weight = None   # fit's class_weight, when a Session saw it (pitfall doctor, the catalog)
+        self._early_stopping = []   # fit's EarlyStopping callbacks, when a Session saw them
 
     # ---- sampling schedule
     def _sampled(self, step):
@@ -405,12 +407,20 @@ class Doctor(_C.Callback):
         _end_checks(self)
 
     def _pipeline_checks(self):
-        wait = self._run.timing.get("input_wait_fraction") or []
-        if wait and max(wait) > THRESHOLDS["input_wait_fraction"]:
+        wait = list(self._run.timing.get("input_wait_fraction") or [])
+        waited = list(self._run.timing.get("input_wait_seconds") or [])
+        computed = list(self._run.timing.get("step_seconds") or [])
+        # The share of the whole fit's time (one short epoch's share is timer noise: an epoch of a
+        # few milliseconds can read 0.7 when the process is preempted once).
+        total = sum(waited) + sum(computed)
+        share = sum(waited) / total if len(waited) == len(computed) == len(wait) and total > 0 else \
+            (float(np.median(wait)) if wait else 0.0)
+        if wait and share > THRESHOLDS["input_wait_fraction"]:
             epoch = int(np.argmax(wait))
             self._add("input_wait", "data_pipeline", "warning",
                       "training waits for its input pipeline most of the time",
-                      {"input_wait_fraction": _num(max(wait)), "threshold": THRESHOLDS["input_wait_fraction"]},
+                      {"input_wait_fraction": _num(share), "worst_epoch_fraction": _num(max(wait)),
+                       "threshold": THRESHOLDS["input_wait_fraction"]},
                       "add .prefetch(pf.data.AUTOTUNE) at the end of the Dataset (and num_parallel_calls= to a "
                       "slow map), or cache() the preprocessed data", epoch=epoch)
             self.findings = _ordered(self.findings)
@@ -1106,10 +1116,18 @@ def _label_distribution(doctor):
     missing = [c for c in range(expected) if c not in counts] if units and units > 1 else []
     ratio = most / least
     if ratio >= THRESHOLDS["class_imbalance_ratio"]:
-        doctor._add("class_imbalance", "class_imbalance", "warning",
-                    "the classes are heavily imbalanced",
-                    {"largest_to_smallest": _num(ratio), "threshold": THRESHOLDS["class_imbalance_ratio"],
-                     "counts": {str(k): counts[k] for k in classes}},
+        evidence = {"largest_to_smallest": _num(ratio), "threshold": THRESHOLDS["class_imbalance_ratio"],
+                    "counts": {str(k): counts[k] for k in classes}}
+        carried = _weighted_counts(counts, doctor._class_weight)
+        if carried is not None:
+            # What the loss sees is count x class weight per class: balanced weights make the classes equal.
+            evidence["weighted_largest_to_smallest"] = _num(max(carried.values()) / min(carried.values()))
+            evidence["class_weight"] = {str(k): doctor._class_weight[k] for k in classes}
+        balanced = carried is not None and max(carried.values()) < THRESHOLDS["class_imbalance_ratio"] * \
+            min(carried.values())
+        doctor._add("class_imbalance", "class_imbalance", "info" if balanced else "warning",
+                    "the classes are heavily imbalanced" + (" (fit's class_weight balances them)" if balanced else ""),
+                    evidence,
                     "pass class_weight={class: total / (n_classes * count)} to fit, resample, and watch "
                     "per-class metrics (Precision/Recall) instead of accuracy")
     if missing and _validation_class_gap(doctor):
@@ -1118,6 +1136,15 @@ def _label_distribution(doctor):
                     {"classes_missing_from_training": missing, "val_accuracy": 0.0},
                     "shuffle the arrays before fit (validation_split takes the LAST rows, unshuffled), or pass "
                     "validation_data explicitly")
+
+
+def _weighted_counts(counts, class_weight):
+    """count x class weight per class (the share of the loss each class carries), or None without
+    class weights (or with a class they leave out, which fit refuses)."""
+    if not class_weight or any(c not in class_weight for c in counts):
+        return None
+    carried = {c: counts[c] * float(class_weight[c]) for c in counts}
+    return carried if min(carried.values()) > 0 else None
 
 
 def _validation_class_gap(doctor):
@@ -1135,10 +1162,18 @@ def _overfitting_check(doctor):
     epochs_after = len(val) - 1 - best
     if epochs_after >= THRESHOLDS["overfit_patience"] and val[-1] >= (1 + THRESHOLDS["overfit_rise"]) * val[best] \
             and train[-1] < train[best]:
-        doctor._add("overfitting", "overfitting", "warning",
-                    "the validation loss rises while the training loss falls",
-                    {"best_val_loss": _num(val[best]), "best_epoch": best, "last_val_loss": _num(val[-1]),
-                     "last_train_loss": _num(train[-1]), "rise_threshold": THRESHOLDS["overfit_rise"]},
+        # EarlyStopping that stopped on val_loss and put the best epoch's weights back: the model kept
+        # is the one at the minimum (the fix this finding asks for), so the rise is information only.
+        restored = any(_config(c).get("restore_best_weights") and _config(c).get("monitor") == "val_loss"
+                       and (getattr(c, "stopped_epoch", 0) or 0) > 0 for c in doctor._early_stopping)
+        evidence = {"best_val_loss": _num(val[best]), "best_epoch": best, "last_val_loss": _num(val[-1]),
+                    "last_train_loss": _num(train[-1]), "rise_threshold": THRESHOLDS["overfit_rise"]}
+        if restored:
+            evidence["restored_best_weights"] = True
+        doctor._add("overfitting", "overfitting", "info" if restored else "warning",
+                    "the validation loss rises while the training loss falls"
+                    + (" (EarlyStopping restored the best epoch's weights)" if restored else ""),
+                    evidence,
                     f"stop at the best epoch: EarlyStopping(monitor='val_loss', patience={THRESHOLDS['overfit_patience']},"
                     " restore_best_weights=True); add Dropout / weight decay, or more data", epoch=best)
 
@@ -1367,11 +1402,18 @@ class Session:
         self.doctors.append((label, doctor))
         return doctor
 
-    def _fit_callbacks(self, model, callbacks):
+    def _fit_callbacks(self, model, callbacks, arguments=None):
         self._fitting += 1
-        if any(isinstance(c, Doctor) for c in callbacks):
+        class_weight = (arguments or {}).get("class_weight")
+        stopping = [c for c in callbacks if _class_name(c) == "EarlyStopping"]
+        given = [c for c in callbacks if isinstance(c, Doctor)]
+        for doctor in given:
+            doctor._class_weight, doctor._early_stopping = class_weight, stopping
+        if given:
             return callbacks
-        return callbacks + [self._start(f"fit of model '{model.name}'", Doctor(sample_every=self.sample_every))]
+        doctor = Doctor(sample_every=self.sample_every)
+        doctor._class_weight, doctor._early_stopping = class_weight, stopping
+        return callbacks + [self._start(f"fit of model '{model.name}'", doctor)]
 
     def _fit_history(self, model, history):
         self._fitting -= 1

@@ -210,8 +210,9 @@ def _observed_fit(self, *args, **kwargs):
         return _fit(self, *args, **kwargs)
     bound = _FIT_SIGNATURE.bind(self, *args, **kwargs)
     callbacks = list(bound.arguments.get("callbacks") or [])
+    arguments = {k: v for k, v in bound.arguments.items() if k not in ("self", "callbacks")}
     for hook in _hooks.fit_callbacks:
-        callbacks = hook(self, callbacks)
+        callbacks = hook(self, callbacks, arguments)
     bound.arguments["callbacks"] = callbacks
     history = None
     try:
