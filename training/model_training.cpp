@@ -373,7 +373,10 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   std::vector<Tensor> y_pred = (*this)(x, /*training=*/true);
   std::vector<double> per_output;
   Tensor loss = compute_loss(y, y_pred, sample_weight, y_pred.size() > 1 ? &per_output : nullptr);
-  if (monitor_) monitor_->record_batch(x, y, sample_weight, y_pred);
+  if (monitor_) {
+    monitor_->record_batch(x, y, sample_weight, y_pred);
+    monitor_->record_loss(loss);
+  }
   const std::vector<Tensor> variables = trainable_weights();
   if (variables.empty()) {
     // keras/src/backend/tensorflow/trainer.py train_step: a warning, and no update.

@@ -39,6 +39,10 @@ void TrainingMonitor::record_update(const std::vector<std::string>& paths, const
   for (const Tensor& v : variables) current_.values_before.push_back(v.clone());
 }
 
+void TrainingMonitor::record_loss(const Tensor& loss) {
+  if (recording_) current_.loss_tensor = loss;
+}
+
 void TrainingMonitor::end_step(double loss) {
   ++steps_;
   if (!recording_) return;

@@ -1,7 +1,8 @@
 // TrainingMonitor: what the doctor (pf.callbacks.Doctor, docs/doctor.md) reads of a model's training
 // steps. A model with a monitor attached counts its train steps; on a step the monitor was armed for
 // it keeps, without changing anything the step computes:
-//   - the batch (x, y, sample_weight), the predictions and the loss value;
+//   - the batch (x, y, sample_weight), the predictions and the loss (its value, and the tensor with
+//     the autograd graph that computed it);
 //   - every trainable variable's path, its gradient as the optimizer receives it, and a copy of its
 //     value before the update (the value after is the variable itself once the step returned);
 //   - each layer call's outputs in the model's own graph (functional and Sequential models; a nested
@@ -30,6 +31,7 @@ class TrainingMonitor {
     std::vector<Tensor> x, y, y_pred;
     Tensor sample_weight;
     double loss = 0.0;
+    Tensor loss_tensor;  // the loss with its autograd graph (the doctor reads which ops computed it)
     // Gradients are those of the loss times gradient_scale (a LossScaleOptimizer's dynamic scale, 1
     // otherwise): divide by it for the gradient of the loss itself.
     double gradient_scale = 1.0;
@@ -54,6 +56,7 @@ class TrainingMonitor {
   // Before the optimizer changes the variables: keeps the gradients and copies of the values.
   void record_update(const std::vector<std::string>& paths, const std::vector<Tensor>& gradients,
                      const std::vector<Tensor>& variables, double gradient_scale);
+  void record_loss(const Tensor& loss);
   void end_step(double loss);
 
   int64_t steps() const { return steps_; }

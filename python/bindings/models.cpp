@@ -126,6 +126,7 @@ void bind_monitor(py::module_& m) {
         out["y_pred"] = s.y_pred;
         out["sample_weight"] = s.sample_weight.defined() ? py::cast(s.sample_weight) : py::none();
         out["loss"] = s.loss;
+        out["loss_tensor"] = s.loss_tensor.defined() ? py::cast(s.loss_tensor) : py::none();
         out["gradient_scale"] = s.gradient_scale;
         out["variable_paths"] = s.variable_paths;
         out["gradients"] = s.gradients;

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <unordered_set>
 
 #include "bindings.h"
 
@@ -64,6 +65,30 @@ py::object item(const Tensor& tensor) {
   return py::float_(value);
 }
 
+// The autograd graph that produced `root`, for inspection (the doctor reads it): one tuple per
+// recorded result, (id, op, layer path, shape, dtype, input ids, input shapes), each result once, root
+// first. Ids are the tensors' identities (Tensor._impl_id); a leaf appears only as an input.
+py::list graph_nodes(const Tensor& root) {
+  py::list out;
+  std::vector<Tensor> stack{root};
+  std::unordered_set<const void*> seen;
+  while (!stack.empty()) {
+    const Tensor t = stack.back();
+    stack.pop_back();
+    if (!t.defined() || !t.grad_fn() || !seen.insert(t.impl()).second) continue;
+    const pitfall::Node& node = *t.grad_fn();
+    py::list inputs, shapes;
+    for (const Tensor& input : node.inputs) {
+      inputs.append(py::int_(reinterpret_cast<uintptr_t>(input.impl())));
+      shapes.append(input.defined() ? py::object(shape_tuple(input.shape())) : py::object(py::none()));
+      stack.push_back(input);
+    }
+    out.append(py::make_tuple(reinterpret_cast<uintptr_t>(t.impl()), node.op, node.layer, shape_tuple(t.shape()),
+                              std::string(pitfall::dtype_name(t.dtype())), inputs, shapes));
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_tensor(py::module_& m) {
@@ -118,6 +143,9 @@ void bind_tensor(py::module_& m) {
       .def("_to_numpy", &to_numpy)
       .def("_same_as", &Tensor::same_as)
       .def("_impl_id", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.impl()); })
+      .def("_graph", &graph_nodes,
+           "The recorded autograd graph behind this tensor: (id, op, layer, shape, dtype, input ids,\n"
+           "input shapes) per result.")
       .def("_str", &Tensor::str);
 
   m.def("from_buffer", &from_buffer, py::arg("buffer"), py::arg("shape"), py::arg("dtype"));

@@ -9,6 +9,9 @@ call computes.
     train_on_batch: fn(model, phase, logs)                        phase "before" (logs None) / "after"
     engine_warning: fn(message)                                   every engine warning, before Python's filters
     fit_history:    fn(model, history)                            after fit: its History (None if it raised)
+    layer_call:     fn(layer, training)                           a layer called from Python (not a Model)
+    dataset_shuffle: fn(dataset, buffer_size)                     Dataset.shuffle, before it returns
+    config_change:  fn(name, value)                               a global setting changed (e.g. "tf32")
 """
 model_call = []
 tape_gradient = []
@@ -16,3 +19,6 @@ fit_callbacks = []
 fit_history = []
 engine_warning = []
 train_on_batch = []
+layer_call = []
+dataset_shuffle = []
+config_change = []

@@ -1,6 +1,7 @@
 """pitfall.config: engine-wide settings."""
 import collections
 
+from . import _hooks
 from . import _pitfall as _C
 
 
@@ -205,6 +206,8 @@ def enable_tensor_float_32_execution(enabled=True):
     tf.config.experimental.enable_tensor_float_32_execution. Off by default in pitfall; TensorFlow
     turns it on by default on Ampere and later GPUs (the TF32 precision pitfall)."""
     _C.set_tensor_float_32(bool(enabled))
+    for hook in _hooks.config_change:
+        hook("tensor_float_32", bool(enabled))
 
 
 def tensor_float_32_execution_enabled():

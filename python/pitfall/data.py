@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from . import _hooks
 from . import _pitfall as _C
 from ._convert import Tensor, convert_to_tensor, standardize_dtype
 from ._readers import read_csv, read_idx, read_npy, read_npz, save_npy
@@ -212,6 +213,8 @@ class Dataset:
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True, name=None):
         """Draws each element uniformly from a buffer of the next buffer_size elements."""
+        for hook in _hooks.dataset_shuffle:
+            hook(self, int(buffer_size))
         return Dataset(self._handle.shuffle(int(buffer_size), None if seed is None else int(seed),
                                             bool(reshuffle_each_iteration)), self._element_spec)
 

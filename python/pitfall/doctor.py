@@ -73,10 +73,19 @@ THRESHOLDS = {
     "raw_integer_max": 25.0,
     "feature_scale_spread": 1e3,
     "input_abs_max": 1e3,
-    # P26: a fit that waits for input more than half of its time has a pipeline problem.
-    "input_wait_fraction": 0.5,
+    # P26: the TensorFlow Profiler's input-pipeline analysis calls a program "highly input-bound"
+    # when more than 20% of its step time waits for input (tensorflow/core/profiler/convert/
+    # op_stats_to_input_pipeline_analysis.cc, kHighlyInfeedBoundThresholdInPercent = 20; 5-20% is
+    # "moderately"). A whole fit waiting less than 0.1 s in all is timer noise, not a pipeline.
+    "input_wait_fraction": 0.2,
+    "input_wait_min_seconds": 0.1,
     # too_few_epochs: the last epoch still lowered the loss by more than 10%.
     "still_improving": 0.10,
+    # float16 gradients (P03): below float16's smallest normal number, 2^-14, a value keeps fewer
+    # than 10 significant bits, and below 2^-24 it is 0. Half of a gradient's entries down there is
+    # the underflow the mixed precision guide's loss scaling exists for.
+    "float16_small_gradient": 2.0 ** -14,
+    "float16_small_fraction": 0.5,
 }
 
 # What each kind of finding links to: the catalog entry that reproduces it.
@@ -90,7 +99,8 @@ CATALOG = {
     "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
     "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
     "class_imbalance": "P40", "too_few_epochs": "P41", "overfitting": "P42", "saturated_activation": "P43",
-    "float16": "P03",
+    "float16": "P03", "log_of_probabilities": "P10", "shuffle_buffer": "P22", "tf32": "P37",
+    "unseeded_engine": "P27",
 }
 
 _PROBABILITY_LOSSES = {"BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
@@ -258,7 +268,7 @@ class Doctor(_C.Callback):
     def on_train_begin(self, logs=None):
         self._begin(self.model)
 
-    def _begin(self, model):
+    def _begin(self, model, own_steps=True):
         self._model = model
         self._monitor = _C.TrainingMonitor()
         self._monitor.set_record_targets(True)
@@ -268,6 +278,12 @@ class Doctor(_C.Callback):
         if self._on_warning not in _hooks.engine_warning:
             _hooks.engine_warning.append(self._on_warning)
         self._static_checks(model)
+        if own_steps and self._watching is None and _own_train_step(model) and isinstance(getattr(model, "optimizer", None),
+                                                                           _C.Optimizer):
+            # fit runs the model's own train_step (Python): it is observed as a custom loop is, its
+            # GradientTape and its optimizer's steps; the steps' count is the loop's.
+            self._monitor.set_record_targets(False)
+            self._watching = _LoopWatch(self, model, model.optimizer)
 
     def _on_warning(self, message):
         self._warnings.append(str(message))
@@ -276,12 +292,12 @@ class Doctor(_C.Callback):
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self._sampled(self._step):
+        if self._watching is None and self._sampled(self._step):
             self._monitor.arm()
 
     def on_train_batch_end(self, batch, logs=None):
         monitor = self._monitor
-        if monitor is None:
+        if monitor is None or self._watching is not None:
             return
         if self._epoch == 0 or self._run.label_counts is None:
             self._count_labels(monitor.take_targets())
@@ -315,7 +331,7 @@ class Doctor(_C.Callback):
             raise TypeError(f"Doctor.watch: model must be a pf.Model, got {type(model).__name__}")
         if not isinstance(optimizer, _C.Optimizer):
             raise TypeError(f"Doctor.watch: optimizer must be a pf.optimizers.Optimizer, got {type(optimizer).__name__}")
-        self._begin(model)
+        self._begin(model, own_steps=False)
         self._monitor.set_record_targets(False)
         self._watching = _LoopWatch(self, model, optimizer)
         return self
@@ -416,12 +432,13 @@ class Doctor(_C.Callback):
         total = sum(waited) + sum(computed)
         share = sum(waited) / total if len(waited) == len(computed) == len(wait) and total > 0 else \
             (float(np.median(wait)) if wait else 0.0)
-        if wait and share > THRESHOLDS["input_wait_fraction"]:
+        if wait and share > THRESHOLDS["input_wait_fraction"] and \
+                sum(waited) >= THRESHOLDS["input_wait_min_seconds"]:
             epoch = int(np.argmax(wait))
             self._add("input_wait", "data_pipeline", "warning",
-                      "training waits for its input pipeline most of the time",
+                      "training waits for its input pipeline for a large share of its time",
                       {"input_wait_fraction": _num(share), "worst_epoch_fraction": _num(max(wait)),
-                       "threshold": THRESHOLDS["input_wait_fraction"]},
+                       "input_wait_seconds": _num(sum(waited)), "threshold": THRESHOLDS["input_wait_fraction"]},
                       "add .prefetch(pf.data.AUTOTUNE) at the end of the Dataset (and num_parallel_calls= to a "
                       "slow map), or cache() the preprocessed data", epoch=epoch)
             self.findings = _ordered(self.findings)
@@ -591,15 +608,7 @@ def _linear_stack_check(doctor, layers):
 def _convention_checks(doctor, model, layers):
     optimizer = _optimizer(model)
     for layer in layers:
-        if _class_name(layer) == "BatchNormalization":
-            cfg = _config(layer)
-            momentum = cfg.get("momentum")
-            convention = cfg.get("convention", "keras")
-            if convention == "keras" and isinstance(momentum, (int, float)) and momentum < 0.5:
-                doctor._add("batchnorm_momentum", "api_misuse", "warning",
-                            "BatchNormalization momentum looks like PyTorch's (it weights the new batch there)",
-                            {"layer": layer.name, "momentum": momentum, "keras_default": 0.99},
-                            f"Keras's momentum is 1 - torch's: use momentum={1 - momentum:g}", layer=layer.name)
+        _batchnorm_momentum_check(doctor._add, layer)
     if optimizer is None:
         return
     cfg = _config(optimizer)
@@ -609,6 +618,125 @@ def _convention_checks(doctor, model, layers):
         doctor._add("adam_epsilon", "api_misuse", "info",
                     "Adam epsilon of 1 or more dominates sqrt(v): the update is close to SGD with momentum",
                     {"epsilon": epsilon}, "use the default epsilon (1e-7 in Keras, 1e-8 in PyTorch)")
+
+
+def _batchnorm_momentum_check(add, layer):
+    """A BatchNormalization momentum that reads as the other framework's (P14): Keras's momentum
+    weights the OLD moving value (default 0.99), PyTorch's the NEW batch (default 0.1), so a value
+    below 0.5 under the Keras rule, or above 0.5 under the torch rule, was most likely copied across."""
+    if _class_name(layer) != "BatchNormalization":
+        return
+    cfg = _config(layer)
+    momentum, convention = cfg.get("momentum"), cfg.get("convention", "keras")
+    if not isinstance(momentum, (int, float)):
+        return
+    if convention == "keras" and momentum < 0.5:
+        add("batchnorm_momentum", "api_misuse", "warning",
+            "BatchNormalization momentum looks like PyTorch's (it weights the new batch there)",
+            {"layer": layer.name, "momentum": momentum, "convention": "keras", "keras_default": 0.99},
+            f"Keras's momentum is 1 - torch's: use momentum={1 - momentum:g}", layer=layer.name)
+    elif convention == "torch" and momentum > 0.5:
+        add("batchnorm_momentum", "api_misuse", "warning",
+            "BatchNormalization momentum looks like Keras's under the PyTorch rule (it weights the new batch "
+            "here, so the moving statistics follow the last batch)",
+            {"layer": layer.name, "momentum": momentum, "convention": "torch", "torch_default": 0.1},
+            f"torch's momentum is 1 - Keras's: use momentum={1 - momentum:g}", layer=layer.name)
+
+
+# ---------------------------------------------------------------- the loss's autograd graph
+# Ops that turn logits into probabilities: a log applied straight to their output is log(0) = -inf
+# once a probability underflows (P10); the built-in losses clip, or use log_softmax.
+_PROBABILITY_OPS = ("softmax", "sigmoid")
+
+
+def _graph_checks(doctor, loss, outputs, step, epoch):
+    """What the loss's autograd graph shows (on sampled steps): a log of raw probabilities (P10), a
+    (N, 1) prediction broadcast against (N,) targets into (N, N) (P29), and (custom loops, where the
+    loss is the user's) whether the layers' penalties (model.losses) are part of it (P18)."""
+    if loss is None or not hasattr(loss, "_graph"):
+        return None
+    nodes = {n[0]: n for n in loss._graph()}
+    model_outputs = {t._impl_id() for t in outputs if hasattr(t, "_impl_id")}
+    downstream = _downstream(nodes, model_outputs)
+    for ident, op, layer, shape, dtype, inputs, shapes in nodes.values():
+        if op == "log" and inputs and inputs[0] in nodes and nodes[inputs[0]][1] in _PROBABILITY_OPS:
+            doctor._add("log_of_probabilities", "numerical_instability", "error",
+                        f"the loss takes log() of {nodes[inputs[0]][1]} probabilities: log(0) = -inf once a "
+                        "probability underflows, and then the loss and every weight are NaN",
+                        {"op": f"log({nodes[inputs[0]][1]}(...))", "layer": layer or None},
+                        "use the built-in loss with from_logits=True (it computes log_softmax, finite for every "
+                        "logit), or pf.ops.log_softmax(logits) in a hand-written loss", step=step, epoch=epoch)
+        if ident in downstream and len(shapes) == 2 and len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
+            n = shape[0]
+            if sorted(map(tuple, (s for s in shapes if s is not None))) == sorted([(n,), (n, 1)]):
+                doctor._add("mse_broadcast", "wrong_loss", "error",
+                            f"the loss broadcasts a ({n}, 1) prediction against ({n},) targets into a ({n}, {n}) "
+                            "matrix: every prediction is compared with every target",
+                            {"op": op, "input_shapes": [list(s) for s in shapes], "result_shape": list(shape)},
+                            "give both the same shape: y.reshape(-1, 1), or squeeze the model's output "
+                            "(the built-in losses and compile() do this for you)", step=step, epoch=epoch)
+    return nodes, downstream
+
+
+def _downstream(nodes, sources):
+    """The ids in `nodes` that depend on any of `sources` (the sources included)."""
+    memo = {}
+    for start in nodes:
+        stack = [(start, False)]
+        while stack:
+            ident, expanded = stack.pop()
+            if ident in memo:
+                continue
+            if ident in sources:
+                memo[ident] = True
+                continue
+            node = nodes.get(ident)
+            if node is None:
+                memo[ident] = False
+                continue
+            if expanded:
+                memo[ident] = any(memo.get(i, False) for i in node[5])
+            else:
+                stack.append((ident, True))
+                stack.extend((i, False) for i in node[5] if i not in memo)
+    return {i for i, v in memo.items() if v} | set(sources)
+
+
+def _upstream(nodes, sinks):
+    """The ids in `nodes` that the `sinks` were computed from (the sinks included)."""
+    seen, stack = set(), list(sinks)
+    while stack:
+        ident = stack.pop()
+        if ident in seen:
+            continue
+        seen.add(ident)
+        if ident in nodes:
+            stack.extend(nodes[ident][5])
+    return seen
+
+
+def _penalty_check(doctor, model, graph, outputs, step, epoch):
+    """A custom loop whose loss leaves out the layers' penalties (P18): the model has regularizers
+    (model.losses is not empty) and no part of the loss's graph lies outside the model's forward
+    pass and what was computed from its outputs (a penalty is a function of the weights alone)."""
+    if graph is None:
+        return
+    nodes, downstream = graph
+    try:
+        penalties = list(model.losses)
+    except Exception:  # noqa: BLE001 - a model whose losses cannot be read is not diagnosed here
+        return
+    if not penalties:
+        return
+    forward = _upstream(nodes, {t._impl_id() for t in outputs if hasattr(t, "_impl_id")})
+    if any(i not in forward and i not in downstream for i in nodes):
+        return
+    doctor._add("regularization_dropped", "api_misuse", "warning",
+                "the custom loop's loss leaves out model.losses: the layers' regularization penalties are "
+                "never trained on",
+                {"model_losses": len(penalties), "penalty_value": _num(sum(float(_scalar(p) or 0) for p in penalties))},
+                "add the penalties inside the tape: loss = loss_fn(y, model(x, training=True)) + "
+                "sum(model.losses)", step=step, epoch=epoch)
 
 
 # ---------------------------------------------------------------- per sampled step
@@ -654,6 +782,9 @@ def _analyse_sample(doctor, sample, current):
                            "y_pred": [_array(t) for t in sample["y_pred"]], "step": step}
         _data_checks(doctor, sample, step, epoch)
         _initialization_checks(doctor, kernels, before, step, epoch, loss)
+    graph = _graph_checks(doctor, sample.get("loss_tensor"), list(sample["y_pred"]), step, epoch)
+    if doctor._watching is not None and len(run.samples) == 0:
+        _penalty_check(doctor, doctor._model, graph, list(sample["y_pred"]), step, epoch)
     _activation_checks(doctor, sample, stats, step, epoch)
     _saturated_probabilities(doctor, sample, step, epoch)
     _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch)
@@ -820,28 +951,33 @@ def _clipping(optimizer):
 
 
 def _epsilon_check(doctor, stats, kernels, grads, step, epoch):
-    """Adam's epsilon against the gradients' size: with |g| at or below epsilon the step is
-    lr * g / (|g| + eps), far below lr, and where eps sits (Keras: outside the bias correction,
-    PyTorch: inside) changes the step several-fold (P13). Seen on the first sampled step."""
-    optimizer = doctor._model_optimizer()
-    if optimizer is None or _class_name(optimizer) not in ("Adam", "AdamW", "Nadam", "Adamax") or step != 0:
+    """Adam's epsilon against the gradients' size, on the first sampled step of a model."""
+    if step == 0:
+        named = [(name, grads[i]) for name, i in kernels]
+        _adam_epsilon_check(doctor._add, doctor._model_optimizer(), named, step, epoch)
+
+
+def _adam_epsilon_check(add, optimizer, named_grads, step=None, epoch=None):
+    """With |g| at or below Adam's epsilon the step is lr * g / (|g| + eps), far below lr, and where
+    eps sits (Keras: outside the bias correction, PyTorch: inside) changes the step several-fold (P13)."""
+    if optimizer is None or _class_name(optimizer) not in ("Adam", "AdamW", "Nadam", "Adamax"):
         return
     epsilon = _config(optimizer).get("epsilon")
     if not isinstance(epsilon, (int, float)) or epsilon <= 0:
         return
-    for name, i in kernels:
-        if grads[i] is None or grads[i].size == 0:
+    for name, g in named_grads:
+        if g is None or g.size == 0:
             continue
-        rms = float(np.sqrt(np.mean(grads[i] ** 2)))
+        rms = float(np.sqrt(np.mean(np.asarray(g, np.float64) ** 2)))
         if 0 < rms <= 10 * epsilon:
-            doctor._add("adam_epsilon", "api_misuse", "warning",
-                        "the gradients are as small as Adam's epsilon: the step is damped and depends on the "
-                        "framework's epsilon convention",
-                        {"layer": name, "gradient_rms": _num(rms), "epsilon": epsilon,
-                         "step_fraction_of_lr": _num(rms / (rms + epsilon))},
-                        "scale the loss (or the inputs) so gradients are well above epsilon, or set epsilon to "
-                        "match the framework you compare with (Keras 1e-7 outside the bias correction, PyTorch "
-                        "1e-8 inside)", layer=name, step=step, epoch=epoch)
+            add("adam_epsilon", "api_misuse", "warning",
+                "the gradients are as small as Adam's epsilon: the step is damped and depends on the "
+                "framework's epsilon convention",
+                {"layer": name, "gradient_rms": _num(rms), "epsilon": epsilon,
+                 "step_fraction_of_lr": _num(rms / (rms + epsilon))},
+                "scale the loss (or the inputs) so gradients are well above epsilon, or set epsilon to "
+                "match the framework you compare with (Keras 1e-7 outside the bias correction, PyTorch "
+                "1e-8 inside)", layer=name, step=step, epoch=epoch)
             return
 
 
@@ -933,7 +1069,7 @@ def _nonfinite_checks(doctor):
         return
     step, epoch = found
     if any(f.category == "bad_initialization" or (f.category == "exploding_gradient" and not f.step)
-           for f in doctor.findings):
+           or f.id == CATALOG["log_of_probabilities"] for f in doctor.findings):
         return  # the cause is already named
     ratios = [max(s["update_ratios"].values()) for s in run.samples if s["update_ratios"]]
     first_loss = run.step_losses[0][1] if run.step_losses else float("nan")
@@ -1187,6 +1323,7 @@ class _LoopWatch:
         self.doctor, self.model, self.optimizer = doctor, model, optimizer
         self.step = 0
         self.loss = None  # the tape's target since the last step (None: not seen)
+        self.loss_tensor = None  # ... as a tensor with its graph, on sampled steps
         self.training_flags = set()
         self.sampling = False
         self.last_call = None
@@ -1224,6 +1361,8 @@ class _LoopWatch:
 
     def _tape_gradient(self, target, sources, grads):
         self.loss = _scalar(target)
+        if self.sampling and hasattr(target, "_graph"):
+            self.loss_tensor = target
 
     def _apply_gradients(self, grads_and_vars):
         pairs = list(grads_and_vars)
@@ -1239,6 +1378,7 @@ class _LoopWatch:
                                           for g, v in pairs], variables, 1.0)
             monitor.end_step(self.loss if self.loss is not None else float("nan"))
             sample = monitor.take_sample()
+            sample["loss_tensor"], self.loss_tensor = self.loss_tensor, None
             self.sampling = False
         result = self._original(pairs) if self._original is not None else _ORIGINAL_APPLY(self.optimizer, pairs)
         if sample is not None:
@@ -1252,6 +1392,12 @@ class _LoopWatch:
         self.step += 1
         self.doctor._step = self.step
         return result
+
+
+def _own_train_step(model):
+    """Whether fit runs the model's own Python train_step (a subclass overriding it)."""
+    from ._trainer import overrides
+    return overrides(model, ("train_step",))
 
 
 def _scalar(value):
@@ -1363,6 +1509,11 @@ class Session:
         self._last_loss = None
         self._training_call = None  # a model called with training=True whose gradient was not taken (yet)
         self._extra = []            # findings of the session itself
+        self._seen_layers = set()   # ids of layers called from Python whose configuration was checked
+        self._bare_optimizers = set()
+        self._numpy_seeded = False
+        self._engine_seeded = False
+        self._patched = []          # (owner, attribute, original) to restore
 
     def __enter__(self):
         for name, hook in self._hook_table():
@@ -1372,21 +1523,89 @@ class Session:
         def apply_gradients(optimizer, grads_and_vars):
             return session._apply(optimizer, grads_and_vars)
         _C.Optimizer.apply_gradients = apply_gradients
+        self._patch_seeding()
         return self
 
     def _hook_table(self):
         return (("fit_callbacks", self._fit_callbacks), ("fit_history", self._fit_history),
                 ("model_call", self._model_call), ("tape_gradient", self._tape_gradient),
-                ("train_on_batch", self._train_on_batch))
+                ("train_on_batch", self._train_on_batch), ("layer_call", self._layer_call),
+                ("dataset_shuffle", self._dataset_shuffle), ("config_change", self._config_change))
+
+    def _patch_seeding(self):
+        """Which generator the script seeds (P27): np.random.seed alone leaves the engine's
+        initializers, dropout and shuffles unseeded; pf.utils.set_random_seed seeds all three."""
+        from . import utils
+        session, numpy_seed, engine_seed = self, np.random.seed, utils.set_random_seed
+
+        def seed_numpy(*args, **kwargs):
+            session._numpy_seeded = True
+            return numpy_seed(*args, **kwargs)
+
+        def seed_everything(seed):
+            session._engine_seeded = True
+            return engine_seed(seed)
+        for owner, name, value in ((np.random, "seed", seed_numpy), (utils, "set_random_seed", seed_everything)):
+            self._patched.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, value)
+
+    def _add_extra(self, key, category, severity, title, evidence, fix, layer=None, epoch=None, step=None):
+        if not any(f.id == CATALOG[key] and f.category == category for f in self._extra):
+            self._extra.append(Finding(CATALOG[key], category, severity, title, evidence, fix, layer, epoch, step))
+
+    def _layer_call(self, layer, training):
+        """A layer used on its own (outside a model): its configuration is checked once."""
+        if id(layer) not in self._seen_layers:
+            self._seen_layers.add(id(layer))
+            _batchnorm_momentum_check(self._add_extra, layer)
+
+    def _dataset_shuffle(self, dataset, buffer_size):
+        """shuffle(buffer_size) over a data set that is larger (P22): element k comes from the first
+        buffer_size + k elements, so data stored in order stays nearly in order (tf.data.Dataset.shuffle:
+        "For perfect shuffling, a buffer size greater than or equal to the full size of the dataset is
+        required")."""
+        try:
+            size = int(dataset.cardinality())
+        except Exception:  # noqa: BLE001 - a pipeline that cannot tell its size is not judged
+            return
+        if size > 0 and buffer_size < size:
+            self._add_extra("shuffle_buffer", "data_pipeline", "warning",
+                            f"shuffle(buffer_size={buffer_size}) over {size} elements: batches only mix "
+                            f"neighbouring elements",
+                            {"buffer_size": buffer_size, "elements": size,
+                             "furthest_reach_of_first_element": buffer_size},
+                            f"shuffle with a buffer at least as large as the data set (shuffle({size})), or shuffle "
+                            "the file/row order first (from_tensor_slices of a permuted array) when it does not fit "
+                            "in memory")
+
+    def _config_change(self, name, value):
+        if name == "tensor_float_32" and value:
+            self._add_extra("tf32", "dtype_precision", "info",
+                            "TensorFloat-32 is on: float32 matmuls and convolutions on a GPU round their inputs "
+                            "to 11 significant bits (relative error ~1e-3 instead of ~1e-7)",
+                            {"tensor_float_32": True, "tf32_unit_roundoff": 2.0 ** -11,
+                             "float32_unit_roundoff": 2.0 ** -24},
+                            "pf.config.experimental.enable_tensor_float_32_execution(False) where float32 "
+                            "accuracy matters (a regression to 1e-7, a comparison with a CPU run)")
 
     def __exit__(self, exc_type, exc, tb):
         for name, hook in self._hook_table():
             if hook in getattr(_hooks, name):
                 getattr(_hooks, name).remove(hook)
         _C.Optimizer.apply_gradients = _ORIGINAL_APPLY
+        for owner, name, value in reversed(self._patched):
+            setattr(owner, name, value)
+        self._patched = []
         self._check_training_call()
         for doctor in list(self._loops.values()) + list(self._batch_loops.values()):
             doctor.finish()
+        if self._numpy_seeded and not self._engine_seeded and self.doctors:
+            self._add_extra("unseeded_engine", "api_misuse", "warning",
+                            "np.random.seed was called but the engine's generator was not seeded: initial "
+                            "weights, dropout masks and shuffles differ from run to run",
+                            {"numpy_seeded": True, "engine_seeded": False},
+                            "seed everything at once with pf.utils.set_random_seed(seed) (keras.utils."
+                            "set_random_seed) before building the model")
         return False
 
     @property
@@ -1435,6 +1654,7 @@ class Session:
     def _tape_gradient(self, target, sources, grads):
         self._last_loss = _scalar(target)
         self._training_call = None
+        _float16_gradient_check(self._add_extra, target, grads)
 
     def _check_training_call(self):
         """A model called with training=True and no gradient taken before its next call: a prediction
@@ -1471,13 +1691,43 @@ class Session:
     def _apply(self, optimizer, grads_and_vars):
         doctor = self._loops.get(id(optimizer))
         if doctor is None:
-            if self._fitting or self._last_model is None:
+            if self._fitting:
                 return _ORIGINAL_APPLY(optimizer, grads_and_vars)
+            if self._last_model is None:
+                # Variables optimized directly, with no model: the optimizer's own checks, once.
+                pairs = list(grads_and_vars)
+                if id(optimizer) not in self._bare_optimizers:
+                    self._bare_optimizers.add(id(optimizer))
+                    _adam_epsilon_check(self._add_extra, optimizer,
+                                        [(getattr(v, "path", None) or getattr(v, "name", f"variable_{i}"),
+                                          _array(g) if _defined(g) else None) for i, (g, v) in enumerate(pairs)])
+                return _ORIGINAL_APPLY(optimizer, pairs)
             doctor = Doctor(sample_every=self.sample_every).watch(self._last_model, optimizer)
             doctor._watching.loss = self._last_loss
             self._loops[id(optimizer)] = doctor
             self._start(f"custom loop of model '{self._last_model.name}'", doctor)
         return doctor._watching._apply_gradients(grads_and_vars)
+
+
+def _float16_gradient_check(add, target, grads):
+    """Gradients taken through float16 ops without loss scaling (P03): most entries below float16's
+    smallest normal number have lost their precision or flushed to 0 on the way back."""
+    if not hasattr(target, "_graph") or not any(g is not None for g in grads):
+        return
+    if not any(node[4] == "float16" for node in target._graph()):
+        return
+    values = np.concatenate([np.abs(_array(g).astype(np.float64)).ravel() for g in grads if _defined(g)])
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return
+    small = float(np.mean(values < THRESHOLDS["float16_small_gradient"]))
+    if small >= THRESHOLDS["float16_small_fraction"]:
+        add("float16", "dtype_precision", "warning",
+            "gradients computed in float16 are below its smallest normal number: they lose their digits or "
+            "flush to 0 (no loss scaling)",
+            {"fraction_below": _num(small), "float16_smallest_normal": THRESHOLDS["float16_small_gradient"],
+             "zero_entries": int(np.sum(values == 0)), "entries": int(values.size)},
+            "scale the loss: optimizer = pf.optimizers.LossScaleOptimizer(optimizer) and "
+            "tape.gradient(optimizer.scale_loss(loss), ...) (compile() does this under mixed_float16)")
 
 
 _TRAINING_MODE_LAYERS = ("Dropout", "BatchNormalization", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",

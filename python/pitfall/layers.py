@@ -24,6 +24,7 @@ import weakref
 
 import numpy as np
 
+from . import _hooks
 from . import _pitfall as _C
 from . import _arguments
 from ._convert import Tensor, convert_to_tensor
@@ -293,6 +294,9 @@ def _layer_call_args(self, *args, mask=None, **kwargs):
     are more inputs of a Python layer's call(), e.g. ``LogisticEndpoint()(targets, logits)`` runs
     ``call(targets, logits)`` (keras/src/layers/layer.py, CallSpec: every tensor argument is an input);
     ``mask=`` gives the inputs' masks explicitly (``lstm(x, mask=embedding.compute_mask(ids))``)."""
+    if _hooks.layer_call and not isinstance(self, _C.Model):
+        for hook in _hooks.layer_call:
+            hook(self, kwargs.get("training"))
     if mask is not None:
         if len(args) != 1:
             raise TypeError(f"layer '{self.name}': mask= goes with one inputs argument (a tensor or a list)")

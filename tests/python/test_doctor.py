@@ -327,3 +327,197 @@ def test_command_refuses_what_is_not_a_script(tmp_path, case):
         data = json.loads(out.read_text())
         assert "is a directory" in proc.stderr
     assert proc.returncode == 2 and data["exit_status"] == 2 and data["error"]
+
+
+# ---------------------------------------------------------------- what the loss's graph shows
+def regression_data(n=64, features=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    return x, (x @ rng.normal(size=(features,))).astype("float32")
+
+
+def custom_loop(model, x, y, loss_of, steps=6):
+    optimizer = pf.optimizers.SGD(0.01)
+    with pf.debug.Doctor(sample_every=2).watch(model, optimizer) as doctor:
+        for _ in range(steps):
+            with pf.GradientTape() as tape:
+                loss = loss_of(y, model(x, training=True))
+            optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+    return doctor.findings
+
+
+@pytest.mark.parametrize("target_shape", ["(N,)", "(N, 1)"])
+def test_a_column_prediction_broadcast_against_a_row_of_targets(target_shape):
+    """P29, in any hand-written loss: (N, 1) - (N,) is an (N, N) matrix; with equal shapes nothing."""
+    x, y = regression_data()
+    if target_shape == "(N, 1)":
+        y = y.reshape(-1, 1)
+    pf.utils.set_random_seed(0)
+    model = pf.Sequential([pf.Input((8,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+    findings = custom_loop(model, x, y, lambda t, p: pf.ops.mean(pf.ops.abs(t - p)))
+    named = [f for f in findings if f.id == "P29"]
+    if target_shape == "(N,)":
+        assert named and named[0].category == "wrong_loss" and named[0].evidence["result_shape"] == [64, 64]
+    else:
+        assert not named and not serious(findings), [str(f) for f in findings]
+
+
+@pytest.mark.parametrize("where", ["model output", "loss"])
+def test_log_of_softmax_probabilities_is_named_before_it_turns_nan(where):
+    """P10 from the graph: log() straight on softmax probabilities, whether the softmax is the model's
+    output layer or inside the hand-written loss; the loss is still finite here (small logits)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = pf.utils.to_categorical(rng.integers(0, 3, 96), 3)
+    pf.utils.set_random_seed(0)
+    activation = "softmax" if where == "model output" else None
+    model = pf.Sequential([pf.Input((6,)), layers.Dense(3, activation=activation)])
+    probabilities = (lambda p: p) if where == "model output" else pf.ops.softmax
+
+    def naive(y_true, y_pred):
+        return -pf.ops.mean(pf.ops.sum(y_true * pf.ops.log(probabilities(y_pred)), axis=-1))
+    model.compile(optimizer=pf.optimizers.SGD(0.1), loss=naive)
+    doctor = pf.callbacks.Doctor(sample_every=5)
+    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[doctor])
+    assert all(math.isfinite(v) for v in history.history["loss"])
+    named = [f for f in doctor.findings if f.id == "P10"]
+    assert named and named[0].category == "numerical_instability" and named[0].severity == "error"
+    # The built-in loss on the same model clips (probabilities) or uses log_softmax (logits): no finding.
+    pf.utils.set_random_seed(0)
+    model = pf.Sequential([pf.Input((6,)), layers.Dense(3, activation=activation)])
+    model.compile(optimizer=pf.optimizers.SGD(0.1),
+                  loss=pf.losses.CategoricalCrossentropy(from_logits=activation is None))
+    doctor = pf.callbacks.Doctor(sample_every=5)
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[doctor])
+    assert not [f for f in doctor.findings if f.id == "P10"]
+
+
+@pytest.mark.parametrize("adds_penalties", [False, True])
+def test_custom_loop_without_model_losses(adds_penalties):
+    """P18: a regularized model trained by a loop whose loss leaves out sum(model.losses)."""
+    x, y = regression_data()
+    y = y.reshape(-1, 1)
+    pf.utils.set_random_seed(0)
+    model = pf.Sequential([pf.Input((8,)), layers.Dense(16, activation="relu", kernel_regularizer="l2"),
+                           layers.Dense(1)])
+    mse = pf.losses.MeanSquaredError()
+
+    def loss_of(t, p):
+        return mse(t, p) + sum(model.losses) if adds_penalties else mse(t, p)
+    findings = custom_loop(model, x, y, loss_of)
+    named = [f for f in findings if f.id == "P18"]
+    assert bool(named) != adds_penalties, [str(f) for f in findings]
+    if named:
+        assert named[0].category == "api_misuse" and named[0].severity == "warning"
+
+
+# ---------------------------------------------------------------- what a whole script shows
+def test_seeding_numpy_only_is_named_and_seeding_the_engine_is_not():
+    """P27 in a script: np.random.seed alone leaves the engine's generator unseeded."""
+    from pitfall.doctor import Session
+    x, y = regression_data()
+    results = {}
+    for how in ("numpy", "engine"):
+        with Session() as session:
+            if how == "numpy":
+                np.random.seed(0)
+            else:
+                pf.utils.set_random_seed(0)
+            model = pf.Sequential([pf.Input((8,)), layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            model.fit(x, y, epochs=1, verbose=0)
+        results[how] = [f for f in session.findings if f.id == "P27"]
+    assert results["numpy"] and results["numpy"][0].category == "api_misuse"
+    assert not results["engine"]
+    assert np.random.seed.__module__ != "pitfall.doctor"  # the session put NumPy's seed back
+
+
+@pytest.mark.parametrize("buffer", [100, 1000])
+def test_a_shuffle_buffer_smaller_than_the_data(buffer):
+    """P22: shuffle(buffer_size) below the data set's size is named; a full buffer is not."""
+    from pitfall.doctor import Session
+    with Session() as session:
+        ds = pf.data.Dataset.from_tensor_slices(np.arange(1000, dtype="float32")).shuffle(buffer).batch(10)
+        sum(1 for _ in ds)
+    named = [f for f in session.findings if f.id == "P22"]
+    assert bool(named) == (buffer < 1000)
+    if named:
+        assert named[0].category == "data_pipeline" and named[0].evidence["elements"] == 1000
+
+
+@pytest.mark.parametrize("convention, momentum, flagged", [("keras", 0.99, False), ("keras", 0.1, True),
+                                                           ("torch", 0.1, False), ("torch", 0.99, True)])
+def test_batchnorm_momentum_read_in_the_other_convention(convention, momentum, flagged):
+    """P14, on a layer used on its own and in a model."""
+    from pitfall.doctor import Session
+    with Session() as session:
+        layer = layers.BatchNormalization(momentum=momentum, convention=convention)
+        layer(np.ones((4, 3), "float32"), training=True)
+    assert bool([f for f in session.findings if f.id == "P14"]) == flagged
+    x, y = regression_data()
+    model = pf.Sequential([pf.Input((8,)), layers.Dense(4),
+                           layers.BatchNormalization(momentum=momentum, convention=convention), layers.Dense(1)])
+    doctor, _ = diagnose(model, x, y, loss="mse", metrics=(), epochs=1)
+    assert bool([f for f in doctor.findings if f.id == "P14"]) == flagged
+
+
+def test_float16_gradients_without_loss_scaling():
+    """P03: a gradient computed through float16 ops falls below float16's smallest normal number
+    unless the loss is scaled (LossScaleOptimizer.scale_loss)."""
+    from pitfall.doctor import Session
+    x = np.linspace(0.5, 3.0, 16, dtype="float32").reshape(8, 2)
+    found = {}
+    for scaled in (False, True):
+        layer = layers.Dense(1, use_bias=False, kernel_initializer="ones", dtype="mixed_float16")
+        layer(x)
+        optimizer = pf.optimizers.LossScaleOptimizer(pf.optimizers.SGD(1.0))
+        with Session() as session:
+            with pf.GradientTape() as tape:
+                loss = pf.ops.sum(pf.ops.cast(layer(x), "float32")) * 1e-6
+                target = optimizer.scale_loss(loss) if scaled else loss
+            tape.gradient(target, layer.kernel)
+        found[scaled] = [f for f in session.findings if f.id == "P03"]
+    assert found[False] and found[False][0].category == "dtype_precision"
+    assert not found[True]
+
+
+class OwnStep(pf.Model):
+    """A model with its own train_step, as in the Keras guide 'Customizing what happens in fit()'."""
+
+    def train_step(self, data):
+        x, y = data
+        with pf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def test_fit_with_the_models_own_train_step_is_diagnosed(fashion):
+    """fit() of a model whose train_step is Python gets the in-training checks too (as a custom
+    loop), and the weights are bitwise those of the run without the doctor."""
+    x, y = fashion
+    x = x[:1024].astype("float32")  # raw 0-255 pixels: P06
+    y = y[:1024]
+    weights, findings = [], None
+    for attach in (False, True):
+        pf.utils.set_random_seed(0)
+        inputs = pf.Input((784,))
+        outputs = layers.Dense(10)(layers.Dense(32, activation="relu")(inputs))
+        model = OwnStep(inputs, outputs)
+        model.compile(optimizer=pf.optimizers.SGD(0.01),
+                      loss=pf.losses.SparseCategoricalCrossentropy(from_logits=True))
+        doctor = pf.callbacks.Doctor(sample_every=4)
+        model.fit(x, y, epochs=2, batch_size=64, verbose=0, shuffle=False, callbacks=[doctor] if attach else [])
+        weights.append(model.get_weights())
+        findings = doctor.findings if attach else findings
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    assert ("P06", "unnormalized_input") in ids(findings), [str(f) for f in findings]
+    assert "apply_gradients" not in model.optimizer.__dict__  # the observation is taken off again

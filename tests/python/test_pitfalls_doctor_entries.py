@@ -1,22 +1,16 @@
 """Catalog entries P38-P43, the training-run pitfalls the doctor names: each is reproduced and fixed,
 and run under the doctor the broken run gets a finding with the entry's own id and the doctor's
 category for it, while the fixed run gets nothing of severity warning or error."""
-import functools
-
 import pytest
 
-from pitfall_outcomes import catalog_entries
+from pitfall_outcomes import outcome
 
 ENTRIES = {"P38": "missing_hidden_activation", "P39": "api_misuse", "P40": "class_imbalance",
            "P41": "too_few_epochs", "P42": "overfitting", "P43": "saturated_activation"}
 
 
-@functools.lru_cache(maxsize=None)
 def diagnosed(ident):
-    from pitfall import catalog
-    result = catalog.run_pitfall(catalog_entries()[ident], 0, doctor=True)
-    assert not result.error, f"{ident} failed to run:\n{result.error}"
-    return result
+    return outcome(ident)
 
 
 def describe(findings):
