@@ -8,8 +8,9 @@ changes one of those things (as DeepFD and the Humbatova et al. taxonomy seed fa
 category of the fault it seeds. Every program and every mutant runs under a doctor Session (what
 `pitfall doctor` attaches), and:
 
-- a mutant is *diagnosed right* when the first finding of severity warning or error (the doctor
-  orders root causes first) has the seeded category; *loosely right* when any warning/error does;
+- a mutant is *diagnosed right* when the doctor's leading finding has the seeded category: its first
+  finding of severity warning or error (the doctor orders root causes first), or, when it has none,
+  its first information finding; *loosely right* when any of its findings has the category;
 - a *false alarm* is any warning/error finding on an unmutated program;
 - a mutant is *effective* (a real fault) when its run raises, ends with a non-finite loss, or scores
   more than EFFECT_MARGIN below the lowest score of the unmutated program over SEEDS seeds, on the
@@ -508,7 +509,7 @@ def observe(spec, sample_every=50):
     except Exception as exc:  # noqa: BLE001  (a mutant's failure is a result)
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         error_finding = pf_doctor.classify_error(exc)
-    findings = session.findings + ([error_finding] if error_finding is not None else [])
+    findings = ([error_finding] if error_finding is not None else []) + session.findings  # as `pitfall doctor`
     return {"score": score, "history": history, "error": error, "seconds": time.perf_counter() - start,
             "findings": [_finding_dict(f) for f in findings]}
 
@@ -519,8 +520,11 @@ def _finding_dict(f):
 
 
 def diagnosis(findings):
-    """The category of the first warning/error finding, or 'none'."""
-    return next((f["category"] for f in findings if f["severity"] in SERIOUS), "none")
+    """The doctor's leading finding's category: the first warning/error (findings come ordered, root
+    causes first); when there is none, the first information finding (P41's "still falling when
+    training stopped" is information by design); 'none' when nothing was found."""
+    leading = next((f for f in findings if f["severity"] in SERIOUS), findings[0] if findings else None)
+    return leading["category"] if leading is not None else "none"
 
 
 def effective(result, floor):
@@ -562,7 +566,7 @@ def evaluate(programs=PROGRAMS, operators=OPERATORS, log=None):
         result = observe(mutated)
         real, why = effective(result, min(originals[spec.name]["seed_scores"]))
         found = diagnosis(result["findings"])
-        loose = any(f["category"] == op.category for f in result["findings"] if f["severity"] in SERIOUS)
+        loose = any(f["category"] == op.category for f in result["findings"])
         rows.append({"program": spec.name, "operator": op.name, "truth": op.category, "effective": real,
                      "effect": why, "diagnosed": found, "right": found == op.category, "loosely_right": loose,
                      **result})
@@ -619,8 +623,8 @@ def markdown(result):
     columns = s["columns"]
     lines = [f"Mutants: {s['mutants']} ({s['effective']} effective, {s['not_effective']} not effective and left "
              f"out); programs: {s['programs']}; {s['seconds']:.0f} s; commit {s['commit']}.", "",
-             f"**Diagnosed right (first warning/error finding): {s['right']}/{s['effective']} = {s['rate']:.1%}**; "
-             f"any warning/error finding with the right category: {s['loosely_right']}/{s['effective']} = "
+             f"**Diagnosed right (the leading finding): {s['right']}/{s['effective']} = {s['rate']:.1%}**; "
+             f"any finding with the right category: {s['loosely_right']}/{s['effective']} = "
              f"{s['loose_rate']:.1%}. False alarms on the {s['programs']} unmutated programs: {s['false_alarms']} "
              f"(in {s['programs_with_false_alarms']} program(s)).", "",
              "| truth \\ first finding | " + " | ".join(_SHORT[c] for c in columns) + " | recall |",

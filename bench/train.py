@@ -14,6 +14,8 @@ Workloads (identical hyperparameters on every side; bench/README.md says what ea
   gemm       float32 matmul at 1024^3 and at the MLP's first-layer training shapes: pitfall::matmul,
              OpenBLAS cblas_sgemm and torch.matmul at the same thread count
   pipeline   one shuffled epoch of uint8 Fashion-MNIST batches converted to float32 / 255
+  pitfall-py+doctor  the mlp and cnn rows once more with a pf.callbacks.Doctor() attached to fit (its
+             defaults: the first 4 steps and every 50th sampled), to measure what diagnosing costs
   import     `import pitfall` / `import torch` in a fresh interpreter (NumPy included on both sides):
              seconds (best of --import-repeats) and the resident memory right after it
 Every (framework, workload) runs in its own subprocess (this script in worker mode, or
@@ -22,7 +24,8 @@ a training row is its last epoch (the steady state, once --epochs >= 2).
 
 --check exits 1 and names each missed target: MLP epoch <= 0.5x PyTorch's, CNN epoch <= 0.7x, peak
 RSS <= 0.45x PyTorch's for MLP and CNN (pitfall-py and pitfall-cpp each), GEMM 1024^3 >= 0.85x
-OpenBLAS, `import pitfall` <= 0.35 s and <= 80 MiB resident (no CUDA library mapped without a GPU). A worker that fails makes the command exit 2, its stderr shown.
+OpenBLAS, a Doctor attached costs <= 5% of an epoch (pitfall-py+doctor / pitfall-py, MLP and CNN),
+`import pitfall` <= 0.35 s and <= 80 MiB resident (no CUDA library mapped without a GPU). A worker that fails makes the command exit 2, its stderr shown.
 
 --device gpu trains and infers on the GPU on all three sides (bench_train --device gpu, models built
 under pf.device('gpu'), torch on CUDA): mlp, cnn, mlp-infer and cnn-infer only, no targets judged.
@@ -48,8 +51,8 @@ WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer", "gemm", "pipeline", "import
 GPU_WORKLOADS = ("mlp", "cnn", "mlp-infer", "cnn-infer")  # what --device gpu runs
 # Which frameworks run each workload (gemm's OpenBLAS column comes out of bench_train's process).
 FRAMEWORKS = {
-    "mlp": ("pitfall-cpp", "pitfall-py", "torch"),
-    "cnn": ("pitfall-cpp", "pitfall-py", "torch"),
+    "mlp": ("pitfall-cpp", "pitfall-py", "pitfall-py+doctor", "torch"),
+    "cnn": ("pitfall-cpp", "pitfall-py", "pitfall-py+doctor", "torch"),
     "mlp-infer": ("pitfall-cpp", "pitfall-py", "torch"),
     "cnn-infer": ("pitfall-cpp", "pitfall-py", "torch"),
     "gemm": ("pitfall-cpp", "torch"),
@@ -64,6 +67,7 @@ QUICK = dict(samples=4096, test_samples=2000, epochs=2, repeats=1)
 TIME_TARGETS = {"mlp": 0.5, "cnn": 0.7}
 RSS_TARGET = 0.45
 GEMM_TARGET = 0.85  # pitfall 1024^3 GFLOP/s / OpenBLAS's
+DOCTOR_TARGET = 1.05  # epoch with a pf.callbacks.Doctor attached / the same epoch without it
 IMPORT_TARGETS = {"seconds": 0.35, "rss_mib": 80.0}  # `import pitfall`, absolute
 
 
@@ -156,7 +160,7 @@ def pitfall_worker(args):
 
     import pitfall as pf
     pf.config.set_num_threads(args.threads)
-    result = {"framework": "pitfall-py", "workload": args.workload, "threads": pf.config.get_num_threads()}
+    result = {"framework": args.worker, "workload": args.workload, "threads": pf.config.get_num_threads()}
     if args.workload == "pipeline":
         return dict(result, **pitfall_pipeline(pf, np, args))
     (x, y), (x_test, y_test) = pf.datasets.fashion_mnist.load_data()
@@ -200,14 +204,16 @@ def pitfall_worker(args):
     clock = pf.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: started.append(time.perf_counter()),
         on_epoch_end=lambda epoch, logs: epoch_seconds.append(time.perf_counter() - started[-1]))
-    history = model.fit(train, epochs=args.epochs, verbose=0, callbacks=[clock])
+    doctor = [pf.callbacks.Doctor()] if args.worker == "pitfall-py+doctor" else []
+    history = model.fit(train, epochs=args.epochs, verbose=0, callbacks=[clock] + doctor)
     training_rss = peak_rss_mib()  # loading + training; the scoring below is not training
     predicted = np.argmax(model.predict(test_dataset(), verbose=0), axis=-1)
     loss = [float(v) for v in history.history["loss"]]
     return dict(result, samples=samples, epochs=args.epochs, epoch_seconds=epoch_seconds, seconds=epoch_seconds[-1],
                 samples_per_second=samples / epoch_seconds[-1], loss=loss, final_loss=loss[-1],
                 test_accuracy=float(np.mean(predicted == y_test)), peak_rss_mib=training_rss,
-                peak_rss_with_scoring_mib=peak_rss_mib())
+                peak_rss_with_scoring_mib=peak_rss_mib(),
+                doctor_findings=[f"[{f.severity}] {f.id} {f.category}" for f in doctor[0].findings] if doctor else None)
 
 
 def pitfall_pipeline(pf, np, args):
@@ -455,6 +461,13 @@ def missed_targets(results):
             if not rss <= RSS_TARGET:
                 missed.append(f"{workload} peak RSS, {framework}: {row['peak_rss_mib']:.0f} MiB is {rss:.2f}x "
                               f"PyTorch's {torch_row['peak_rss_mib']:.0f} MiB (target <= {RSS_TARGET}x)")
+    for workload in TIME_TARGETS:
+        plain, doctor = find_row(rows, workload, "pitfall-py"), find_row(rows, workload, "pitfall-py+doctor")
+        if plain and doctor:
+            ratio = doctor["seconds"] / plain["seconds"]
+            if not ratio <= DOCTOR_TARGET:
+                missed.append(f"{workload} epoch with a Doctor: {doctor['seconds']:.3f} s is {ratio:.3f}x the "
+                              f"{plain['seconds']:.3f} s without it (target <= {DOCTOR_TARGET}x)")
     square = [r for r in rows if r.get("shape") == dict(m=1024, k=1024, n=1024, trans_a=False, trans_b=False)]
     pitfall = next((r for r in square if r["framework"] == "pitfall-cpp"), None)
     openblas = next((r for r in square if r["framework"] == "openblas"), None)
@@ -514,7 +527,7 @@ def machine_info(args, rows):
 
 
 def print_table(results):
-    header = (f"{'workload':<28}{'framework':<13}{'seconds':>10}{'samples/s':>12}{'peak RSS MiB':>14}"
+    header = (f"{'workload':<28}{'framework':<19}{'seconds':>10}{'samples/s':>12}{'peak RSS MiB':>14}"
               f"{'time pf/torch':>15}{'RSS pf/torch':>14}")
     print(header)
     print("-" * len(header))
@@ -523,7 +536,7 @@ def print_table(results):
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
         time_ratio = f"{r['time_ratio_vs_torch']:.2f}" if "time_ratio_vs_torch" in r else "-"
         rss_ratio = f"{r['rss_ratio_vs_torch']:.2f}" if "rss_ratio_vs_torch" in r else "-"
-        print(f"{r['workload']:<28}{r['framework']:<13}{r['seconds']:>10.4g}{throughput:>12}{rss:>14}"
+        print(f"{r['workload']:<28}{r['framework']:<19}{r['seconds']:>10.4g}{throughput:>12}{rss:>14}"
               f"{time_ratio:>15}{rss_ratio:>14}")
     s = results["settings"]
     print(f"\nmlp/cnn seconds: epoch {s['epochs']} of {s['epochs']} (the steady state; all epochs in the JSON), "
@@ -532,7 +545,15 @@ def print_table(results):
     for r in results["rows"]:
         if "test_accuracy" in r:
             losses = " -> ".join(f"{v:.4f}" for v in r["loss"])
-            print(f"  {r['workload']:<4} {r['framework']:<12} loss {losses}   test accuracy {r['test_accuracy']:.4f}")
+            print(f"  {r['workload']:<4} {r['framework']:<18} loss {losses}   test accuracy {r['test_accuracy']:.4f}")
+    for workload in TIME_TARGETS:
+        plain = find_row(results["rows"], workload, "pitfall-py")
+        doctor = find_row(results["rows"], workload, "pitfall-py+doctor")
+        if plain and doctor:
+            per_epoch = " ".join(f"{d / p:.3f}" for d, p in zip(doctor["epoch_seconds"], plain["epoch_seconds"]))
+            same = "bitwise the same" if doctor["loss"] == plain["loss"] else "DIFFERENT"
+            print(f"  {workload} with a Doctor: {doctor['seconds'] / plain['seconds']:.3f}x the epoch without it "
+                  f"(each epoch: {per_epoch}); losses {same}; findings: {doctor['doctor_findings'] or 'none'}")
     for r in results["rows"]:
         for name, seconds in r.get("variants_seconds", {}).items():
             print(f"  pipeline variant {name}: {seconds:.4f} s")
@@ -578,7 +599,7 @@ def parse_args(argv=None):
                    help="gpu: train and infer on the GPU, pitfall's C++ API (bench_train --device gpu) and Python "
                         "API (models built under pf.device('gpu')) against PyTorch's CUDA; only the mlp, cnn, "
                         "mlp-infer and cnn-infer workloads, no targets")
-    p.add_argument("--worker", choices=("pitfall-py", "torch"), help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("pitfall-py", "pitfall-py+doctor", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--workload", help=argparse.SUPPRESS)
     p.add_argument("--cases", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -646,7 +667,7 @@ def run_all(args):
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
-        result = (pitfall_worker if args.worker == "pitfall-py" else torch_worker)(args)
+        result = (torch_worker if args.worker == "torch" else pitfall_worker)(args)
         print(json.dumps(result), flush=True)
         return 0
     try:

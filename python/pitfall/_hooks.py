@@ -12,6 +12,7 @@ call computes.
     layer_call:     fn(layer, training)                           a layer called from Python (not a Model)
     dataset_shuffle: fn(dataset, buffer_size)                     Dataset.shuffle, before it returns
     config_change:  fn(name, value)                               a global setting changed (e.g. "tf32")
+    loss_call:      fn(loss, y_true, y_pred)                      a Loss object called (before it computes)
 """
 model_call = []
 tape_gradient = []
@@ -22,3 +23,4 @@ train_on_batch = []
 layer_call = []
 dataset_shuffle = []
 config_change = []
+loss_call = []

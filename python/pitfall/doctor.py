@@ -54,6 +54,11 @@ THRESHOLDS = {
     # update actually applied, |W_after - W_before| / |W_before| (TheDeepChecker: log10 in [-4, -1]).
     "update_ratio_low": 1e-5,
     "update_ratio_high": 1e-1,
+    # TheDeepChecker's lower bound (log10 of the update ratio below -4): below 1e-4, with the loss
+    # moving less than 5% between the first and the last epoch (epoch means), the steps are too
+    # small to train.
+    "update_ratio_stalled": 1e-4,
+    "stalled_loss_movement": 0.05,
     # SageMaker Debugger ClassImbalance: the most frequent class over the least frequent >= 10.
     "class_imbalance_ratio": 10.0,
     # DeepDiagnosis: loss not decreasing for 5 epochs.
@@ -79,8 +84,29 @@ THRESHOLDS = {
     # "moderately"). A whole fit waiting less than 0.1 s in all is timer noise, not a pipeline.
     "input_wait_fraction": 0.2,
     "input_wait_min_seconds": 0.1,
-    # too_few_epochs: the last epoch still lowered the loss by more than 10%.
+    # too_few_epochs: the last epoch still lowered the loss by more than 10% (information: the run is
+    # not wrong, more epochs would help).
     "still_improving": 0.10,
+    # Forward explosion: hidden activations' std growing > 10x over the stack and ending > 1e3.
+    "forward_growth": 10.0,
+    "forward_std": 1e3,
+    # The loss stays within 5% of what the best constant prediction scores (the label
+    # frequencies' entropy, Var(y) for MSE) while the steps are of normal size: the inputs do not
+    # predict the labels (TheDeepChecker's initial-loss and overfit-one-batch checks).
+    "prior_loss_relative": 0.05,
+    # ... and, judged on the training loss, a plateau there: less than 2% lower over the last 3
+    # epochs (a run still falling through the prior's level is slow, not blind).
+    "prior_plateau_epochs": 3,
+    "prior_plateau_drop": 0.02,
+    # A run of fewer steps is too short to tell what its inputs can predict (the steps are what a
+    # model needs to get past the label frequencies, which it learns first).
+    "prior_min_steps": 100,
+    # Overfitting without a rise: the validation loss has not improved for 5 epochs
+    # (loss_not_decreasing_epochs) and is more than 10x the training loss.
+    "generalization_gap_ratio": 10.0,
+    # DeepDiagnosis' output range vs labels: 5% of the regression targets outside what the last
+    # activation can output.
+    "unreachable_targets": 0.05,
     # float16 gradients (P03): below float16's smallest normal number, 2^-14, a value keeps fewer
     # than 10 significant bits, and below 2^-24 it is 0. Half of a gradient's entries down there is
     # the underflow the mixed precision guide's loss scaling exists for.
@@ -99,7 +125,7 @@ CATALOG = {
     "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
     "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
     "class_imbalance": "P40", "too_few_epochs": "P41", "overfitting": "P42", "saturated_activation": "P43",
-    "float16": "P03", "log_of_probabilities": "P10", "shuffle_buffer": "P22", "tf32": "P37",
+    "float16": "P03", "log_of_probabilities": "P10", "labels_unrelated": "P44", "output_range": "P45", "shuffle_buffer": "P22", "tf32": "P37",
     "unseeded_engine": "P27",
 }
 
@@ -210,11 +236,16 @@ def _flat_layers(model):
     return out
 
 
-def _loss_objects(model):
+def _loss_objects(model, doctor=None):
+    """The model's compiled losses; for a custom loop (no compiled loss), the Loss object the loop
+    was seen calling on the model's output."""
     losses = getattr(model, "compiled_losses", None)
     if callable(losses):
         losses = losses()
-    return [l for l in (losses or []) if l is not None]
+    losses = [l for l in (losses or []) if l is not None]
+    if not losses and doctor is not None and doctor._loop_loss is not None:
+        losses = [doctor._loop_loss]
+    return losses
 
 
 def _optimizer(model):
@@ -231,6 +262,7 @@ class _Run:
         self.step_losses = []       # [(step, loss)] of sampled steps (fit) or every step (custom loop)
         self.label_counts = None    # class -> count over the first epoch
         self.label_values = None    # (min, max, all integer?) of the targets seen
+        self.label_moments = [0, 0.0, 0.0]  # count, sum, sum of squares of the target entries seen
         self.first_batch = None     # the first sampled batch: x, y, y_pred as arrays
         self.timing = {}
 
@@ -259,6 +291,7 @@ class Doctor(_C.Callback):
         self._finished = False
         self._class_weight = None   # fit's class_weight, when a Session saw it (pitfall doctor, the catalog)
         self._early_stopping = []   # fit's EarlyStopping callbacks, when a Session saw them
+        self._loop_loss = None      # the Loss object a custom loop calls on the model's output
 
     # ---- sampling schedule
     def _sampled(self, step):
@@ -399,6 +432,10 @@ class Doctor(_C.Callback):
                 continue
             lo, hi = float(np.min(y)), float(np.max(y))
             integral = bool(np.all(np.floor(y) == y))
+            moments = self._run.label_moments
+            moments[0] += y.size
+            moments[1] += float(np.sum(y, dtype=np.float64))
+            moments[2] += float(np.sum(np.square(y, dtype=np.float64)))
             if self._run.label_values is None:
                 self._run.label_values = [lo, hi, integral]
             else:
@@ -481,15 +518,18 @@ _CONSEQUENCES = {
     "bad_initialization": {"dying_relu", "exploding_gradient", "vanishing_gradient", "numerical_instability",
                            "learning_rate_too_low", "saturated_activation"},
     "wrong_output_activation": {"learning_rate_too_low", "numerical_instability"},
-    "exploding_gradient": {"learning_rate_too_high", "numerical_instability"},
+    "exploding_gradient": {"learning_rate_too_high", "learning_rate_too_low", "numerical_instability",
+                           "dying_relu", "saturated_activation"},
+    "vanishing_gradient": {"api_misuse:P13"},
     "learning_rate_too_high": {"dying_relu", "exploding_gradient", "numerical_instability"},
     "data_pipeline": {"overfitting"},
 }
 
 
 def _demote_consequences(findings):
-    """Each error that is not itself explained demotes the symptoms it explains, the earliest seen
-    first (static findings before step 0), ties broken by the order of _CONSEQUENCES."""
+    """Each error that is not itself explained demotes the symptoms it explains (a category, or
+    "category:id" for one pitfall of a category), the earliest seen first (static findings before
+    step 0), ties broken by the order of _CONSEQUENCES."""
     precedence = list(_CONSEQUENCES)
     order = sorted(range(len(findings)), key=lambda i: (
         findings[i].step if findings[i].step is not None else -1,
@@ -500,7 +540,8 @@ def _demote_consequences(findings):
         if cause.severity != "error" or cause.category not in _CONSEQUENCES:
             continue
         for j, f in enumerate(out):
-            if j != i and f.severity != "info" and f.category in _CONSEQUENCES[cause.category]:
+            explained = _CONSEQUENCES[cause.category]
+            if j != i and f.severity != "info" and (f.category in explained or f"{f.category}:{f.id}" in explained):
                 out[j] = dataclasses.replace(f, severity="info",
                                              evidence={**f.evidence, "explained_by": f"{cause.id} {cause.category}"})
     return out
@@ -515,7 +556,7 @@ def _ordered(findings):
 # ---------------------------------------------------------------- static checks (before the first step)
 def _static_checks(doctor, model):
     layers = _flat_layers(model)
-    losses = _loss_objects(model)
+    losses = _loss_objects(model, doctor)
     last = layers[-1] if layers else None
     last_activation = _activation_name(last) if last is not None else None
     units = _output_units(model)
@@ -530,6 +571,12 @@ def _static_checks(doctor, model):
                         {"last_layer": last.name, "activation": "softmax", "loss": cls, "from_logits": True,
                          "loss_floor": _double_softmax_floor(units)},
                         "remove the softmax from the last layer (keep from_logits=True), or set from_logits=False",
+                        layer=last.name)
+        if cls in ("BinaryCrossentropy", "BinaryFocalCrossentropy") and last_activation == "sigmoid" and from_logits:
+            doctor._add("double_softmax", "wrong_output_activation", "error",
+                        "sigmoid output fed to a loss that applies sigmoid again (from_logits=True)",
+                        {"last_layer": last.name, "activation": "sigmoid", "loss": cls, "from_logits": True},
+                        "remove the sigmoid from the last layer (keep from_logits=True), or set from_logits=False",
                         layer=last.name)
         if last_activation == "softmax" and units == 1:
             doctor._add("single_unit_softmax", "wrong_output_activation", "error",
@@ -593,13 +640,13 @@ def _linear_stack_check(doctor, layers):
             continue
         activation = _activation_name(layer)
         if cls in _WEIGHTED:
-            if previous is not None and layer is not layers[-1] or (previous is not None and
-                                                                       activation in (None, "linear")):
-                if previous is not None:
-                    doctor._add("missing_hidden_activation", "missing_hidden_activation", "warning",
-                                "consecutive layers without an activation between them collapse into one linear map",
-                                {"layers": [previous.name, layer.name], "activation": "linear"},
-                                f"give {previous.name} a non-linearity, e.g. activation='relu'", layer=previous.name)
+            # Whatever the second layer's own activation: W2 (W1 x + b1) + b2 is one affine map before it
+            # (a linear hidden layer under a softmax output is multinomial logistic regression).
+            if previous is not None:
+                doctor._add("missing_hidden_activation", "missing_hidden_activation", "warning",
+                            "consecutive layers without an activation between them collapse into one linear map",
+                            {"layers": [previous.name, layer.name], "activation": "linear"},
+                            f"give {previous.name} a non-linearity, e.g. activation='relu'", layer=previous.name)
             previous = layer if activation in (None, "linear") else None
         else:
             previous = None
@@ -782,6 +829,7 @@ def _analyse_sample(doctor, sample, current):
                            "y_pred": [_array(t) for t in sample["y_pred"]], "step": step}
         _data_checks(doctor, sample, step, epoch)
         _initialization_checks(doctor, kernels, before, step, epoch, loss)
+        _forward_scale_check(doctor, sample, step, epoch)
     graph = _graph_checks(doctor, sample.get("loss_tensor"), list(sample["y_pred"]), step, epoch)
     if doctor._watching is not None and len(run.samples) == 0:
         _penalty_check(doctor, doctor._model, graph, list(sample["y_pred"]), step, epoch)
@@ -791,9 +839,17 @@ def _analyse_sample(doctor, sample, current):
     run.samples.append(stats)
 
 
+# Layers that scale their input themselves: a model that starts with one normalizes its inputs
+# (Keras's recommended place for preprocessing), so raw values at its input are expected.
+_INPUT_SCALING = ("Normalization", "Rescaling", "BatchNormalization", "LayerNormalization", "UnitNormalization",
+                  "GroupNormalization")
+
+
 def _data_checks(doctor, sample, step, epoch):
     model = doctor._model
-    for i, x in enumerate(sample["x"]):
+    layers = _flat_layers(model) if model is not None else []
+    scaled = bool(layers) and _class_name(layers[0]) in _INPUT_SCALING
+    for i, x in enumerate([] if scaled else sample["x"]):
         x = _array(x)
         if x is None or x.size == 0 or not np.all(np.isfinite(x)):
             continue
@@ -823,7 +879,7 @@ def _data_checks(doctor, sample, step, epoch):
 
 
 def _label_checks(doctor, sample, step, epoch):
-    losses = _loss_objects(doctor._model)
+    losses = _loss_objects(doctor._model, doctor)
     if not losses or not sample["y"]:
         return
     cls = _class_name(losses[0])
@@ -844,19 +900,53 @@ def _label_checks(doctor, sample, step, epoch):
                     "use a regression metric: metrics=['mae'] or RootMeanSquaredError()", step=step, epoch=epoch)
     units = _output_units(doctor._model)
     classes = _class_ids(y)
-    if cls in _REGRESSION_LOSSES and classes is not None and units and units > 1 and \
-            _activation_name(_flat_layers(doctor._model)[-1]) == "softmax":
+    last_activation = _activation_name(_flat_layers(doctor._model)[-1])
+    one_hot = y.ndim >= 2 and y.shape[-1] > 1 and classes is not None
+    if cls in _REGRESSION_LOSSES and classes is not None and (
+            (units and units > 1 and last_activation == "softmax") or metrics & _ACCURACY_METRICS):
+        # A regression loss on class labels: a softmax classifier, or accuracy asked of class ids.
         doctor._add("label_encoding", "wrong_loss", "warning",
-                    f"{cls} on a softmax classifier",
-                    {"loss": cls, "units": units, "activation": "softmax"},
-                    "use categorical_crossentropy for one-hot labels, sparse_categorical_crossentropy for "
-                    "integer labels", step=step, epoch=epoch)
+                    f"{cls} on class labels" + (" of a softmax classifier" if last_activation == "softmax" else
+                                                " scored by accuracy"),
+                    {"loss": cls, "units": units, "activation": last_activation,
+                     "metrics": sorted(metrics & _ACCURACY_METRICS)},
+                    "use a classification loss: binary_crossentropy for 0/1 labels, categorical_crossentropy for "
+                    "one-hot labels, sparse_categorical_crossentropy for integer labels", step=step, epoch=epoch)
+    if cls == "BinaryCrossentropy" and one_hot and units and units > 1 and last_activation != "softmax":
+        doctor._add("label_encoding", "wrong_loss", "error",
+                    "binary_crossentropy on one-hot rows of several classes",
+                    {"loss": cls, "units": units, "activation": last_activation},
+                    "use categorical_crossentropy (from_logits=True for a linear last layer): one class per example "
+                    "is a softmax over the classes, not an independent sigmoid per unit", step=step, epoch=epoch)
+    _output_range_check(doctor, cls, last_activation, y, step, epoch)
+
+
+# The values each bounded output activation can produce.
+_OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
+                  "softplus": (0.0, math.inf), "exponential": (0.0, math.inf), "hard_sigmoid": (0.0, 1.0)}
+
+
+def _output_range_check(doctor, cls, activation, y, step, epoch):
+    """DeepDiagnosis' output-range rule: a regression loss whose targets lie (in part) where the last
+    activation cannot reach (a sigmoid for targets in [-3, 3], a relu for negative targets)."""
+    if cls not in _REGRESSION_LOSSES or activation not in _OUTPUT_RANGES or y.size == 0:
+        return
+    lo, hi = _OUTPUT_RANGES[activation]
+    outside = float(np.mean((y < lo) | (y > hi)))
+    if outside >= THRESHOLDS["unreachable_targets"]:
+        doctor._add("output_range", "wrong_output_activation", "error",
+                    f"the last layer's {activation} cannot reach the targets: its outputs lie in [{lo:g}, {hi:g}]",
+                    {"activation": activation, "output_range": [lo, hi], "target_min": _num(float(np.min(y))),
+                     "target_max": _num(float(np.max(y))), "fraction_outside": _num(outside),
+                     "threshold": THRESHOLDS["unreachable_targets"]},
+                    "use a linear last layer (activation=None) for a real-valued target, or rescale the targets into "
+                    "the activation's range", step=step, epoch=epoch)
 
 
 def _saturated_probabilities(doctor, sample, step, epoch):
     """Sigmoid outputs that are exactly 0 or 1 in float32 under a cross-entropy on probabilities:
     the loss clips them at epsilon (per-sample loss -ln(1e-7) = 16.118) and their gradient is 0 (P09)."""
-    losses = _loss_objects(doctor._model) if doctor._model is not None else []
+    losses = _loss_objects(doctor._model, doctor) if doctor._model is not None else []
     if not losses or not sample["y_pred"] or _class_name(losses[0]) != "BinaryCrossentropy" or \
             _config(losses[0]).get("from_logits"):
         return
@@ -896,6 +986,36 @@ def _initialization_checks(doctor, kernels, before, step, epoch, loss):
                         {"kernel": name, "mean": mean, "std": std},
                         "initialize around zero: glorot_uniform / he_normal (a custom RandomNormal needs mean=0)",
                         layer=name, step=step, epoch=epoch)
+
+
+def _forward_scale_check(doctor, sample, step, epoch):
+    """Activations that grow layer after layer (SageMaker's ExplodingTensor watches activations too;
+    TheDeepChecker calls an activation std outside [0.5, 2] abnormal): hidden outputs whose std grows
+    more than 10x over the stack and ends above 1e3 explode forward. The output probabilities then
+    saturate, a probability loss clips them, and the gradients read 0, so the gradient rule cannot see
+    it."""
+    layers = {l.name: l for l in _flat_layers(doctor._model)}
+    stds = []
+    for name, outputs in list(zip(sample["layer_names"], sample["layer_outputs"]))[:-1]:
+        layer = layers.get(name)
+        if layer is None or _class_name(layer) not in _WEIGHTED or not outputs:
+            continue
+        out = _array(outputs[0])
+        if out is not None and out.size > 1 and np.all(np.isfinite(out)):
+            stds.append((name, float(np.std(out))))
+    if len(stds) < 2 or stds[0][1] <= 0:
+        return
+    name, last = stds[-1]
+    growth = last / stds[0][1]
+    if growth > THRESHOLDS["forward_growth"] and last > THRESHOLDS["forward_std"]:
+        doctor._add("exploding_gradient", "exploding_gradient", "error",
+                    "activations explode forward: each layer's outputs are larger than the last one's",
+                    {"layer": name, "first_hidden_std": _num(stds[0][1]), "last_hidden_std": _num(last),
+                     "growth": _num(growth), "threshold_growth": THRESHOLDS["forward_growth"],
+                     "threshold_std": THRESHOLDS["forward_std"]},
+                    "initialize with a variance-preserving scheme (he_normal before relu, glorot_uniform otherwise; "
+                    "a custom RandomNormal needs stddev ~ sqrt(2 / fan_in)), or add BatchNormalization",
+                    layer=name, step=step, epoch=epoch)
 
 
 def _activation_checks(doctor, sample, stats, step, epoch):
@@ -965,10 +1085,13 @@ def _adam_epsilon_check(add, optimizer, named_grads, step=None, epoch=None):
     epsilon = _config(optimizer).get("epsilon")
     if not isinstance(epsilon, (int, float)) or epsilon <= 0:
         return
-    for name, g in named_grads:
-        if g is None or g.size == 0:
-            continue
-        rms = float(np.sqrt(np.mean(np.asarray(g, np.float64) ** 2)))
+    rms_of = {name: float(np.sqrt(np.mean(np.asarray(g, np.float64) ** 2)))
+              for name, g in named_grads if g is not None and g.size}
+    # Every gradient that small (a tiny loss scale); one small layer among normal ones is a vanishing
+    # gradient, not an epsilon matter.
+    if not rms_of or max(rms_of.values()) > 10 * epsilon:
+        return
+    for name, rms in rms_of.items():
         if 0 < rms <= 10 * epsilon:
             add("adam_epsilon", "api_misuse", "warning",
                 "the gradients are as small as Adam's epsilon: the step is damped and depends on the "
@@ -1083,6 +1206,21 @@ def _nonfinite_checks(doctor):
         return
     lr = _learning_rate(doctor._model)
     large = _first_large_update_step(run)
+    finite = [l for _, l in run.step_losses if math.isfinite(l)]
+    grew = bool(finite) and max(finite) > THRESHOLDS["diverged_factor"] * max(abs(first_loss), 1e-12)
+    if (large is None or (step is not None and large >= step)) and not grew:
+        # In-bound steps, and then inf/NaN from one step to the next: an op produced it (0/0 in an
+        # update with epsilon 0, a log or sqrt of 0), not the size of the steps (DeepDiagnosis and
+        # DeepLocalize tell a numerical error from divergence).
+        doctor._add("nonfinite", "numerical_instability", "error",
+                    "the loss turned inf/NaN from one step to the next although the updates were of normal size",
+                    {"first_loss": _num(first_loss), "nonfinite_at_step": step, "nonfinite_at_epoch": epoch,
+                     "largest_update_ratio": _num(max(ratios)) if ratios else None,
+                     "update_ratio_threshold": THRESHOLDS["update_ratio_high"]},
+                    "find the op with pf.debug.check_numerics(model) (it names the layer and op): an optimizer "
+                    "epsilon of 0, a division, log or sqrt of 0; keep softmax/log inside the built-in losses",
+                    step=step, epoch=epoch)
+        return
     doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
                 "the loss diverged to inf/NaN after finite first steps",
                 {"first_loss": _num(first_loss), "nonfinite_at_step": step, "nonfinite_at_epoch": epoch,
@@ -1157,6 +1295,18 @@ def _dead_and_saturated(doctor):
 
 
 def _dead_from_start(doctor, layer, value):
+    kernel_blamed = any(f.category == "bad_initialization" and f.step == 0 and f.layer is not None
+                        for f in doctor.findings)
+    if not kernel_blamed:
+        # The kernels start centred (the initialization check passed): the biases, or the inputs the
+        # layer receives, put every pre-activation below 0 from the start.
+        doctor._add("dying_relu", "dying_relu", "error",
+                    "ReLU units are dead from the first step although the kernels are centred: the biases push "
+                    "every pre-activation below 0",
+                    {"layer": layer, "dead_fraction_at_step_0": _num(value), "threshold": THRESHOLDS["dead_fraction"]},
+                    "start the biases at 0 (bias_initializer='zeros', the default), or use LeakyReLU / ELU",
+                    layer=layer, step=0)
+        return
     doctor._add("off_centre_init", "bad_initialization", "error",
                 "ReLU units are dead from the first step: the initial weights push every pre-activation below 0",
                 {"layer": layer, "dead_fraction_at_step_0": _num(value), "threshold": THRESHOLDS["dead_fraction"]},
@@ -1167,7 +1317,7 @@ def _dead_from_start(doctor, layer, value):
 def _uniform_loss(doctor):
     """The loss of a model that predicts the uniform distribution: ln K for K classes."""
     units = _output_units(doctor._model)
-    losses = _loss_objects(doctor._model)
+    losses = _loss_objects(doctor._model, doctor)
     if not losses or not units:
         return None
     cls = _class_name(losses[0])
@@ -1191,7 +1341,9 @@ def _loss_curve_checks(doctor):
     ratios = [v for s in run.samples for v in s["update_ratios"].values() if v > 0]
     median_ratio = float(np.median(ratios)) if ratios else None
     lr = _learning_rate(doctor._model)
-    relative_drop = (first_step - losses[-1]) / abs(first_step) if first_step else 0.0
+    # How far the loss moved: epoch means against epoch means (one sampled batch is noise).
+    start = losses[0] if len(losses) >= 2 else first_step
+    relative_drop = (start - losses[-1]) / abs(start) if start else 0.0
     if losses[-1] > THRESHOLDS["diverged_factor"] * max(abs(first_step), 1e-12):
         doctor._add("learning_rate_too_high", "learning_rate_too_high", "error",
                     "the loss grows instead of falling",
@@ -1199,7 +1351,8 @@ def _loss_curve_checks(doctor):
                      "median_update_ratio": _num(median_ratio) if median_ratio else None, "learning_rate": lr},
                     f"lower the learning rate (e.g. {lr / 10:g})" if lr else "lower the learning rate 10x")
         return
-    if median_ratio is not None and median_ratio < THRESHOLDS["update_ratio_low"] and relative_drop < 0.01:
+    if median_ratio is not None and median_ratio < THRESHOLDS["update_ratio_stalled"] and \
+            relative_drop < THRESHOLDS["stalled_loss_movement"]:
         doctor._add("learning_rate_too_low", "learning_rate_too_low", "warning",
                     "the updates are too small to move the loss",
                     {"median_update_ratio": _num(median_ratio), "threshold": THRESHOLDS["update_ratio_low"],
@@ -1207,13 +1360,16 @@ def _loss_curve_checks(doctor):
                     f"raise the learning rate (e.g. {lr * 100:g}), or use the optimizer's default" if lr
                     else "raise the learning rate")
         return
-    if uniform is not None and all(abs(v - uniform) <= THRESHOLDS["stuck_loss_relative"] * uniform for v in losses):
+    if uniform is not None and all(abs(v - uniform) <= THRESHOLDS["stuck_loss_relative"] * uniform for v in losses) \
+            and median_ratio is not None and median_ratio < THRESHOLDS["update_ratio_low"]:
         doctor._add("learning_rate_too_low", "learning_rate_too_low", "warning",
                     "the loss stays at the uniform prediction's value ln K: the model has learned nothing",
                     {"loss": _num(losses[-1]), "ln_K": _num(uniform), "median_update_ratio":
                      _num(median_ratio) if median_ratio is not None else None},
                     "check that the model can learn (activations alive, labels matching the loss); then raise "
                     "the learning rate")
+        return
+    if _prior_loss_check(doctor, losses, median_ratio):
         return
     window = THRESHOLDS["loss_not_decreasing_epochs"]
     if len(losses) > window and min(losses[-window:]) >= min(losses[:-window]):
@@ -1224,20 +1380,71 @@ def _loss_curve_checks(doctor):
                     "lower the learning rate (or use ReduceLROnPlateau), and check for a plateau caused by the data")
         return
     if len(losses) >= 2:
-        last_drop = (losses[-2] - losses[-1]) / abs(losses[-2]) if losses[-2] else 0.0
+        drops = [(a - b) / abs(a) if a else 0.0 for a, b in zip(losses[:-1], losses[1:])]
         val = [logs.get("val_loss") for _, logs in run.epoch_logs if "val_loss" in logs]
         val_improving = len(val) < 2 or val[-1] < val[-2]
-        if last_drop > THRESHOLDS["still_improving"] and val_improving:
+        if drops[-1] > THRESHOLDS["still_improving"] and val_improving:
             doctor._add("too_few_epochs", "too_few_epochs", "info",
                         "the loss was still falling fast when training stopped",
-                        {"last_epoch_relative_drop": _num(last_drop), "threshold": THRESHOLDS["still_improving"],
+                        {"last_epoch_relative_drop": _num(drops[-1]), "threshold": THRESHOLDS["still_improving"],
                          "epochs": len(losses)},
                         "train for more epochs (with EarlyStopping(restore_best_weights=True) to stop in time)")
 
 
+def _prior_loss(doctor):
+    """The loss of the best constant prediction on the labels seen: the entropy of the class
+    frequencies (cross-entropies), of the positive rate (binary), or Var(y) (MSE); None otherwise."""
+    run, losses = doctor._run, _loss_objects(doctor._model, doctor)
+    if not losses or len(losses) > 1 or doctor._class_weight:
+        return None
+    cls = _class_name(losses[0])
+    if cls in ("CategoricalCrossentropy", "SparseCategoricalCrossentropy") and run.label_counts:
+        n = np.array(list(run.label_counts.values()), np.float64)
+        p = n / n.sum()
+        return float(-np.sum(p * np.log(p)))
+    count, total, squares = run.label_moments
+    if not count:
+        return None
+    mean = total / count
+    if cls == "BinaryCrossentropy" and 0 < mean < 1:
+        return float(-(mean * math.log(mean) + (1 - mean) * math.log(1 - mean)))
+    if cls == "MeanSquaredError":
+        return float(max(squares / count - mean * mean, 0.0))
+    return None
+
+
+def _prior_loss_check(doctor, losses, median_ratio):
+    """The loss never gets below what predicting the label frequencies alone scores (on validation
+    data when there is some: memorized training labels can go lower), with updates of normal size
+    and nothing else named: the inputs do not predict the labels (rows of x and y shuffled apart,
+    labels from another file, a wrong join). TheDeepChecker's initial-loss and overfit-one-batch
+    checks; DeepDiagnosis puts the fix of a loss that does not decrease in the training data."""
+    if len(losses) < 2 or doctor._step < THRESHOLDS["prior_min_steps"] or \
+            any(f.severity in ("warning", "error") for f in doctor.findings):
+        return False
+    prior = _prior_loss(doctor)
+    if not prior or median_ratio is None or median_ratio < THRESHOLDS["update_ratio_low"]:
+        return False
+    val = [logs.get("val_loss") for _, logs in doctor._run.epoch_logs if "val_loss" in logs]
+    reached = min(val) if val else losses[-1]
+    recent = losses[-THRESHOLDS["prior_plateau_epochs"]:]
+    if not val and (recent[0] - recent[-1]) > THRESHOLDS["prior_plateau_drop"] * abs(recent[0]):
+        return False  # still falling: slow training passing the prior's level, not a plateau at it
+    if not math.isfinite(reached) or abs(reached - prior) > THRESHOLDS["prior_loss_relative"] * prior:
+        return False  # below: it learned something; far above: it has not even reached the prior
+    doctor._add("labels_unrelated", "data_pipeline", "error",
+                "the loss never gets below what the label frequencies alone give: the inputs do not predict "
+                "the labels", {"best_loss": _num(reached), "on": "validation" if val else "training",
+                               "constant_prediction_loss": _num(prior),
+                               "threshold": THRESHOLDS["prior_loss_relative"], "median_update_ratio": _num(median_ratio)},
+                "check that x and y stay aligned (shuffle them together, one permutation for both; the same "
+                "row order after joins and filters); a correct pipeline lets the model overfit one small batch")
+    return True
+
+
 def _label_distribution(doctor):
     counts = doctor._run.label_counts
-    losses = _loss_objects(doctor._model)
+    losses = _loss_objects(doctor._model, doctor)
     if not counts or not losses or _class_name(losses[0]) in _REGRESSION_LOSSES:
         return
     units = _output_units(doctor._model)
@@ -1297,12 +1504,12 @@ def _overfitting_check(doctor):
         return
     best = int(np.argmin(val))
     epochs_after = len(val) - 1 - best
+    # EarlyStopping that stopped on val_loss and put the best epoch's weights back: the model kept
+    # is the one at the minimum (the fix this finding asks for), so what follows is information only.
+    restored = any(_config(c).get("restore_best_weights") and _config(c).get("monitor") == "val_loss"
+                   and (getattr(c, "stopped_epoch", 0) or 0) > 0 for c in doctor._early_stopping)
     if epochs_after >= THRESHOLDS["overfit_patience"] and val[-1] >= (1 + THRESHOLDS["overfit_rise"]) * val[best] \
             and train[-1] < train[best]:
-        # EarlyStopping that stopped on val_loss and put the best epoch's weights back: the model kept
-        # is the one at the minimum (the fix this finding asks for), so the rise is information only.
-        restored = any(_config(c).get("restore_best_weights") and _config(c).get("monitor") == "val_loss"
-                       and (getattr(c, "stopped_epoch", 0) or 0) > 0 for c in doctor._early_stopping)
         evidence = {"best_val_loss": _num(val[best]), "best_epoch": best, "last_val_loss": _num(val[-1]),
                     "last_train_loss": _num(train[-1]), "rise_threshold": THRESHOLDS["overfit_rise"]}
         if restored:
@@ -1313,6 +1520,19 @@ def _overfitting_check(doctor):
                     evidence,
                     f"stop at the best epoch: EarlyStopping(monitor='val_loss', patience={THRESHOLDS['overfit_patience']},"
                     " restore_best_weights=True); add Dropout / weight decay, or more data", epoch=best)
+        return
+    window = THRESHOLDS["loss_not_decreasing_epochs"]
+    if epochs_after >= window and train[-1] > 0 and val[best] > THRESHOLDS["generalization_gap_ratio"] * train[-1]:
+        # No rise, but no progress either, at a validation loss many times the training loss:
+        # SageMaker's Overfit rule compares the two; DeepDiagnosis' 5-epoch window says it stopped.
+        doctor._add("overfitting", "overfitting", "info" if restored else "warning",
+                    "the model fits the training data far better than the validation data, and the validation "
+                    "loss stopped improving", {"best_val_loss": _num(val[best]), "best_epoch": best,
+                                               "last_train_loss": _num(train[-1]),
+                                               "ratio": _num(val[best] / train[-1]),
+                                               "threshold": THRESHOLDS["generalization_gap_ratio"]},
+                    "add Dropout / weight decay, use a smaller model or more data, and stop at the best epoch "
+                    "(EarlyStopping(monitor='val_loss', restore_best_weights=True))", epoch=best)
 
 
 # ---------------------------------------------------------------- custom loops
@@ -1331,8 +1551,11 @@ class _LoopWatch:
         optimizer.apply_gradients = self._apply_gradients
         _hooks.model_call.append(self._model_call)
         _hooks.tape_gradient.append(self._tape_gradient)
+        _hooks.loss_call.append(self._loss_call)
 
     def detach(self):
+        if self._loss_call in _hooks.loss_call:
+            _hooks.loss_call.remove(self._loss_call)
         if self._model_call in _hooks.model_call:
             _hooks.model_call.remove(self._model_call)
         if self._tape_gradient in _hooks.tape_gradient:
@@ -1358,6 +1581,18 @@ class _LoopWatch:
         ys = list(outputs.values()) if isinstance(outputs, dict) else (
             list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
         self.last_call = (xs, ys)
+
+    def _loss_call(self, loss, y_true, y_pred):
+        """A Loss object called on the model's last output: the loop's loss and its labels."""
+        ident = y_pred._impl_id() if hasattr(y_pred, "_impl_id") else None
+        if self.last_call is None or not any(y_pred is y or (ident is not None and hasattr(y, "_impl_id") and
+                                                             y._impl_id() == ident) for y in self.last_call[1]):
+            return
+        if self.doctor._loop_loss is None:
+            self.doctor._loop_loss = loss
+            _static_checks(self.doctor, self.model)
+        if self.step < _LOOP_LABEL_STEPS or self.doctor._sampled(self.step):
+            self.doctor._count_labels([[_array(convert_to_tensor(y_true))]])
 
     def _tape_gradient(self, target, sources, grads):
         self.loss = _scalar(target)
@@ -1392,6 +1627,11 @@ class _LoopWatch:
         self.step += 1
         self.doctor._step = self.step
         return result
+
+
+# A custom loop's labels are counted on its first steps (and the sampled ones after): enough for the
+# class balance, without a cost on every step of a long loop.
+_LOOP_LABEL_STEPS = 200
 
 
 def _own_train_step(model):
@@ -1436,6 +1676,9 @@ _MESSAGE_RULES = (
     (("double softmax",), ("double_softmax", "wrong_output_activation", "error",
                            "softmax output fed to a loss that applies softmax again (from_logits=True)",
                            "remove the softmax from the last layer (keep from_logits=True), or set from_logits=False")),
+    (("double sigmoid",), ("double_softmax", "wrong_output_activation", "error",
+                           "sigmoid output fed to a loss that applies sigmoid again (from_logits=True)",
+                           "remove the sigmoid from the last layer (keep from_logits=True), or set from_logits=False")),
     (("pitfall p11",), ("single_unit_softmax", "wrong_output_activation", "error",
                         "softmax over a single unit always outputs 1.0",
                         "use Dense(1, activation='sigmoid') with binary_crossentropy")),
@@ -1514,6 +1757,7 @@ class Session:
         self._numpy_seeded = False
         self._engine_seeded = False
         self._patched = []          # (owner, attribute, original) to restore
+        self._engine_warnings = []  # every engine warning while active (a run's Doctor may start later)
 
     def __enter__(self):
         for name, hook in self._hook_table():
@@ -1530,7 +1774,8 @@ class Session:
         return (("fit_callbacks", self._fit_callbacks), ("fit_history", self._fit_history),
                 ("model_call", self._model_call), ("tape_gradient", self._tape_gradient),
                 ("train_on_batch", self._train_on_batch), ("layer_call", self._layer_call),
-                ("dataset_shuffle", self._dataset_shuffle), ("config_change", self._config_change))
+                ("dataset_shuffle", self._dataset_shuffle), ("config_change", self._config_change),
+                ("engine_warning", self._engine_warnings.append))
 
     def _patch_seeding(self):
         """Which generator the script seeds (P27): np.random.seed alone leaves the engine's
@@ -1592,6 +1837,8 @@ class Session:
         for name, hook in self._hook_table():
             if hook in getattr(_hooks, name):
                 getattr(_hooks, name).remove(hook)
+        if exc_type is not None:
+            self._training_call = None  # the script stopped: its last call was not a prediction
         _C.Optimizer.apply_gradients = _ORIGINAL_APPLY
         for owner, name, value in reversed(self._patched):
             setattr(owner, name, value)
@@ -1599,6 +1846,11 @@ class Session:
         self._check_training_call()
         for doctor in list(self._loops.values()) + list(self._batch_loops.values()):
             doctor.finish()
+        for message in self._engine_warnings:
+            found = classify_warning(message)
+            if found is not None and not any(f.id == found.id and f.category == found.category
+                                             for f in self.findings):
+                self._extra.append(found)
         if self._numpy_seeded and not self._engine_seeded and self.doctors:
             self._add_extra("unseeded_engine", "api_misuse", "warning",
                             "np.random.seed was called but the engine's generator was not seeded: initial "

@@ -48,7 +48,8 @@ def run_script(script, argv=(), json_path=None, report_path=None, out=None, samp
         error_finding = _doctor.classify_error(error)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
-    findings = session.findings + ([error_finding] if error_finding is not None else [])
+    # The error that stopped the script leads: it is what the user saw first.
+    findings = ([error_finding] if error_finding is not None else []) + session.findings
     runs = [{"run": label, "findings": [f.to_dict() for f in d.findings], "curves": d.curves()}
             for label, d in session.doctors]
     result = _doctor.findings_json(findings, script=script, exit_status=exit_status, error=error_text,

@@ -9,10 +9,21 @@ it y_true and y_pred at the same rank, as Keras's LossFunctionWrapper does; call
 them as given, so (N,) - (N, 1) broadcasts to (N, N): pitfall P29), or a subclass of
 ``pf.losses.Loss`` defining ``call(self, y_true, y_pred)``.
 """
+from . import _hooks
 from . import _pitfall as _C
 from . import _arguments
 
 Loss = _C.Loss
+_raw_loss_call = Loss.__call__
+
+
+def _loss_call(self, y_true, y_pred, *args, **kwargs):
+    for hook in _hooks.loss_call:
+        hook(self, y_true, y_pred)
+    return _raw_loss_call(self, y_true, y_pred, *args, **kwargs)
+
+
+Loss.__call__ = _loss_call
 
 
 # Keras's loss classes, each from its argument table (layers/losses.cpp).

@@ -20,7 +20,7 @@ DIAGNOSED = {
     "P26": "data_pipeline", "P29": "wrong_loss", "P30": "api_misuse", "P31": "vanishing_gradient",
     "P32": "dying_relu", "P33": "api_misuse", "P34": "api_misuse", "P37": "dtype_precision",
     "P38": "missing_hidden_activation", "P39": "api_misuse", "P40": "class_imbalance", "P41": "too_few_epochs",
-    "P42": "overfitting", "P43": "saturated_activation",
+    "P42": "overfitting", "P43": "saturated_activation", "P44": "data_pipeline", "P45": "wrong_output_activation",
 }
 # Reported as information: the run is not wrong, the user should know (TF32 turned on; the loss
 # still falling at the last epoch).

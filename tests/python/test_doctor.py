@@ -303,7 +303,7 @@ model.fit(x / 255.0, keras.utils.to_categorical(y, 10), epochs=1, verbose=0)
     proc, data, _ = run_doctor(tmp_path, source)
     assert proc.returncode == 1
     assert data["exit_status"] == 1 and data["error"]
-    assert [(f["id"], f["category"]) for f in data["findings"]][-1] == ("P08", "wrong_label_encoding")
+    assert [(f["id"], f["category"]) for f in data["findings"]][0] == ("P08", "wrong_label_encoding")
 
 
 def test_command_keeps_the_scripts_exit_status(tmp_path):

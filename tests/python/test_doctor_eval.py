@@ -3,7 +3,7 @@ under a doctor Session. The whole evaluation takes about two minutes on two core
 all of it (no subset).
 
 The goal of the issue is asserted: no warning or error on any unmutated program, and at least 90% of
-the effective mutants named with their seeded category by the first warning/error finding. A
+the effective mutants named with their seeded category by the leading finding. A
 regression of the doctor (a rule that stops firing, a new false alarm) fails here with the table of
 what changed. The mutants, the effectiveness criterion and the scoring are documented in the module
 and in docs/doctor.md, "Evaluation on seeded faults"."""

@@ -12,11 +12,12 @@ import pytest
 from pitfall_outcomes import EXAMPLES, catalog_entries, outcome
 
 # The entries of the catalog specification (reference/pitfalls.md): P04, P15, P20, P23, P24 do not exist;
-# P37 (TensorFloat-32 matmuls) follows the specification's last entry, and P38-P43 are the training-run
+# P37 (TensorFloat-32 matmuls) follows the specification's last entry, and P38-P45 are the training-run
 # pitfalls the doctor names (pitfall/doctor.py CATALOG).
 SPECIFIED = ["P01", "P02", "P03", "P05", "P06", "P07", "P08", "P09", "P10", "P11", "P12", "P13", "P14", "P16",
              "P17", "P18", "P19", "P21", "P22", "P25", "P26", "P27", "P28", "P29", "P30", "P31", "P32", "P33",
-             "P34", "P35", "P36", "P37", "P38", "P39", "P40", "P41", "P42", "P43"]
+             "P34", "P35", "P36", "P37", "P38", "P39", "P40", "P41", "P42", "P43",
+             "P44", "P45"]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 

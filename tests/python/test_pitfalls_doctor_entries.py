@@ -1,4 +1,4 @@
-"""Catalog entries P38-P43, the training-run pitfalls the doctor names: each is reproduced and fixed,
+"""Catalog entries P38-P45, the training-run pitfalls the doctor names: each is reproduced and fixed,
 and run under the doctor the broken run gets a finding with the entry's own id and the doctor's
 category for it, while the fixed run gets nothing of severity warning or error."""
 import pytest
@@ -6,7 +6,8 @@ import pytest
 from pitfall_outcomes import outcome
 
 ENTRIES = {"P38": "missing_hidden_activation", "P39": "api_misuse", "P40": "class_imbalance",
-           "P41": "too_few_epochs", "P42": "overfitting", "P43": "saturated_activation"}
+           "P41": "too_few_epochs", "P42": "overfitting", "P43": "saturated_activation",
+           "P44": "data_pipeline", "P45": "wrong_output_activation"}
 
 
 def diagnosed(ident):
