@@ -19,9 +19,10 @@ category of the fault it seeds. Every program and every mutant runs under a doct
   that are not effective are reported and left out of the rates.
 
 Everything is seeded (data from DATA_SEED, the engine from each spec's seed), so a run on one build
-gives the same table every time. The data are Fashion-MNIST subsets (Debian's dataset-fashion-mnist)
-and tabular sets generated here with NumPy, in the manner of scikit-learn's make_moons,
-make_circles, make_classification and make_friedman1 (scikit-learn is not a dependency).
+gives the same table every time. The data are Fashion-MNIST subsets (Debian's dataset-fashion-mnist),
+scikit-learn's bundled digits, iris, wine and breast cancer sets (Debian's python3-sklearn), and
+tabular sets generated here with NumPy in the manner of scikit-learn's make_moons, make_circles,
+make_classification and make_friedman1.
 """
 import argparse
 import dataclasses
@@ -126,6 +127,14 @@ def _sensors(rng, n=1500):
     return z * units[0] + units[1], label
 
 
+def _sklearn(name):
+    """One of scikit-learn's bundled data sets (Debian's python3-sklearn): digits, iris, wine,
+    breast_cancer, as (x, y)."""
+    from sklearn import datasets as sklearn_datasets
+    bunch = getattr(sklearn_datasets, f"load_{name}")()
+    return bunch.data, bunch.target
+
+
 def _tabular(x, y, rng, classes):
     x_train, y_train, x_test, y_test = _split(x.astype("float32"), y, 0.25, rng)
     if classes:
@@ -146,6 +155,10 @@ DATASETS = {
     "sensors": lambda rng: _tabular(*_sensors(rng), rng, 3),
     "friedman1": lambda rng: _tabular(*_friedman1(rng), rng, 0),
     "waves": lambda rng: _tabular(*_waves(rng), rng, 0),
+    "digits": lambda rng: _tabular(*_sklearn("digits"), rng, 10),
+    "iris": lambda rng: _tabular(*_sklearn("iris"), rng, 3),
+    "wine": lambda rng: _tabular(*_sklearn("wine"), rng, 3),
+    "breast_cancer": lambda rng: _tabular(*_sklearn("breast_cancer"), rng, 2),
 }
 _LOADED = {}
 
@@ -221,6 +234,13 @@ PROGRAMS = (
          loss="mse", labels="real", metrics=("mae",), optimizer="sgd", lr=0.05, momentum=0.9, epochs=60),
     Spec("sensors_tanh_sgd", "sensors", "multiclass", hidden=(32,), activation="tanh", optimizer="sgd", lr=0.05,
          momentum=0.9, epochs=40),
+    # scikit-learn's data sets: 8x8 digit images (0-16), iris, wine and breast cancer measurements in
+    # their own units (standardized by the programs).
+    Spec("digits_mlp", "digits", "multiclass", hidden=(64,), epochs=30, validation_split=0.2),
+    Spec("iris_mlp", "iris", "multiclass", hidden=(16,), lr=1e-2, epochs=80, batch_size=16),
+    Spec("wine_mlp", "wine", "multiclass", hidden=(16,), lr=1e-2, epochs=60, batch_size=16),
+    Spec("breast_cancer_binary", "breast_cancer", "binary", hidden=(16,), output="sigmoid",
+         loss="binary_crossentropy", labels="binary", epochs=30),
 )
 
 
@@ -258,7 +278,8 @@ def _inputs(spec, data, x):
     if spec.scaling == "pixel":
         x = x / 255.0
     elif spec.scaling == "standard":
-        x = (x - data.x_train.mean(axis=0)) / data.x_train.std(axis=0)
+        std = data.x_train.std(axis=0)
+        x = (x - data.x_train.mean(axis=0)) / np.where(std > 0, std, 1.0)   # digits' border pixels are constant
     if spec.conv:
         x = x.reshape((-1,) + data.image_shape)
     elif x.ndim > 2:

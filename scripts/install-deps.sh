@@ -8,7 +8,7 @@ PACKAGES=(
   cmake g++ libeigen3-dev pybind11-dev doctest-dev
   python3-dev python3-numpy python3-pytest python3-setuptools python3-venv python3-pip
   libopenblas-dev zlib1g-dev
-  python3-torch python3-matplotlib dataset-fashion-mnist
+  python3-torch python3-matplotlib python3-sklearn dataset-fashion-mnist
   clang libclang-rt-14-dev
 )
 

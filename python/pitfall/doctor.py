@@ -87,9 +87,10 @@ THRESHOLDS = {
     # too_few_epochs: the last epoch still lowered the loss by more than 10% (information: the run is
     # not wrong, more epochs would help).
     "still_improving": 0.10,
-    # Forward explosion: hidden activations' std growing > 10x over the stack and ending > 1e3.
+    # Forward explosion: hidden activations' std growing > 10x over the stack and ending > 100
+    # (TheDeepChecker calls an activation std outside [0.5, 2] abnormal; 50x its upper end).
     "forward_growth": 10.0,
-    "forward_std": 1e3,
+    "forward_std": 1e2,
     # The loss stays within 5% of what the best constant prediction scores (the label
     # frequencies' entropy, Var(y) for MSE) while the steps are of normal size: the inputs do not
     # predict the labels (TheDeepChecker's initial-loss and overfit-one-batch checks).
@@ -292,6 +293,7 @@ class Doctor(_C.Callback):
         self._class_weight = None   # fit's class_weight, when a Session saw it (pitfall doctor, the catalog)
         self._early_stopping = []   # fit's EarlyStopping callbacks, when a Session saw them
         self._loop_loss = None      # the Loss object a custom loop calls on the model's output
+        self._fit_arguments = None  # fit's arguments by name, when a Session saw them
 
     # ---- sampling schedule
     def _sampled(self, step):
@@ -991,7 +993,7 @@ def _initialization_checks(doctor, kernels, before, step, epoch, loss):
 def _forward_scale_check(doctor, sample, step, epoch):
     """Activations that grow layer after layer (SageMaker's ExplodingTensor watches activations too;
     TheDeepChecker calls an activation std outside [0.5, 2] abnormal): hidden outputs whose std grows
-    more than 10x over the stack and ends above 1e3 explode forward. The output probabilities then
+    more than 10x over the stack and ends above 100 explode forward. The output probabilities then
     saturate, a probability loss clips them, and the gradients read 0, so the gradient rule cannot see
     it."""
     layers = {l.name: l for l in _flat_layers(doctor._model)}
@@ -1474,12 +1476,51 @@ def _label_distribution(doctor):
                     evidence,
                     "pass class_weight={class: total / (n_classes * count)} to fit, resample, and watch "
                     "per-class metrics (Precision/Recall) instead of accuracy")
-    if missing and _validation_class_gap(doctor):
+    split = _split_class_gap(doctor._fit_arguments)
+    if (missing and _validation_class_gap(doctor)) or split:
+        evidence = {"classes_missing_from_training": missing} if not split else split
+        if _validation_class_gap(doctor):
+            evidence["val_accuracy"] = 0.0
         doctor._add("validation_split", "data_pipeline", "error",
-                    "the validation data holds classes the training data never contains",
-                    {"classes_missing_from_training": missing, "val_accuracy": 0.0},
+                    "the validation data holds classes the training data (nearly) never contains",
+                    evidence,
                     "shuffle the arrays before fit (validation_split takes the LAST rows, unshuffled), or pass "
                     "validation_data explicitly")
+
+
+def _split_class_gap(arguments):
+    """fit's own arrays split as fit splits them (validation_split: the last rows, keras/src/trainers/
+    data_adapters/data_adapter_utils.py train_validation_split) or validation_data's labels: the
+    classes whose share of the training labels is under a tenth of their share of the validation
+    labels (the P21 signature, seen before the first step). None when there is nothing to compare."""
+    if not arguments:
+        return None
+    y, val_y = arguments.get("y"), None
+    split = arguments.get("validation_split") or 0.0
+    try:
+        if y is not None and split and not isinstance(arguments.get("x"), _non_array_sources()):
+            y = np.asarray(y)
+            cut = int(np.floor(len(y) * (1.0 - split)))
+            y, val_y = y[:cut], y[cut:]
+        elif y is not None and isinstance(arguments.get("validation_data"), (tuple, list)) and \
+                len(arguments["validation_data"]) >= 2:
+            y, val_y = np.asarray(y), np.asarray(arguments["validation_data"][1])
+    except (TypeError, ValueError):
+        return None
+    if val_y is None or not len(y) or not len(val_y):
+        return None
+    train_ids, val_ids = _class_ids(y), _class_ids(val_y)
+    if train_ids is None or val_ids is None:
+        return None
+    classes, val_counts = np.unique(val_ids, return_counts=True)
+    train_counts = {c: n for c, n in zip(*np.unique(train_ids, return_counts=True))}
+    gap = [int(c) for c, n in zip(classes, val_counts)
+           if train_counts.get(c, 0) / len(train_ids) < 0.1 * n / len(val_ids)]
+    if not gap:
+        return None
+    return {"classes_rare_or_missing_in_training": gap,
+            "training_share": {str(c): _num(train_counts.get(c, 0) / len(train_ids)) for c in gap},
+            "validation_share": {str(c): _num(float(np.mean(val_ids == c))) for c in gap}}
 
 
 def _weighted_counts(counts, class_weight):
@@ -1627,6 +1668,11 @@ class _LoopWatch:
         self.step += 1
         self.doctor._step = self.step
         return result
+
+
+def _non_array_sources():
+    from .data import Dataset
+    return (Dataset,)
 
 
 # A custom loop's labels are counted on its first steps (and the sampled ones after): enough for the
@@ -1881,10 +1927,12 @@ class Session:
         given = [c for c in callbacks if isinstance(c, Doctor)]
         for doctor in given:
             doctor._class_weight, doctor._early_stopping = class_weight, stopping
+            doctor._fit_arguments = arguments
         if given:
             return callbacks
         doctor = Doctor(sample_every=self.sample_every)
         doctor._class_weight, doctor._early_stopping = class_weight, stopping
+        doctor._fit_arguments = arguments
         return callbacks + [self._start(f"fit of model '{model.name}'", doctor)]
 
     def _fit_history(self, model, history):
