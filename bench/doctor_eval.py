@@ -648,7 +648,7 @@ def markdown(result):
              f"any finding with the right category: {s['loosely_right']}/{s['effective']} = "
              f"{s['loose_rate']:.1%}. False alarms on the {s['programs']} unmutated programs: {s['false_alarms']} "
              f"(in {s['programs_with_false_alarms']} program(s)).", "",
-             "| truth \\ first finding | " + " | ".join(_SHORT[c] for c in columns) + " | recall |",
+             "| truth \\ leading finding | " + " | ".join(_SHORT[c] for c in columns) + " | recall |",
              "|---|" + "---:|" * (len(columns) + 1)]
     for truth, row in s["matrix"].items():
         cells = [(f"**{row[c]}**" if c == truth else str(row[c])) if row[c] else "." for c in columns]

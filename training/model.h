@@ -206,8 +206,10 @@ class Model : public Layer {
   void set_graph(const std::vector<KerasTensor>& inputs, const std::vector<KerasTensor>& outputs);
   // Tells an armed monitor about a layer call of this model's own graph.
   void monitor_layer_call(const Layer& layer, const std::vector<Tensor>& outputs) const {
-    if (monitor_ && monitor_->recording()) monitor_->record_layer_call(layer, outputs);
+    if (monitoring()) monitor_->record_layer_call(layer, outputs);
   }
+  // Whether an armed monitor records this step (callers skip building what it would read).
+  bool monitoring() const { return monitor_ && monitor_->recording(); }
   // Runs the graph's nodes on concrete inputs.
   std::vector<Tensor> run_graph(const std::vector<Tensor>& inputs, bool training);
   // Raises ShapeError naming the model, the input index and both shapes when the data cannot feed

@@ -116,7 +116,7 @@ std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs, bool tra
   Tensor x = xs[0];
   for (const auto& layer : sequence_) {
     x = (*layer)(x, training);
-    monitor_layer_call(*layer, {x});
+    if (monitoring()) monitor_layer_call(*layer, {x});
   }
   return {x};
 }

@@ -74,7 +74,8 @@ THRESHOLDS = {
     "overfit_patience": 3,
     # Input ranges (UMLAUT checks inputs outside [-1, 1]; 0..255 pixels are its commonest case):
     # integer-valued non-negative inputs with a maximum of 25 or more are raw counts or pixels; a
-    # feature scale spread (largest std / smallest std) above 1e3 is unscaled tabular data.
+    # feature scale spread (largest / smallest per-feature max |x| in a batch) above 1e3 is unscaled
+    # tabular data.
     "raw_integer_max": 25.0,
     "feature_scale_spread": 1e3,
     "input_abs_max": 1e3,
@@ -126,7 +127,8 @@ CATALOG = {
     "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
     "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
     "class_imbalance": "P40", "too_few_epochs": "P41", "overfitting": "P42", "saturated_activation": "P43",
-    "float16": "P03", "log_of_probabilities": "P10", "labels_unrelated": "P44", "output_range": "P45", "shuffle_buffer": "P22", "tf32": "P37",
+    "float16": "P03", "log_of_probabilities": "P10", "labels_unrelated": "P44", "output_range": "P45",
+    "shuffle_buffer": "P22", "tf32": "P37",
     "unseeded_engine": "P27",
 }
 
@@ -199,6 +201,20 @@ def _array(tensor):
     return np.asarray(tensor, dtype=np.float64) if tensor is not None else None
 
 
+def _values(tensor):
+    """A tensor's values as they are (float32 stays float32: the per-step statistics need no more)."""
+    if tensor is None:
+        return None
+    out = np.asarray(tensor)
+    return out if out.dtype.kind == "f" else out.astype(np.float64)
+
+
+def _sq(a):
+    """sum(a^2), through BLAS for float arrays."""
+    flat = a.reshape(-1)
+    return float(np.dot(flat, flat))
+
+
 # ---------------------------------------------------------------- what a model is made of
 def _class_name(obj):
     name = getattr(obj, "class_name", None)
@@ -254,6 +270,10 @@ def _optimizer(model):
 
 
 # ---------------------------------------------------------------- the analysis of one run
+# The targets the monitor keeps are counted every this many steps (and at the end of the epoch).
+_TARGET_BATCHES = 50
+
+
 class _Run:
     """What the doctor gathered: per-epoch logs, sampled steps' statistics, label counts."""
 
@@ -294,6 +314,7 @@ class Doctor(_C.Callback):
         self._early_stopping = []   # fit's EarlyStopping callbacks, when a Session saw them
         self._loop_loss = None      # the Loss object a custom loop calls on the model's output
         self._fit_arguments = None  # fit's arguments by name, when a Session saw them
+        self._activations = None    # layer name -> activation name, read once per run
 
     # ---- sampling schedule
     def _sampled(self, step):
@@ -305,6 +326,7 @@ class Doctor(_C.Callback):
 
     def _begin(self, model, own_steps=True):
         self._model = model
+        self._activations = None
         self._monitor = _C.TrainingMonitor()
         self._monitor.set_record_targets(True)
         model._monitor = self._monitor
@@ -313,12 +335,12 @@ class Doctor(_C.Callback):
         if self._on_warning not in _hooks.engine_warning:
             _hooks.engine_warning.append(self._on_warning)
         self._static_checks(model)
-        if own_steps and self._watching is None and _own_train_step(model) and isinstance(getattr(model, "optimizer", None),
-                                                                           _C.Optimizer):
+        optimizer = getattr(model, "optimizer", None)
+        if own_steps and self._watching is None and _own_train_step(model) and isinstance(optimizer, _C.Optimizer):
             # fit runs the model's own train_step (Python): it is observed as a custom loop is, its
             # GradientTape and its optimizer's steps; the steps' count is the loop's.
             self._monitor.set_record_targets(False)
-            self._watching = _LoopWatch(self, model, model.optimizer)
+            self._watching = _LoopWatch(self, model, optimizer)
 
     def _on_warning(self, message):
         self._warnings.append(str(message))
@@ -334,8 +356,8 @@ class Doctor(_C.Callback):
         monitor = self._monitor
         if monitor is None or self._watching is not None:
             return
-        if self._epoch == 0 or self._run.label_counts is None:
-            self._count_labels(monitor.take_targets())
+        if (self._epoch == 0 or self._run.label_counts is None) and self._step % _TARGET_BATCHES == 0:
+            self._count_labels(monitor.take_targets())  # in bunches: one Python pass per 50 steps
         sample = monitor.take_sample()
         if sample is not None:
             self._analyse_sample(sample, current=self._model.trainable_weights)
@@ -811,17 +833,18 @@ def _analyse_sample(doctor, sample, current):
     stats = {"step": step, "loss": loss, "grad_norms": {}, "update_ratios": {}, "dead": {}, "saturated": {}}
     paths = list(sample["variable_paths"])
     scale = float(sample["gradient_scale"]) or 1.0
-    grads = [(_array(g) / scale if _defined(g) else None) for g in sample["gradients"]]
-    before = [_array(v) for v in sample["values_before"]]
-    after = [_array(v) for v in current][:len(before)] if current is not None else []
+    grads = [((_values(g) / scale if scale != 1.0 else _values(g)) if _defined(g) else None)
+             for g in sample["gradients"]]
+    before = [_values(v) for v in sample["values_before"]]
+    after = [_values(v) for v in current][:len(before)] if current is not None else []
     kernels = []
     for layer, idx in _kernel_groups(paths).items():
         name = _layer_short(layer)
-        g2 = sum(float(np.sum(grads[i] ** 2)) for i in idx if grads[i] is not None)
+        g2 = sum(_sq(grads[i]) for i in idx if grads[i] is not None)
         stats["grad_norms"][name] = math.sqrt(g2) if math.isfinite(g2) else float("inf")
         if after and all(i < len(after) for i in idx):
-            w2 = sum(float(np.sum(before[i] ** 2)) for i in idx)
-            d2 = sum(float(np.sum((after[i] - before[i]) ** 2)) for i in idx)
+            w2 = sum(_sq(before[i]) for i in idx)
+            d2 = sum(_sq(after[i] - before[i]) for i in idx)
             if w2 > 0 and math.isfinite(w2) and math.isfinite(d2):
                 stats["update_ratios"][name] = math.sqrt(d2 / w2)
         if any(before[i].ndim >= 2 for i in idx):
@@ -867,13 +890,16 @@ def _data_checks(doctor, sample, step, epoch):
                         + ", or put layers.Rescaling(1/255) first", step=step, epoch=epoch)
             continue
         flat = x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(-1, 1)
-        std = flat.std(axis=0)
-        live = std[std > 0]
+        # Each feature's scale is its largest magnitude in the batch: unscaled units (1e5 Pa next to
+        # 0.01 m^3/s) differ by orders of magnitude; pixels / 255 differ by at most 255 (a border pixel
+        # with one faint value), which a per-feature std would blow up.
+        scale = np.max(np.abs(flat), axis=0)
+        live = scale[scale > 0]
         spread = float(live.max() / live.min()) if live.size > 1 else 1.0
         if spread > THRESHOLDS["feature_scale_spread"] or max(abs(lo), abs(hi)) > THRESHOLDS["input_abs_max"]:
             doctor._add("unnormalized_input", "unnormalized_input", "warning",
                         "input features span orders of magnitude",
-                        {"input": i, "min": _num(lo), "max": _num(hi), "feature_std_spread": _num(spread),
+                        {"input": i, "min": _num(lo), "max": _num(hi), "feature_scale_spread": _num(spread),
                          "threshold_spread": THRESHOLDS["feature_scale_spread"]},
                         "standardize each feature: layers.Normalization() adapted on the training data first in "
                         "the model (or (x - mean) / std computed on the training split)", step=step, epoch=epoch)
@@ -1021,16 +1047,17 @@ def _forward_scale_check(doctor, sample, step, epoch):
 
 
 def _activation_checks(doctor, sample, stats, step, epoch):
-    model = doctor._model
     names = list(sample["layer_names"])
-    layers = {l.name: l for l in _flat_layers(model)}
+    if doctor._activations is None:  # once per run: a layer's config does not change while it trains
+        doctor._activations = {l.name: _activation_name(l) for l in _flat_layers(doctor._model)}
     last_name = names[-1] if names else None
     for name, outputs in zip(names, sample["layer_outputs"]):
-        layer = layers.get(name)
-        if layer is None or not outputs or name == last_name:
+        if name not in doctor._activations or not outputs or name == last_name:
             continue
-        activation = _activation_name(layer)
-        out = _array(outputs[0])
+        activation = doctor._activations[name]
+        if activation not in ("relu", "sigmoid", "tanh"):
+            continue
+        out = _values(outputs[0])
         if out is None or out.ndim < 2 or out.size == 0:
             continue
         if activation == "relu":
@@ -1045,7 +1072,7 @@ def _activation_checks(doctor, sample, stats, step, epoch):
 
 
 def _gradient_checks(doctor, stats, kernels, grads, loss, step, epoch):
-    norms = [(name, float(np.sqrt(np.sum(grads[i] ** 2))) if grads[i] is not None else None) for name, i in kernels]
+    norms = [(name, math.sqrt(_sq(grads[i])) if grads[i] is not None else None) for name, i in kernels]
     stats["kernel_grad_norms"] = norms
     finite_loss = math.isfinite(loss)
     clipping = _clipping(doctor._model_optimizer())
@@ -1438,7 +1465,8 @@ def _prior_loss_check(doctor, losses, median_ratio):
                 "the loss never gets below what the label frequencies alone give: the inputs do not predict "
                 "the labels", {"best_loss": _num(reached), "on": "validation" if val else "training",
                                "constant_prediction_loss": _num(prior),
-                               "threshold": THRESHOLDS["prior_loss_relative"], "median_update_ratio": _num(median_ratio)},
+                               "threshold": THRESHOLDS["prior_loss_relative"],
+                               "median_update_ratio": _num(median_ratio)},
                 "check that x and y stay aligned (shuffle them together, one permutation for both; the same "
                 "row order after joins and filters); a correct pipeline lets the model overfit one small batch")
     return True
