@@ -11,7 +11,7 @@
 
     pitfall doctor [--json F] [--report F.html] SCRIPT.py [ARGS...]
                                       run a training script unchanged and name the pitfalls in its
-                                      runs (exit status: the script's)
+                                      runs (exit status: the script's; 3 when it trained nothing)
 
     pitfall defaults                  the Keras and PyTorch defaults side by side: every optimizer
                                       (values and update-rule variants), then the layer conventions

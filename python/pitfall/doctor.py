@@ -109,6 +109,12 @@ THRESHOLDS = {
     # DeepDiagnosis' output range vs labels: 5% of the regression targets outside what the last
     # activation can output.
     "unreachable_targets": 0.05,
+    # TheDeepChecker's initial-loss check: the first step's loss more than 3x ln K.
+    "initial_loss_factor": 3.0,
+    # Oscillation (AUTOTRAINER's oscillating-loss symptom): no new minimum in the last 5 epochs, the
+    # epoch-to-epoch change flipping sign at least 3 times there, by more than 10% of the loss.
+    "oscillation_flips": 3,
+    "oscillation_amplitude": 0.10,
     # float16 gradients (P03): below float16's smallest normal number, 2^-14, a value keeps fewer
     # than 10 significant bits, and below 2^-24 it is 0. Half of a gradient's entries down there is
     # the underflow the mixed precision guide's loss scaling exists for.
@@ -123,7 +129,7 @@ CATALOG = {
     "learning_rate_too_low": "P12", "adam_epsilon": "P13", "batchnorm_momentum": "P14", "exploding_gradient": "P16",
     "training_flag": "P17", "inference_training_mode": "P19", "regularization_dropped": "P18",
     "unnormalized_input": "P06", "off_centre_init": "P01",
-    "constant_init": "P02", "validation_split": "P21", "input_wait": "P26", "vanishing_gradient": "P31",
+    "constant_init": "P02", "initial_loss": "P01", "validation_split": "P21", "input_wait": "P26", "vanishing_gradient": "P31",
     "dying_relu": "P32", "nonfinite": "P03", "shape": "P30", "dtype": "P05", "keyword": "P34", "numpy_call": "P33",
     "mse_broadcast": "P29", "missing_hidden_activation": "P38", "regression_accuracy": "P39",
     "class_imbalance": "P40", "too_few_epochs": "P41", "overfitting": "P42", "saturated_activation": "P43",
@@ -284,6 +290,7 @@ class _Run:
         self.label_counts = None    # class -> count over the first epoch
         self.label_values = None    # (min, max, all integer?) of the targets seen
         self.label_moments = [0, 0.0, 0.0]  # count, sum, sum of squares of the target entries seen
+        self.first_nonfinite_layer = None  # the first layer whose output held inf/NaN on a sampled step
         self.first_batch = None     # the first sampled batch: x, y, y_pred as arrays
         self.timing = {}
 
@@ -328,7 +335,7 @@ class Doctor(_C.Callback):
         self._model = model
         self._activations = None
         self._monitor = _C.TrainingMonitor()
-        self._monitor.set_record_targets(True)
+        self._monitor.set_record_targets(self._run.label_counts is None)  # the first epoch's labels
         model._monitor = self._monitor
         self._finished = False
         self._warnings = []
@@ -358,9 +365,10 @@ class Doctor(_C.Callback):
             return
         if (self._epoch == 0 or self._run.label_counts is None) and self._step % _TARGET_BATCHES == 0:
             self._count_labels(monitor.take_targets())  # in bunches: one Python pass per 50 steps
-        sample = monitor.take_sample()
-        if sample is not None:
-            self._analyse_sample(sample, current=self._model.trainable_weights)
+        if self._sampled(self._step):  # an unsampled step costs nothing more than this test
+            sample = monitor.take_sample()
+            if sample is not None:
+                self._analyse_sample(sample, current=self._model.trainable_weights)
         self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -448,12 +456,15 @@ class Doctor(_C.Callback):
             self.findings.append(finding)
 
     def _count_labels(self, targets):
+        # Batches of one shape are counted together: one NumPy pass, not one per batch.
+        groups = {}
         for ys in targets or []:
-            if not ys:
-                continue
-            y = np.asarray(ys[0])
-            if y.size == 0:
-                continue
+            if ys:
+                y = np.asarray(ys[0])
+                if y.size:
+                    groups.setdefault((y.dtype.str, y.shape[1:]), []).append(y)
+        for parts in groups.values():
+            y = np.concatenate(parts) if len(parts) > 1 else parts[0]
             lo, hi = float(np.min(y)), float(np.max(y))
             integral = bool(np.all(np.floor(y) == y))
             moments = self._run.label_moments
@@ -855,6 +866,13 @@ def _analyse_sample(doctor, sample, current):
         _data_checks(doctor, sample, step, epoch)
         _initialization_checks(doctor, kernels, before, step, epoch, loss)
         _forward_scale_check(doctor, sample, step, epoch)
+        _initial_loss_check(doctor, loss, step, epoch)
+    if not math.isfinite(loss) and run.first_nonfinite_layer is None:
+        # Where inf/NaN first appears in the forward pass, in execution order (only looked for on a
+        # step whose loss is not finite).
+        run.first_nonfinite_layer = next(
+            (name for name, outputs in zip(sample["layer_names"], sample["layer_outputs"])
+             if any(not np.all(np.isfinite(_values(o))) for o in outputs)), "the loss (every layer output finite)")
     graph = _graph_checks(doctor, sample.get("loss_tensor"), list(sample["y_pred"]), step, epoch)
     if doctor._watching is not None and len(run.samples) == 0:
         _penalty_check(doctor, doctor._model, graph, list(sample["y_pred"]), step, epoch)
@@ -1014,6 +1032,21 @@ def _initialization_checks(doctor, kernels, before, step, epoch, loss):
                         {"kernel": name, "mean": mean, "std": std},
                         "initialize around zero: glorot_uniform / he_normal (a custom RandomNormal needs mean=0)",
                         layer=name, step=step, epoch=epoch)
+
+
+def _initial_loss_check(doctor, loss, step, epoch):
+    """TheDeepChecker's initial-loss check: an untrained classifier should score about ln K (its
+    predictions near uniform). Far above, it starts confidently wrong (initial scale, unscaled inputs,
+    an output layer's bias); said as information, with the number, since the causes have their own
+    checks."""
+    expected = _uniform_loss(doctor) if step == 0 else None
+    if expected and math.isfinite(loss) and loss > THRESHOLDS["initial_loss_factor"] * expected:
+        doctor._add("initial_loss", "bad_initialization", "info",
+                    "the first step's loss is far above ln K, the loss of a uniform prediction",
+                    {"initial_loss": _num(loss), "ln_K": _num(expected),
+                     "threshold_factor": THRESHOLDS["initial_loss_factor"]},
+                    "start from predictions near uniform: default initializers (glorot_uniform / he_normal), "
+                    "scaled inputs, a zero bias on the last layer", step=step, epoch=epoch)
 
 
 def _forward_scale_check(doctor, sample, step, epoch):
@@ -1228,7 +1261,7 @@ def _nonfinite_checks(doctor):
     if step == 0 or not math.isfinite(first_loss):
         doctor._add("nonfinite", "numerical_instability", "error",
                     "the loss is inf/NaN at the first step",
-                    {"first_loss": _num(first_loss)},
+                    {"first_loss": _num(first_loss), "first_nonfinite_layer": run.first_nonfinite_layer},
                     "find the op with pf.debug.check_numerics(model) (it names the layer and op); compute "
                     "softmax/log in the built-in losses (from_logits=True) and keep them in float32",
                     step=0, epoch=0)
@@ -1244,6 +1277,7 @@ def _nonfinite_checks(doctor):
         doctor._add("nonfinite", "numerical_instability", "error",
                     "the loss turned inf/NaN from one step to the next although the updates were of normal size",
                     {"first_loss": _num(first_loss), "nonfinite_at_step": step, "nonfinite_at_epoch": epoch,
+                     "first_nonfinite_layer": run.first_nonfinite_layer,
                      "largest_update_ratio": _num(max(ratios)) if ratios else None,
                      "update_ratio_threshold": THRESHOLDS["update_ratio_high"]},
                     "find the op with pf.debug.check_numerics(model) (it names the layer and op): an optimizer "
@@ -1402,10 +1436,16 @@ def _loss_curve_checks(doctor):
         return
     window = THRESHOLDS["loss_not_decreasing_epochs"]
     if len(losses) > window and min(losses[-window:]) >= min(losses[:-window]):
-        doctor._add("learning_rate_too_high", "learning_rate_too_high", "info",
+        recent = losses[-window - 1:]
+        changes = np.diff(recent)
+        flips = int(np.sum(np.sign(changes[1:]) * np.sign(changes[:-1]) < 0))
+        amplitude = (max(recent) - min(recent)) / abs(min(recent)) if min(recent) else 0.0
+        oscillating = flips >= THRESHOLDS["oscillation_flips"] and amplitude > THRESHOLDS["oscillation_amplitude"]
+        doctor._add("learning_rate_too_high", "learning_rate_too_high", "warning" if oscillating else "info",
+                    f"the loss oscillates and has not decreased for {window} epochs" if oscillating else
                     f"the loss has not decreased for {window} epochs",
                     {"best_loss": _num(min(losses)), "last_losses": [_num(v) for v in losses[-window:]],
-                     "learning_rate": lr},
+                     "direction_changes": flips, "relative_amplitude": _num(amplitude), "learning_rate": lr},
                     "lower the learning rate (or use ReduceLROnPlateau), and check for a plateau caused by the data")
         return
     if len(losses) >= 2:

@@ -1,7 +1,9 @@
 """`pitfall doctor [--json FILE] [--report FILE.html] SCRIPT.py [ARGS...]`: runs an unmodified script
 as its own ``__main__`` with a Doctor attached to every model it trains (fit) and every custom loop it
 runs, then prints the findings and writes the JSON and the HTML report. The exit status is the
-script's; an exception the script raises becomes a finding too (when the doctor knows its kind)."""
+script's; an exception the script raises becomes a finding too (when the doctor knows its kind). A
+path that is not a Python script exits 2; a script that exits cleanly without training anything
+exits 3 (the JSON's "script_exit_status" keeps the script's own 0)."""
 import html
 import math
 import os
@@ -12,6 +14,8 @@ import traceback
 from . import doctor as _doctor
 
 __all__ = ["run_script", "write_html"]
+
+NOTHING_TRAINED = 3  # the exit status when the script ran cleanly but trained nothing (2: not a script)
 
 
 def run_script(script, argv=(), json_path=None, report_path=None, out=None, sample_every=50):
@@ -50,10 +54,16 @@ def run_script(script, argv=(), json_path=None, report_path=None, out=None, samp
         sys.argv, sys.path[:] = saved_argv, saved_path
     # The error that stopped the script leads: it is what the user saw first.
     findings = ([error_finding] if error_finding is not None else []) + session.findings
+    script_status = exit_status
+    if not session.doctors and exit_status == 0:
+        # Nothing was diagnosed: say so, and do not let a clean exit pass for a clean bill of health.
+        error_text = error_text or (f"{script} trained no model (no fit(), train_on_batch() or optimizer step "
+                                    "ran): nothing to diagnose")
+        exit_status = NOTHING_TRAINED
     runs = [{"run": label, "findings": [f.to_dict() for f in d.findings], "curves": d.curves()}
             for label, d in session.doctors]
     result = _doctor.findings_json(findings, script=script, exit_status=exit_status, error=error_text,
-                                   extra={"runs": runs})
+                                   extra={"runs": runs, "script_exit_status": script_status})
     _print(findings, session, script, exit_status, out)
     if json_path:
         _doctor.write_json(json_path, result)

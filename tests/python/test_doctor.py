@@ -317,9 +317,17 @@ model.fit(x / 255.0, keras.utils.to_categorical(y, 10), epochs=1, verbose=0)
 
 
 def test_command_keeps_the_scripts_exit_status(tmp_path):
-    proc, data, _ = run_doctor(tmp_path, "import sys\nsys.exit(3)\n")
-    assert proc.returncode == 3 and data["exit_status"] == 3
+    proc, data, _ = run_doctor(tmp_path, "import sys\nsys.exit(5)\n")
+    assert proc.returncode == 5 and data["exit_status"] == 5 and data["script_exit_status"] == 5
     assert "trained no model" in proc.stdout and data["findings"] == []
+
+
+def test_command_says_so_when_a_clean_script_trains_nothing(tmp_path):
+    """A script that runs cleanly but never trains: a clear message, a non-zero exit, and the JSON
+    saying what happened (its own exit status kept apart)."""
+    proc, data, _ = run_doctor(tmp_path, "import numpy as np\nprint(np.zeros(3).sum())\n")
+    assert proc.returncode == 3 and data["exit_status"] == 3 and data["script_exit_status"] == 0
+    assert "trained no model" in proc.stdout and "trained no model" in data["error"] and data["findings"] == []
 
 
 @pytest.mark.parametrize("case", ["missing", "not_python", "directory"])
@@ -531,3 +539,31 @@ def test_fit_with_the_models_own_train_step_is_diagnosed(fashion):
         np.testing.assert_array_equal(a, b)
     assert ("P06", "unnormalized_input") in ids(findings), [str(f) for f in findings]
     assert "apply_gradients" not in model.optimizer.__dict__  # the observation is taken off again
+
+
+def test_initial_loss_far_above_ln_k_is_reported(fashion):
+    """TheDeepChecker's initial-loss check: an output layer initialized 30x too large starts with a
+    loss many times ln 10; the default initializer does not."""
+    x, y = fashion
+    found = {}
+    for stddev in (1.0, None):
+        pf.utils.set_random_seed(0)
+        init = pf.initializers.RandomNormal(stddev=stddev) if stddev else "glorot_uniform"
+        model = pf.Sequential([pf.Input((784,)), layers.Dense(10, activation="softmax", kernel_initializer=init)])
+        doctor, _ = diagnose(model, x.astype("float32") / 255, y, epochs=1)
+        found[stddev] = [f for f in doctor.findings if f.title.startswith("the first step's loss")]
+    assert found[1.0] and found[1.0][0].evidence["initial_loss"] > 3 * math.log(10)
+    assert found[1.0][0].id == "P01" and found[1.0][0].category == "bad_initialization"
+    assert not found[None]
+
+
+def test_nan_in_the_inputs_names_the_first_layer_it_reaches(fashion):
+    x, y = fashion
+    x = x[:256].astype("float32") / 255
+    x[3, 5] = np.nan
+    pf.utils.set_random_seed(0)
+    model = mlp()
+    doctor, _ = diagnose(model, x, y[:256], epochs=1)
+    nonfinite = [f for f in doctor.findings if f.category == "numerical_instability"]
+    assert nonfinite, [str(f) for f in doctor.findings]
+    assert nonfinite[0].evidence["first_nonfinite_layer"] == model.layers[0].name
