@@ -182,6 +182,30 @@ def test_check_limits_are_inclusive_and_each_pitfall_side_is_judged():
     assert len(missed) == 1 and "cnn epoch, pitfall-py" in missed[0] and "0.80x" in missed[0]
 
 
+def test_the_doctor_row_measures_its_cost(quick):
+    """The doctor's row: one model, epochs with and without a Doctor alternating (A B B A), at least
+    4 x --epochs of each; the ratio is best over best, and the loss keeps falling across both kinds."""
+    _, results = quick
+    for workload in TRAINING:
+        row = _row(results, workload, "pitfall-py+doctor")
+        assert len(row["epoch_seconds"]) >= 4 and len(row["plain_epoch_seconds"]) == len(row["epoch_seconds"])
+        assert row["doctor_ratio"] == pytest.approx(min(row["epoch_seconds"]) / min(row["plain_epoch_seconds"]))
+        assert row["loss"][-1] < row["loss"][0]
+        assert isinstance(row["doctor_findings"], list)
+
+
+def test_check_judges_the_doctor_cost():
+    def with_doctor(ratio):
+        results = _synthetic(mlp=(1.0, 2.0, 80, 200), cnn=(7.0, 10.0, 80, 200))
+        results["rows"].append(dict(workload="cnn", framework="pitfall-py+doctor", seconds=7.0, peak_rss_mib=80,
+                                    doctor_ratio=ratio))
+        return bench_train.missed_targets(results)
+
+    assert with_doctor(1.05) == []  # the limit is inclusive
+    missed = with_doctor(1.07)
+    assert len(missed) == 1 and "cnn epochs with a Doctor" in missed[0] and "1.070x" in missed[0]
+
+
 def test_check_judges_the_import_row():
     def with_import(seconds, rss, cuda=0):
         results = _synthetic(mlp=(1.0, 2.0, 80, 200), cnn=(7.0, 10.0, 80, 200))
