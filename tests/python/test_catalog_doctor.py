@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from pitfall_outcomes import catalog_entries, outcome
+from pitfall_outcomes import catalog_entries, diagnosed
 
 # The category each broken run is diagnosed with.
 DIAGNOSED = {
@@ -50,7 +50,7 @@ def test_every_catalog_entry_is_diagnosed_or_explained():
 
 @pytest.mark.parametrize("ident", sorted(DIAGNOSED))
 def test_the_broken_run_is_named(ident):
-    findings = outcome(ident).broken.findings
+    findings = diagnosed(ident).broken.findings
     assert findings is not None
     mine = [f for f in findings if f.id == ident and f.category == DIAGNOSED[ident]]
     assert mine, f"{ident}: no {DIAGNOSED[ident]} finding on the broken run: {describe(findings)}"
@@ -66,7 +66,7 @@ def test_the_broken_run_is_named(ident):
 
 @pytest.mark.parametrize("ident", sorted(catalog_entries()))
 def test_the_fixed_run_gets_no_warning(ident):
-    findings = outcome(ident).fixed.findings
+    findings = diagnosed(ident).fixed.findings
     assert findings is not None
     serious = [f for f in findings if f.severity in ("warning", "error")]
     assert not serious, f"{ident}: the fixed run still gets {describe(serious)}"
@@ -75,5 +75,5 @@ def test_the_fixed_run_gets_no_warning(ident):
 @pytest.mark.parametrize("ident", sorted(not_from_one_run()))
 def test_entries_not_visible_in_one_run_get_no_false_diagnosis(ident):
     """The doctor does not invent a serious diagnosis where a single run cannot show the pitfall."""
-    serious = [f for f in outcome(ident).broken.findings if f.severity in ("warning", "error")]
+    serious = [f for f in diagnosed(ident).broken.findings if f.severity in ("warning", "error")]
     assert not serious, describe(serious)

@@ -3,15 +3,11 @@ and run under the doctor the broken run gets a finding with the entry's own id a
 category for it, while the fixed run gets nothing of severity warning or error."""
 import pytest
 
-from pitfall_outcomes import outcome
+from pitfall_outcomes import diagnosed
 
 ENTRIES = {"P38": "missing_hidden_activation", "P39": "api_misuse", "P40": "class_imbalance",
            "P41": "too_few_epochs", "P42": "overfitting", "P43": "saturated_activation",
            "P44": "data_pipeline", "P45": "wrong_output_activation"}
-
-
-def diagnosed(ident):
-    return outcome(ident)
 
 
 def describe(findings):
