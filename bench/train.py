@@ -17,7 +17,7 @@ Workloads (identical hyperparameters on every side; bench/README.md says what ea
   pitfall-py+doctor  the mlp and cnn Python rows once more, one model trained epoch by epoch with and
              without a pf.callbacks.Doctor() (its defaults: the first 4 steps and every 50th sampled) in
              the order ABBA (at least 4 x --epochs of each, and 120 s) after a warm-up epoch; its seconds are the median
-             epoch with the Doctor, its ratio the best epoch with over the best without
+             epoch with the Doctor, its ratio the median over the blocks of (with) / (without)
   import     `import pitfall` / `import torch` in a fresh interpreter (NumPy included on both sides):
              seconds (best of --import-repeats) and the resident memory right after it
 Every (framework, workload) runs in its own subprocess (this script in worker mode, or
@@ -231,6 +231,15 @@ def _median(values):
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def doctor_ratio(with_doctor, without):
+    """The median over the A B B A blocks of (the block's two epochs with the Doctor) / (its two
+    without): the epochs compared are neighbours in time, so a drift of the machine's speed cancels,
+    and the median ignores a block that other work disturbed. The lists are in the order run."""
+    blocks = [sum(with_doctor[i:i + 2]) / sum(without[i:i + 2]) for i in range(0, min(len(with_doctor),
+                                                                                    len(without)) - 1, 2)]
+    return _median(blocks)
+
+
 def doctor_cost(pf, args, model, data):
     """What a pf.callbacks.Doctor() (its defaults) costs a fit: one model trained in this process, epoch
     by epoch, with and without one Doctor in the order ABBA BAAB ... after a warm-up epoch, so that a
@@ -256,9 +265,7 @@ def doctor_cost(pf, args, model, data):
         if epoch:  # the first epoch includes one-time warm-up
             seconds[name].append(elapsed)
         epoch += 1
-    # Best epochs (as timeit takes the best of its repeats): other work on the machine only ever
-    # slows an epoch down, so the fastest of each condition is the least disturbed measurement.
-    ratio = min(seconds["doctor"]) / min(seconds["plain"])
+    ratio = doctor_ratio(seconds["doctor"], seconds["plain"])
     return dict(epochs=epoch, epoch_seconds=seconds["doctor"], seconds=_median(seconds["doctor"]),
                 plain_epoch_seconds=seconds["plain"], loss=losses, final_loss=losses[-1], doctor_ratio=ratio,
                 doctor_findings=[f"[{f.severity}] {f.id} {f.category}" for f in doctor.findings],

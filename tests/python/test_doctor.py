@@ -567,3 +567,20 @@ def test_nan_in_the_inputs_names_the_first_layer_it_reaches(fashion):
     nonfinite = [f for f in doctor.findings if f.category == "numerical_instability"]
     assert nonfinite, [str(f) for f in doctor.findings]
     assert nonfinite[0].evidence["first_nonfinite_layer"] == model.layers[0].name
+
+
+@pytest.mark.parametrize("curve, oscillating", [
+    # A converged Adam run: 1.17 down to ~0.06, then wobbling by +-0.015 without a new minimum.
+    ([1.17, 0.63, 0.41, 0.2, 0.1, 0.063, 0.081, 0.064, 0.091, 0.07, 0.083, 0.078], False),
+    # A rate too high: the loss gives back most of what it gained, up and down.
+    ([2.3, 1.2, 0.8, 1.9, 0.9, 2.0, 1.0, 2.1, 1.1, 1.95], True)])
+def test_oscillation_is_measured_against_what_the_run_gained(curve, oscillating):
+    """AUTOTRAINER's oscillating loss, measured against the run's gain: a converged loss that wobbles
+    is information ('not decreasing'), a loss swinging by half its gain and more is a warning."""
+    from pitfall import doctor as D
+    doctor = D.Doctor()
+    doctor._model = pf.Sequential([pf.Input((4,)), layers.Dense(3)])
+    doctor._run.epoch_logs = [(e, {"loss": v}) for e, v in enumerate(curve)]
+    D._loss_curve_checks(doctor)
+    found = [f for f in doctor.findings if f.category == "learning_rate_too_high"]
+    assert found and found[0].severity == ("warning" if oscillating else "info"), [str(f) for f in found]
