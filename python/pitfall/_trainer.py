@@ -24,6 +24,12 @@ STEP_METHODS = {
 }
 
 
+def validation_split_index(rows, validation_split):
+    """Where fit(validation_split=) cuts: the last rows are the validation data
+    (keras/src/trainers/data_adapters/data_adapter_utils.py train_validation_split)."""
+    return int(np.floor(rows * (1.0 - validation_split)))
+
+
 def overrides(model, names):
     """Whether the model's class overrides any of `names` (methods or properties of Model)."""
     cls = type(model)
@@ -412,7 +418,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     else:
         rows = as_list(model, x, "input")[0].shape[0]
         if validation_split:
-            split = int(np.floor(rows * (1.0 - validation_split)))
+            split = validation_split_index(rows, validation_split)
             val = (_rows(x, split, rows), None if y is None else _rows(y, split, rows))
             x, y = _rows(x, 0, split), None if y is None else _rows(y, 0, split)
             if sample_weight is not None:

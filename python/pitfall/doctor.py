@@ -1572,8 +1572,9 @@ def _split_class_gap(arguments):
     split = arguments.get("validation_split") or 0.0
     try:
         if y is not None and split and not isinstance(arguments.get("x"), _non_array_sources()):
+            from ._trainer import validation_split_index
             y = np.asarray(y)
-            cut = int(np.floor(len(y) * (1.0 - split)))
+            cut = validation_split_index(len(y), split)
             y, val_y = y[:cut], y[cut:]
         elif y is not None and isinstance(arguments.get("validation_data"), (tuple, list)) and \
                 len(arguments["validation_data"]) >= 2:
